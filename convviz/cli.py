@@ -1,0 +1,93 @@
+"""The command line: convviz {summary, train, download, bench, gui}. Each command is a thin
+wrapper over the package that does the work; every handler returns the exit status."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+BENCH_SECTIONS = ("engine", "model", "data", "training", "ui")
+
+
+def _summary(args) -> int:
+    from .model.summary import summary_command
+
+    return summary_command(args.net, as_json=args.json)
+
+
+def _train(args) -> int:
+    from .training.command import train_command
+
+    return train_command(args)
+
+
+def _download(args) -> int:
+    from .data.download import download_command
+
+    return download_command(args.dir)
+
+
+def _bench(args) -> int:
+    import importlib
+
+    for section in args.only or BENCH_SECTIONS:
+        module = "convviz.ui.bench" if section == "ui" else f"convviz.benchmarks.{section}"
+        importlib.import_module(module).run(quick=args.quick)
+    return 0
+
+
+def _gui(args) -> int:
+    from .ui.app import main as gui_main
+
+    return gui_main([sys.argv[0]])
+
+
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a network on CIFAR-10 in the terminal")
+    p.add_argument("net", help="architecture JSON file or preset name")
+    p.add_argument("--data", help="folder holding CIFAR-10 (default: search the usual places)")
+    p.add_argument("--epochs", type=int, default=10, help="total epochs (with --resume: including those done)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--optimizer", choices=("sgd", "adam", "adadelta"), default="sgd")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's)")
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--weight-decay", type=float, default=5e-4, help="L2 weight decay")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
+                   help="random crops and flips while training")
+    p.add_argument("--val-split", type=int, default=500, help="training images held out for validation")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
+    p.add_argument("--schedule", choices=("constant", "step", "cosine"), default="constant")
+    p.add_argument("--init-weights", help="start from this weights .npz")
+    p.add_argument("--save-weights", help="write the trained weights to this .npz")
+    p.add_argument("--checkpoint", help="write a checkpoint here after every epoch and on stop")
+    p.add_argument("--resume", help="continue from this checkpoint")
+    p.add_argument("--json", action="store_true", help="end with one line of JSON results")
+    p.set_defaults(run=_train)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="convviz", description="Build, check, train and watch ConvNets on CIFAR-10.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    p = sub.add_parser("summary", help="print every layer's volume, parameters and cost, or the errors")
+    p.add_argument("net", help="architecture JSON file or preset name")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(run=_summary)
+    _add_train(sub)
+    p = sub.add_parser("download", help="download CIFAR-10 with a progress bar")
+    p.add_argument("--dir", help="folder to put it in (default: the app's data folder)")
+    p.set_defaults(run=_download)
+    p = sub.add_parser("bench", help="print speed figures of the engine, model, data, training and UI")
+    p.add_argument("--only", nargs="+", choices=BENCH_SECTIONS, help="run only these sections")
+    p.add_argument("--quick", action="store_true", help="fewer repetitions")
+    p.set_defaults(run=_bench)
+    sub.add_parser("gui", help="start the desktop app").set_defaults(run=_gui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

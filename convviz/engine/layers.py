@@ -1,0 +1,371 @@
+"""Every layer type, declared once: its hyperparameters (with limits), its output volume for an
+input volume (pure arithmetic, no arrays), its parameter shapes, its cost, and its forward and
+backward. Everything else (shape inference, the inspector form, JSON validation, the engine)
+reads these declarations.
+
+Arrays are NCHW: a volume of width W, height H and depth D is (N, D, H, W). Layers after `fc`
+keep four axes: fc gives (N, units, 1, 1).
+forward(hp, params, buffers, x, ctx) -> (out, cache); backward(hp, params, dout, cache) -> (dx, grads).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from . import kernels
+
+
+class Volume(NamedTuple):
+    """An activation volume, width x height x depth (the seed's convention)."""
+
+    width: int
+    height: int
+    depth: int
+
+    def __str__(self) -> str:
+        return f"{self.width}x{self.height}x{self.depth}"
+
+    @property
+    def size(self) -> int:
+        return self.width * self.height * self.depth
+
+
+class VolumeError(ValueError):
+    """A layer's output volume is not a whole positive number; carries the numbers of the formula."""
+
+    def __init__(self, message: str, axis: str = "", size: int = 0, f: int = 0, s: int = 1, p: int = 0, d: int = 1):
+        super().__init__(message)
+        self.axis, self.size, self.f, self.s, self.p, self.d = axis, size, f, s, p, d
+
+
+def formula(size: int, f: int, s: int, p: int, d: int = 1) -> str:
+    """The seed's volume rule with numbers: '(10 - 3 + 0)/2 + 1'. A dilated filter counts as D(F-1)+1."""
+    span = d * (f - 1) + 1
+    return f"({size} - {span} + {2 * p})/{s} + 1"
+
+
+def spatial_out(axis: str, size: int, f: int, s: int, p: int, d: int = 1) -> int:
+    """Output length along one axis, or VolumeError naming the numbers. Never floors."""
+    span = d * (f - 1) + 1
+    num = size - span + 2 * p
+    expr = formula(size, f, s, p, d)
+    if span > size + 2 * p:
+        raise VolumeError(
+            f"{axis}: the {'dilated ' if d > 1 else ''}filter ({span}) is larger than the padded input "
+            f"({size} + {2 * p} = {size + 2 * p})", axis, size, f, s, p, d)
+    if num % s:
+        value = num / s + 1
+        raise VolumeError(f"{axis}: {expr} = {value:g} is not a whole number", axis, size, f, s, p, d)
+    return num // s + 1
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """One hyperparameter: JSON key, int or float, default (a number, or the name of another
+    hyperparameter whose value it copies), inclusive limits, and a sentence for the inspector."""
+
+    name: str
+    kind: type
+    default: Any
+    minimum: float
+    maximum: float
+    help: str
+
+    def check(self, value: Any) -> str | None:
+        """None when value is acceptable, else what is wrong with it."""
+        if self.kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+            wanted = "a whole number"
+        else:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+            wanted = "a number"
+        if not ok:
+            return f"must be {wanted} from {self.minimum:g} to {self.maximum:g}, got {value!r}"
+        if not self.minimum <= value <= self.maximum:
+            return f"must be from {self.minimum:g} to {self.maximum:g}, got {value!r}"
+        return None
+
+
+@dataclass
+class Context:
+    """What a forward pass needs besides its input: training or evaluation, and the dropout RNG."""
+
+    train: bool
+    rng: np.random.Generator | None = None
+
+
+class LayerType:
+    """Base declaration. Subclasses set the class attributes and override what applies."""
+
+    name = ""          # the JSON "type"
+    title = ""         # palette label
+    summary = ""       # one sentence for tooltips
+    kind = ""          # colour group: conv, pool, activation, regularizer, dense, classifier
+    hypers: tuple[Hyper, ...] = ()
+
+    def resolve(self, given: dict) -> dict:
+        """Hyperparameters with defaults filled in (values unchecked: see Hyper.check)."""
+        hp = {h.name: given.get(h.name, h.default) for h in self.hypers}
+        for h in self.hypers:
+            if isinstance(hp[h.name], str) and h.name not in given:
+                hp[h.name] = hp[hp[h.name]]
+        return hp
+
+    def output_volume(self, hp: dict, vol: Volume) -> Volume:
+        return vol
+
+    def param_shapes(self, hp: dict, vol: Volume) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def buffer_shapes(self, hp: dict, vol: Volume) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def macs(self, hp: dict, vol: Volume, out: Volume) -> int:
+        """Multiply-adds per image."""
+        return 0
+
+    def forward(self, hp, params, buffers, x, ctx: Context):
+        raise NotImplementedError
+
+    def backward(self, hp, params, dout, cache):
+        raise NotImplementedError
+
+
+class Conv(LayerType):
+    name, title, kind = "conv", "Conv", "conv"
+    summary = "Slides learned filters over the input volume; each filter gives one depth slice of the output."
+    hypers = (
+        Hyper("filters", int, 16, 1, 4096, "number of filters K: the output depth"),
+        Hyper("size", int, 3, 1, 64, "filter size F (F x F)"),
+        Hyper("stride", int, 1, 1, 64, "step S between filter positions"),
+        Hyper("pad", int, 0, 0, 64, "zero padding P on each border"),
+        Hyper("dilation", int, 1, 1, 16, "spacing D between filter taps"),
+    )
+
+    def output_volume(self, hp, vol):
+        f, s, p, d = hp["size"], hp["stride"], hp["pad"], hp["dilation"]
+        return Volume(spatial_out("width", vol.width, f, s, p, d), spatial_out("height", vol.height, f, s, p, d), hp["filters"])
+
+    def param_shapes(self, hp, vol):
+        return {"weight": (hp["filters"], vol.depth, hp["size"], hp["size"]), "bias": (hp["filters"],)}
+
+    def macs(self, hp, vol, out):
+        return out.size * vol.depth * hp["size"] ** 2
+
+    def forward(self, hp, params, buffers, x, ctx):
+        return kernels.conv_forward(x, params["weight"], params["bias"], hp["stride"], hp["pad"], hp["dilation"])
+
+    def backward(self, hp, params, dout, cache):
+        dx, dw, db = kernels.conv_backward(dout, cache)
+        return dx, {"weight": dw, "bias": db}
+
+
+class _Pool(LayerType):
+    kind = "pool"
+    hypers = (
+        Hyper("size", int, 2, 1, 64, "window size F (F x F)"),
+        Hyper("stride", int, "size", 1, 64, "step S between windows (default: the window size)"),
+        Hyper("pad", int, 0, 0, 32, "padding P on each border"),
+    )
+
+    def output_volume(self, hp, vol):
+        f, s, p = hp["size"], hp["stride"], hp["pad"]
+        return Volume(spatial_out("width", vol.width, f, s, p), spatial_out("height", vol.height, f, s, p), vol.depth)
+
+    def macs(self, hp, vol, out):
+        return out.size * hp["size"] ** 2
+
+
+class MaxPool(_Pool):
+    name, title = "maxpool", "Max pool"
+    summary = "Keeps the largest value in each window, shrinking width and height; depth is unchanged."
+
+    def forward(self, hp, params, buffers, x, ctx):
+        return kernels.maxpool_forward(x, hp["size"], hp["stride"], hp["pad"])
+
+    def backward(self, hp, params, dout, cache):
+        return kernels.maxpool_backward(dout, cache), {}
+
+
+class AvgPool(_Pool):
+    name, title = "avgpool", "Avg pool"
+    summary = "Averages each window (zero padding counts), shrinking width and height; depth is unchanged."
+
+    def forward(self, hp, params, buffers, x, ctx):
+        return kernels.avgpool_forward(x, hp["size"], hp["stride"], hp["pad"])
+
+    def backward(self, hp, params, dout, cache):
+        return kernels.avgpool_backward(dout, cache), {}
+
+
+class ReLU(LayerType):
+    name, title, kind = "relu", "ReLU", "activation"
+    summary = "max(0, x) on every number: keeps positives, zeroes negatives."
+
+    def forward(self, hp, params, buffers, x, ctx):
+        return np.maximum(x, 0), x > 0
+
+    def backward(self, hp, params, dout, cache):
+        return dout * cache, {}
+
+
+class LeakyReLU(LayerType):
+    name, title, kind = "leakyrelu", "Leaky ReLU", "activation"
+    summary = "x for positives, slope * x for negatives, so negative units still learn."
+    hypers = (Hyper("slope", float, 0.01, 0.0, 1.0, "gradient for negative inputs"),)
+
+    def forward(self, hp, params, buffers, x, ctx):
+        scale = np.where(x > 0, 1, hp["slope"]).astype(x.dtype)
+        return x * scale, scale
+
+    def backward(self, hp, params, dout, cache):
+        return dout * cache, {}
+
+
+class Tanh(LayerType):
+    name, title, kind = "tanh", "Tanh", "activation"
+    summary = "Squashes every number into (-1, 1)."
+
+    def forward(self, hp, params, buffers, x, ctx):
+        y = np.tanh(x)
+        return y, y
+
+    def backward(self, hp, params, dout, cache):
+        return dout * (1 - cache * cache), {}
+
+
+class Sigmoid(LayerType):
+    name, title, kind = "sigmoid", "Sigmoid", "activation"
+    summary = "Squashes every number into (0, 1)."
+
+    def forward(self, hp, params, buffers, x, ctx):
+        y = (0.5 * (np.tanh(0.5 * x) + 1)).astype(x.dtype)  # stable for large |x|
+        return y, y
+
+    def backward(self, hp, params, dout, cache):
+        return dout * cache * (1 - cache), {}
+
+
+class Dropout(LayerType):
+    name, title, kind = "dropout", "Dropout", "regularizer"
+    summary = "While training, zeroes each number with probability rate (and rescales the rest); does nothing at evaluation."
+    hypers = (Hyper("rate", float, 0.5, 0.0, 0.95, "probability of dropping a unit while training"),)
+
+    def forward(self, hp, params, buffers, x, ctx):
+        if not ctx.train or hp["rate"] == 0:
+            return x, None
+        keep = 1.0 - hp["rate"]
+        mask = (ctx.rng.random(x.shape, dtype=np.float32) < keep).astype(x.dtype) / np.asarray(keep, x.dtype)
+        return x * mask, mask
+
+    def backward(self, hp, params, dout, cache):
+        return (dout if cache is None else dout * cache), {}
+
+
+class BatchNorm(LayerType):
+    name, title, kind = "batchnorm", "Batch norm", "regularizer"
+    summary = "Normalises each depth slice (or each fc unit) over the batch, then scales and shifts it with learned numbers."
+    hypers = (Hyper("momentum", float, 0.1, 0.0, 1.0, "weight of the newest batch in the running statistics"),)
+    eps = 1e-5
+
+    def param_shapes(self, hp, vol):
+        return {"weight": (vol.depth,), "bias": (vol.depth,)}
+
+    def buffer_shapes(self, hp, vol):
+        return {"running_mean": (vol.depth,), "running_var": (vol.depth,)}
+
+    def macs(self, hp, vol, out):
+        return 2 * vol.size
+
+    def forward(self, hp, params, buffers, x, ctx):
+        axes = (0, 2, 3)
+        if ctx.train:
+            mean, var = x.mean(axis=axes), x.var(axis=axes)
+            count = x.size // x.shape[1]
+            m = hp["momentum"]
+            buffers["running_mean"] *= 1 - m
+            buffers["running_mean"] += m * mean
+            buffers["running_var"] *= 1 - m
+            buffers["running_var"] += m * var * (count / max(count - 1, 1))  # unbiased, as PyTorch
+        else:
+            mean, var = buffers["running_mean"], buffers["running_var"]
+        inv = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype)
+        xhat = (x - mean.reshape(1, -1, 1, 1).astype(x.dtype)) * inv.reshape(1, -1, 1, 1)
+        out = xhat * params["weight"].reshape(1, -1, 1, 1) + params["bias"].reshape(1, -1, 1, 1)
+        return out, (xhat, inv, ctx.train)
+
+    def backward(self, hp, params, dout, cache):
+        xhat, inv, train = cache
+        axes = (0, 2, 3)
+        dgamma, dbeta = (dout * xhat).sum(axis=axes), dout.sum(axis=axes)
+        g = (params["weight"] * inv).reshape(1, -1, 1, 1)
+        if not train:
+            return dout * g, {"weight": dgamma, "bias": dbeta}
+        count = dout.size // dout.shape[1]
+        dx = g * (dout - (dbeta / count).reshape(1, -1, 1, 1) - xhat * (dgamma / count).reshape(1, -1, 1, 1))
+        return dx, {"weight": dgamma, "bias": dbeta}
+
+
+class FC(LayerType):
+    name, title, kind = "fc", "FC", "dense"
+    summary = "Fully connected: every output unit sees the whole input volume (flattened depth, height, width)."
+    hypers = (Hyper("units", int, 10, 1, 65536, "number of output units"),)
+
+    def output_volume(self, hp, vol):
+        return Volume(1, 1, hp["units"])
+
+    def param_shapes(self, hp, vol):
+        return {"weight": (hp["units"], vol.size), "bias": (hp["units"],)}
+
+    def macs(self, hp, vol, out):
+        return vol.size * hp["units"]
+
+    def forward(self, hp, params, buffers, x, ctx):
+        x2 = x.reshape(x.shape[0], -1)
+        out = x2 @ params["weight"].T + params["bias"]
+        return out.reshape(out.shape + (1, 1)), (x2, x.shape)
+
+    def backward(self, hp, params, dout, cache):
+        x2, shape = cache
+        d2 = dout.reshape(dout.shape[0], -1)
+        return (d2 @ params["weight"]).reshape(shape), {"weight": d2.T @ x2, "bias": d2.sum(axis=0)}
+
+
+class Softmax(LayerType):
+    name, title, kind = "softmax", "Softmax", "classifier"
+    summary = "The classifier: turns the last 1x1xC volume into C class probabilities (trained with cross-entropy)."
+
+    def forward(self, hp, params, buffers, x, ctx):
+        p = softmax(x.reshape(x.shape[0], -1))
+        return p.reshape(x.shape), p
+
+    def backward(self, hp, params, dout, cache):
+        p = cache
+        d2 = dout.reshape(p.shape)
+        return (p * (d2 - (d2 * p).sum(axis=1, keepdims=True))).reshape(dout.shape), {}
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (N, C)."""
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """logits (N, C), integer labels y (N,) -> (mean loss, dlogits (N, C), probabilities (N, C))."""
+    z = logits - logits.max(axis=1, keepdims=True)
+    logsum = np.log(np.exp(z).sum(axis=1, keepdims=True))
+    logp = z - logsum
+    n = logits.shape[0]
+    loss = float(-logp[np.arange(n), y].mean())
+    p = np.exp(logp)
+    d = p.copy()
+    d[np.arange(n), y] -= 1
+    return loss, d / n, p
+
+
+LAYER_TYPES: dict[str, LayerType] = {t.name: t for t in (
+    Conv(), MaxPool(), AvgPool(), ReLU(), LeakyReLU(), Tanh(), Sigmoid(), Dropout(), BatchNorm(), FC(), Softmax())}
+ACTIVATIONS = frozenset(t.name for t in LAYER_TYPES.values() if t.kind == "activation")
