@@ -39,6 +39,11 @@ class VolumeError(ValueError):
         super().__init__(message)
         self.axis, self.size, self.f, self.s, self.p, self.d = axis, size, f, s, p, d
 
+    @property
+    def value(self) -> float:
+        """What the formula gives (not a whole number, or below 1)."""
+        return (self.size - (self.d * (self.f - 1) + 1) + 2 * self.p) / self.s + 1
+
 
 def formula(size: int, f: int, s: int, p: int, d: int = 1) -> str:
     """The seed's volume rule with numbers: '(10 - 3 + 0)/2 + 1'. A dilated filter counts as D(F-1)+1."""
@@ -126,6 +131,11 @@ class LayerType:
         """Multiply-adds per image."""
         return 0
 
+    def window(self, hp: dict, vol: Volume) -> tuple[int, int] | None:
+        """(span, stride) of the input window one output position sees, for the receptive field;
+        None for layers that work number by number."""
+        return None
+
     def forward(self, hp, params, buffers, x, ctx: Context):
         raise NotImplementedError
 
@@ -154,6 +164,9 @@ class Conv(LayerType):
     def macs(self, hp, vol, out):
         return out.size * vol.depth * hp["size"] ** 2
 
+    def window(self, hp, vol):
+        return hp["dilation"] * (hp["size"] - 1) + 1, hp["stride"]
+
     def forward(self, hp, params, buffers, x, ctx):
         return kernels.conv_forward(x, params["weight"], params["bias"], hp["stride"], hp["pad"], hp["dilation"])
 
@@ -176,6 +189,9 @@ class _Pool(LayerType):
 
     def macs(self, hp, vol, out):
         return out.size * hp["size"] ** 2
+
+    def window(self, hp, vol):
+        return hp["size"], hp["stride"]
 
 
 class MaxPool(_Pool):
@@ -321,6 +337,9 @@ class FC(LayerType):
 
     def macs(self, hp, vol, out):
         return vol.size * hp["units"]
+
+    def window(self, hp, vol):
+        return max(vol.width, vol.height), 1
 
     def forward(self, hp, params, buffers, x, ctx):
         x2 = x.reshape(x.shape[0], -1)

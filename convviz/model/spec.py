@@ -7,6 +7,7 @@ from typing import Any
 from ..engine import Volume
 
 FORMAT_VERSION = 1
+DEFAULT_CLASSES = 10
 
 
 @dataclass
@@ -22,22 +23,32 @@ class LayerSpec:
 
 @dataclass
 class Architecture:
-    """input: the INPUT block's volume; layers: the blocks after it, in order."""
+    """input: the INPUT block's volume; layers: the blocks after it, in order; classes: the number
+    of classes C the network ends with (its last volume must be 1x1xC; 10 for CIFAR-10);
+    description: free text shown with presets."""
 
     input: Volume = Volume(32, 32, 3)
     layers: list[LayerSpec] = field(default_factory=list)
+    classes: int = DEFAULT_CLASSES
+    description: str = ""
 
     def to_dict(self) -> dict:
-        return {"version": FORMAT_VERSION,
-                "input": {"width": self.input.width, "height": self.input.height, "depth": self.input.depth},
-                "layers": [layer.to_dict() for layer in self.layers]}
+        d = {"version": FORMAT_VERSION,
+             "input": {"width": self.input.width, "height": self.input.height, "depth": self.input.depth},
+             "classes": self.classes,
+             "layers": [layer.to_dict() for layer in self.layers]}
+        if self.description:
+            d["description"] = self.description
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Architecture":
         """Build from the JSON document form (unvalidated; see model.io for the checked loader)."""
         inp = d["input"]
         layers = [LayerSpec(ld["type"], {k: v for k, v in ld.items() if k != "type"}) for ld in d["layers"]]
-        return cls(Volume(inp["width"], inp["height"], inp["depth"]), layers)
+        return cls(Volume(inp["width"], inp["height"], inp["depth"]), layers,
+                   d.get("classes", DEFAULT_CLASSES), d.get("description", ""))
 
     def copy(self) -> "Architecture":
-        return Architecture(self.input, [LayerSpec(l.type, dict(l.params)) for l in self.layers])
+        return Architecture(self.input, [LayerSpec(l.type, dict(l.params)) for l in self.layers],
+                            self.classes, self.description)
