@@ -10,7 +10,7 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence, TypeVar
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 T = TypeVar("T")
 
@@ -19,6 +19,11 @@ MIN_CHUNK = 4  # below this many images per chunk, splitting costs more than it 
 
 threadpool_limits(limits=1, user_api="blas")
 _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="convviz-engine") if WORKERS > 1 else None
+
+
+def blas_threads() -> int:
+    """NumPy's BLAS thread count (threadpoolctl's view)."""
+    return max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"), default=1)
 
 
 def batch_chunks(n: int) -> list[slice]:

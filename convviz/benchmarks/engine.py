@@ -1,0 +1,167 @@
+"""Engine speed: training (forward + backward + SGD step) and inference images/s of the ConvNetJS
+CIFAR-10 net and a small VGG at batch 64 and 128, and, when torch imports, PyTorch CPU's figures
+for the same nets in the same process, interleaved rep by rep, with the ratio ConvViz/PyTorch.
+
+`torch_sequential(arch)` builds the torch.nn.Sequential that mirrors an architecture one module
+per layer, so a ConvViz weights file loads into it with load_state_dict (see README).
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+from ..engine import Network, make_optimizer, threads
+from ..model import Architecture, LayerSpec
+
+BATCHES = (64, 128)
+TORCH_THREADS = 2
+
+
+def _arch(*layers: tuple) -> Architecture:
+    return Architecture(layers=[LayerSpec(t, dict(p)) for t, p in layers])
+
+
+def convnetjs_net() -> Architecture:
+    """ConvNetJS's CIFAR-10 demo net."""
+    conv = lambda k: ("conv", {"filters": k, "size": 5, "stride": 1, "pad": 2})  # noqa: E731
+    pool = ("maxpool", {"size": 2, "stride": 2})
+    relu = ("relu", {})
+    return _arch(conv(16), relu, pool, conv(20), relu, pool, conv(20), relu, pool, ("fc", {"units": 10}), ("softmax", {}))
+
+
+def small_vgg() -> Architecture:
+    conv = lambda k: ("conv", {"filters": k, "size": 3, "pad": 1})  # noqa: E731
+    pool = ("maxpool", {"size": 2, "stride": 2})
+    relu = ("relu", {})
+    return _arch(conv(32), relu, conv(32), relu, pool, conv(64), relu, conv(64), relu, pool,
+                 ("fc", {"units": 256}), relu, ("fc", {"units": 10}), ("softmax", {}))
+
+
+NETS = {"ConvNetJS": convnetjs_net, "small VGG": small_vgg}
+
+
+def torch_sequential(arch):
+    """The torch.nn.Sequential mirroring arch one module per layer (index i = layer i), with each
+    fc a Linear that flattens its input first, and softmax as nn.Softmax(dim=1)."""
+    import torch
+    from torch import nn
+
+    class FlattenLinear(nn.Linear):
+        """nn.Linear on the (depth, height, width) flattening of its input; same state_dict keys."""
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return super().forward(x.flatten(1))
+
+    net = Network(arch)  # resolves defaults and volumes
+    modules = []
+    for t, hp, vol in zip(net.types, net.hps, net.volumes):
+        if t.name == "conv":
+            modules.append(nn.Conv2d(vol.depth, hp["filters"], hp["size"], hp["stride"], hp["pad"], hp["dilation"]))
+        elif t.name in ("maxpool", "avgpool"):
+            cls = nn.MaxPool2d if t.name == "maxpool" else nn.AvgPool2d
+            modules.append(cls(hp["size"], hp["stride"], hp["pad"]))
+        elif t.name == "fc":
+            modules.append(FlattenLinear(vol.size, hp["units"]))
+        elif t.name == "batchnorm":
+            cls = nn.BatchNorm1d if _after_fc(net, len(modules)) else nn.BatchNorm2d
+            modules.append(cls(vol.depth, eps=t.eps, momentum=hp["momentum"]))
+        elif t.name == "dropout":
+            modules.append(nn.Dropout(hp["rate"]))
+        elif t.name == "leakyrelu":
+            modules.append(nn.LeakyReLU(hp["slope"]))
+        else:
+            modules.append({"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
+                            "softmax": lambda: nn.Softmax(dim=1)}[t.name]())
+    return nn.Sequential(*modules)
+
+
+def _after_fc(net: Network, i: int) -> bool:
+    """Whether layer i's input is an fc output (a 2-D tensor in PyTorch)."""
+    for t in reversed(net.types[:i]):
+        if t.name == "fc":
+            return True
+        if t.name not in ("batchnorm", "dropout", "relu", "leakyrelu", "tanh", "sigmoid"):
+            return False
+    return False
+
+
+def _time(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def _measure(name: str, arch, batch: int, reps: int, torch) -> dict:
+    """Median seconds per step of each side, alternating sides every rep."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+    net = Network(arch, seed=0)
+    opt = make_optimizer("sgd", net.params, lr=0.01, momentum=0.9, weight_decay=5e-4)
+
+    def ours_train():
+        _, grads = net.loss_and_gradients(x, y)
+        opt.step(grads)
+
+    sides = {"ours train": ours_train, "ours infer": lambda: net.forward(x)}
+    if torch is not None:
+        model = torch_sequential(arch)[:-1]  # logits; CrossEntropyLoss applies the softmax
+        model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in net.state().items()})
+        topt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+        def torch_train():
+            model.train()
+            topt.zero_grad()
+            loss_fn(model(tx), ty).backward()
+            topt.step()
+
+        def torch_infer():
+            model.eval()
+            with torch.no_grad():
+                model(tx)
+
+        sides.update({"torch train": torch_train, "torch infer": torch_infer})
+    for fn in sides.values():  # warm up
+        fn()
+    times = {k: [] for k in sides}
+    for _ in range(reps):
+        for k, fn in sides.items():
+            times[k].append(_time(fn))
+    return {k: batch / statistics.median(v) for k, v in times.items()}
+
+
+def run(quick: bool = False) -> None:
+    """Print images/s of both nets at each batch size, ours beside PyTorch's, with the ratios."""
+    try:
+        import torch
+        torch.set_num_threads(TORCH_THREADS)
+    except ImportError:
+        torch = None
+    reps = 5 if quick else 15
+    print("engine: images/s, median of", reps, "interleaved reps")
+    print(f"  ConvViz: {threads.WORKERS} batch-split worker(s), NumPy BLAS threads {threads.blas_threads()}")
+    if torch is not None:
+        print(f"  PyTorch {torch.__version__}: {torch.get_num_threads()} intra-op threads")
+    else:
+        print("  PyTorch not importable: ConvViz figures only")
+    print(f"  {'net':<10} {'batch':>5} {'train':>8} {'torch':>8} {'ratio':>6}   {'infer':>8} {'torch':>8} {'ratio':>6}")
+    for name, make in NETS.items():
+        for batch in BATCHES:
+            r = _measure(name, make(), batch, reps, torch)
+            line = f"  {name:<10} {batch:>5} {r['ours train']:>8.0f}"
+            if torch is not None:
+                line += f" {r['torch train']:>8.0f} {r['ours train'] / r['torch train']:>6.2f}"
+            else:
+                line += f" {'-':>8} {'-':>6}"
+            line += f"   {r['ours infer']:>8.0f}"
+            if torch is not None:
+                line += f" {r['torch infer']:>8.0f} {r['ours infer'] / r['torch infer']:>6.2f}"
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,168 @@
+"""Every layer's backward against centred finite differences, in float64, on small random shapes."""
+import numpy as np
+import pytest
+
+from convviz.engine import LAYER_TYPES, Volume
+from convviz.engine.layers import Context, softmax_cross_entropy
+
+H = 1e-6
+
+
+def numeric_gradient(f, a: np.ndarray) -> np.ndarray:
+    """Centred differences of the scalar f() with respect to every entry of a (changed in place)."""
+    grad = np.zeros_like(a)
+    flat, gflat = a.reshape(-1), grad.reshape(-1)
+    for k in range(flat.size):
+        old = flat[k]
+        flat[k] = old + H
+        up = f()
+        flat[k] = old - H
+        down = f()
+        flat[k] = old
+        gflat[k] = (up - down) / (2 * H)
+    return grad
+
+
+def assert_close(analytic, numeric, what):
+    scale = max(np.abs(numeric).max(), 1e-3)
+    err = np.abs(analytic - numeric).max() / scale
+    assert err < 1e-6, f"{what}: relative error {err:.2e}"
+
+
+def distinct_values(rng, shape):
+    """Random values at least 1e-3 apart and away from 0, so max pools and ReLUs have no ties or kinks
+    within the finite-difference step."""
+    n = int(np.prod(shape))
+    v = (rng.permutation(n) - n / 2 + 0.5) * 1e-2 + rng.uniform(-2e-3, 2e-3, n)
+    return v.reshape(shape)
+
+
+def check_layer(name, given, shape, train=True, seed=0, x=None, buffers=None, rng_seed=None):
+    """Check a layer's dx and parameter gradients for the loss sum(out * g), g random."""
+    t = LAYER_TYPES[name]
+    hp = t.resolve(given)
+    rng = np.random.default_rng(seed)
+    n, d, h, w = shape
+    vol = Volume(w, h, d)
+    out_vol = t.output_volume(hp, vol)
+    params = {k: rng.standard_normal(s) for k, s in t.param_shapes(hp, vol).items()}
+    if buffers is None:
+        buffers = {k: np.zeros(s) for k, s in t.buffer_shapes(hp, vol).items()}
+    x = rng.standard_normal(shape) if x is None else x
+
+    def ctx():
+        return Context(train=train, rng=np.random.default_rng(rng_seed) if rng_seed is not None else None)
+
+    out, cache = t.forward(hp, params, buffers, x, ctx())
+    assert out.shape == (n, out_vol.depth, out_vol.height, out_vol.width)
+    assert out.dtype == np.float64
+    g = rng.standard_normal(out.shape)
+    dx, grads = t.backward(hp, params, g, cache)
+    assert set(grads) == set(params)
+
+    def loss():
+        y, _ = t.forward(hp, params, buffers, x, ctx())
+        return float((y * g).sum())
+
+    assert_close(dx, numeric_gradient(loss, x), f"{name} dx")
+    for k, p in params.items():
+        assert grads[k].shape == p.shape
+        assert_close(grads[k], numeric_gradient(loss, p), f"{name} d{k}")
+    return out, dx
+
+
+@pytest.mark.parametrize("given, shape", [
+    ({"filters": 3, "size": 3}, (2, 2, 5, 5)),
+    ({"filters": 2, "size": 3, "stride": 2, "pad": 1}, (2, 3, 7, 7)),
+    ({"filters": 2, "size": 3, "dilation": 2, "pad": 2}, (2, 2, 6, 6)),
+    ({"filters": 2, "size": 2, "stride": 2, "dilation": 2, "pad": 1}, (1, 2, 7, 9)),
+    ({"filters": 4, "size": 1}, (3, 3, 2, 3)),
+    ({"filters": 2, "size": 5, "pad": 2}, (2, 2, 4, 4)),
+])
+def test_conv(given, shape):
+    check_layer("conv", given, shape)
+
+
+@pytest.mark.parametrize("name", ["maxpool", "avgpool"])
+@pytest.mark.parametrize("given, shape", [
+    ({"size": 2}, (2, 3, 4, 6)),
+    ({"size": 3, "stride": 2}, (2, 2, 7, 7)),
+    ({"size": 2, "stride": 1}, (1, 2, 4, 5)),
+    ({"size": 3, "stride": 2, "pad": 1}, (2, 2, 5, 5)),
+    ({"size": 2, "stride": 2, "pad": 1}, (1, 3, 4, 6)),
+])
+def test_pools(name, given, shape):
+    rng = np.random.default_rng(1)
+    check_layer(name, given, shape, x=distinct_values(rng, shape))
+
+
+@pytest.mark.parametrize("name, given", [
+    ("relu", {}), ("leakyrelu", {"slope": 0.1}), ("tanh", {}), ("sigmoid", {}), ("softmax", {}),
+])
+def test_elementwise_and_softmax(name, given):
+    shape = (3, 4, 1, 1) if name == "softmax" else (2, 3, 3, 4)
+    check_layer(name, given, shape, x=distinct_values(np.random.default_rng(2), shape))
+
+
+def test_dropout_with_a_fixed_mask():
+    shape = (4, 3, 3, 3)
+    out, dx = check_layer("dropout", {"rate": 0.4}, shape, rng_seed=7)
+    x = np.random.default_rng(0).standard_normal(shape)
+    t = LAYER_TYPES["dropout"]
+    kept, _ = t.forward(t.resolve({"rate": 0.4}), {}, {}, x, Context(train=True, rng=np.random.default_rng(7)))
+    dropped = kept == 0
+    assert 0.2 < dropped.mean() < 0.6
+    np.testing.assert_allclose(kept[~dropped], x[~dropped] / 0.6)
+    evaluated, _ = t.forward(t.resolve({"rate": 0.4}), {}, {}, x, Context(train=False))
+    np.testing.assert_array_equal(evaluated, x)
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 3, 2), (5, 6, 1, 1)], ids=["per-channel", "after-fc"])
+def test_batchnorm_training(shape):
+    check_layer("batchnorm", {}, shape)
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 3, 2), (5, 6, 1, 1)], ids=["per-channel", "after-fc"])
+def test_batchnorm_evaluation(shape):
+    rng = np.random.default_rng(3)
+    buffers = {"running_mean": rng.standard_normal(shape[1]), "running_var": rng.uniform(0.5, 2, shape[1])}
+    out, _ = check_layer("batchnorm", {}, shape, train=False, buffers=buffers)
+
+
+def test_batchnorm_normalises_and_tracks_running_statistics():
+    t = LAYER_TYPES["batchnorm"]
+    hp = t.resolve({"momentum": 0.1})
+    rng = np.random.default_rng(4)
+    x = rng.normal(3.0, 2.0, (8, 2, 3, 3))
+    params = {"weight": np.ones(2), "bias": np.zeros(2)}
+    buffers = {"running_mean": np.zeros(2), "running_var": np.ones(2)}
+    out, _ = t.forward(hp, params, buffers, x, Context(train=True))
+    np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-12)
+    np.testing.assert_allclose(out.var(axis=(0, 2, 3)), 1, rtol=1e-4)
+    np.testing.assert_allclose(buffers["running_mean"], 0.1 * x.mean(axis=(0, 2, 3)))
+    np.testing.assert_allclose(buffers["running_var"], 0.9 + 0.1 * x.var(axis=(0, 2, 3), ddof=1))
+
+
+def test_fc():
+    check_layer("fc", {"units": 4}, (3, 2, 3, 2))
+    check_layer("fc", {"units": 3}, (2, 5, 1, 1))
+
+
+def test_softmax_cross_entropy():
+    rng = np.random.default_rng(5)
+    logits, y = rng.standard_normal((4, 5)), np.array([0, 3, 4, 3])
+    loss, dlogits, p = softmax_cross_entropy(logits, y)
+    np.testing.assert_allclose(p.sum(axis=1), 1)
+    assert loss == pytest.approx(-np.mean(np.log(p[np.arange(4), y])))
+    assert_close(dlogits, numeric_gradient(lambda: softmax_cross_entropy(logits, y)[0], logits), "cross-entropy")
+
+
+def test_gradient_check_can_fail():
+    """The checker catches a wrong backward (here: ReLU's gradient scaled by 2)."""
+    t = LAYER_TYPES["relu"]
+    x = distinct_values(np.random.default_rng(6), (2, 2, 2, 2))
+    out, cache = t.forward({}, {}, {}, x, Context(train=True))
+    g = np.ones_like(out)
+    wrong = 2 * t.backward({}, {}, g, cache)[0]
+    with pytest.raises(AssertionError):
+        assert_close(wrong, numeric_gradient(lambda: float(t.forward({}, {}, {}, x, Context(True))[0].sum()), x), "relu")
