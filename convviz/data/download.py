@@ -1,0 +1,259 @@
+"""Downloading CIFAR-10: streamed to a .part file with progress, resumed with an HTTP Range request
+after an interruption, cancellable between chunks, md5-verified, extracted safely into a temporary
+folder inside the destination and renamed into place. A failure never leaves a half-made dataset;
+the .part file stays after a cancel or a network failure so the next download resumes it."""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import shutil
+import socket
+import sys
+import tarfile
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Callable
+
+from .cifar import PY_DIR, PY_FILES, dataset_folder
+from .errors import DownloadCancelled, DownloadError
+from .locate import app_data_dir
+
+URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+MD5 = "c58f30108f718f92721af3b95e74349a"
+SIZE = 170_498_071
+ARCHIVE = "cifar-10-python.tar.gz"
+CHUNK = 1 << 16
+REPORT_EVERY = 0.1  # seconds between progress callbacks
+
+
+@dataclass(frozen=True)
+class Progress:
+    """done bytes of total (None when the server does not say), at rate bytes/s."""
+
+    done: int
+    total: int | None
+    rate: float
+
+
+class _Interrupted(Exception):
+    """The connection broke or stalled mid-way: worth resuming."""
+
+
+def download_cifar10(dest=None, progress: Callable[[Progress], None] | None = None,
+                     cancel: threading.Event | None = None, url: str | None = None, md5: str | None = None,
+                     timeout: float = 30.0, retries: int = 3, retry_wait: float = 1.0) -> Path:
+    """Download and extract CIFAR-10 into dest (default: app_data_dir()) -> dest/cifar-10-batches-py.
+    url/md5 default to $CONVVIZ_CIFAR_URL/$CONVVIZ_CIFAR_MD5, then the official ones. timeout: seconds
+    a connect or read may stall; retries: resumed attempts after an interruption.
+    Raises DownloadError (clear message) or DownloadCancelled."""
+    dest = Path(dest).expanduser() if dest else app_data_dir()
+    url = url or os.environ.get("CONVVIZ_CIFAR_URL") or URL
+    md5 = (md5 or os.environ.get("CONVVIZ_CIFAR_MD5") or MD5).lower()
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DownloadError(f"cannot create the folder {dest} ({e.strerror or e}); choose another with --dir.") from None
+    part = dest / (ARCHIVE + ".part")
+    for attempt in range(retries + 1):
+        try:
+            _fetch(url, part, progress, cancel, timeout)
+            break
+        except _Interrupted as e:
+            if attempt == retries:
+                raise DownloadError(f"the download from {url} was interrupted ({e}) after {retries + 1} "
+                                    f"attempts; {_size(part)} are kept in {part}: run the download "
+                                    "again to resume it.") from None
+            _wait(retry_wait * (attempt + 1), cancel)
+    _verify_md5(part, md5, url)
+    try:
+        return _extract(part, dest, url)
+    finally:
+        part.unlink()  # extracted, or refused: either way the archive is of no further use
+
+
+def _size(path: Path) -> str:
+    return f"{path.stat().st_size / 1e6:.1f} MB" if path.exists() else "0 MB"
+
+
+def _wait(seconds: float, cancel: threading.Event | None) -> None:
+    if cancel is None:
+        time.sleep(seconds)
+    elif cancel.wait(seconds):
+        raise DownloadCancelled("download cancelled")
+
+
+def _fetch(url: str, part: Path, progress, cancel, timeout: float) -> None:
+    """Append the rest of url to part (resuming with a Range request when part holds bytes)."""
+    have = part.stat().st_size if part.exists() else 0
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout)
+    except urllib.error.HTTPError as e:
+        if e.code == 416 and have:  # asked past the end: the part is complete (or bigger than the file)
+            return
+        raise DownloadError(f"the server answered {e.code} {e.reason} for {url}. Check the address "
+                            "(CONVVIZ_CIFAR_URL) or try again later.") from None
+    except urllib.error.URLError as e:
+        reason = e.reason
+        if isinstance(reason, (socket.timeout, TimeoutError)):
+            raise DownloadError(f"no answer from {url} within {timeout:g} s. Check your network "
+                                "connection and try again.") from None
+        raise DownloadError(f"cannot reach {url} ({reason}). Check your network connection and the "
+                            "address (CONVVIZ_CIFAR_URL).") from None
+    except (socket.timeout, TimeoutError):
+        raise DownloadError(f"no answer from {url} within {timeout:g} s. Check your network connection "
+                            "and try again.") from None
+    except (OSError, http.client.HTTPException, ValueError) as e:
+        raise DownloadError(f"cannot download {url} ({e}). Check the address (CONVVIZ_CIFAR_URL).") from None
+    with response:
+        start = 0
+        if response.status == 206:
+            if _range_start(response) != have:
+                part.unlink()
+                raise _Interrupted("the server resumed at the wrong byte; starting again")
+            start = have
+        length = response.headers.get("Content-Length")
+        total = start + int(length) if length and length.isdigit() else None
+        _stream(response, part, start, total, progress, cancel)
+
+
+def _range_start(response) -> int | None:
+    """The first byte of a 206 answer, from 'Content-Range: bytes START-END/SIZE'."""
+    value = response.headers.get("Content-Range", "")
+    try:
+        return int(value.split()[1].split("-")[0])
+    except (IndexError, ValueError):
+        return None
+
+
+def _stream(response, part: Path, start: int, total: int | None, progress, cancel) -> None:
+    done, began, last_report = start, time.monotonic(), 0.0
+    with open(part, "r+b" if start else "wb") as f:
+        f.seek(start)
+        f.truncate()
+        while True:
+            if cancel is not None and cancel.is_set():
+                raise DownloadCancelled(f"download cancelled; {done / 1e6:.1f} MB kept in {part} to resume")
+            try:
+                chunk = response.read(CHUNK)
+            except (OSError, http.client.HTTPException) as e:  # reset, stall (socket.timeout), bad chunking
+                raise _Interrupted(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__) from None
+            if not chunk:
+                break
+            f.write(chunk)
+            done += len(chunk)
+            now = time.monotonic()
+            if progress is not None and now - last_report >= REPORT_EVERY:
+                progress(Progress(done, total, (done - start) / max(now - began, 1e-9)))
+                last_report = now
+    if progress is not None:
+        progress(Progress(done, total, (done - start) / max(time.monotonic() - began, 1e-9)))
+    if total is not None and done < total:
+        raise _Interrupted(f"the connection closed at {done:,} of {total:,} bytes")
+
+
+def _verify_md5(part: Path, md5: str, url: str) -> None:
+    digest = hashlib.md5()
+    with open(part, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != md5:
+        part.unlink()
+        raise DownloadError(f"the file downloaded from {url} has md5 {digest.hexdigest()}, expected {md5}: "
+                            "it is damaged or not CIFAR-10, and was deleted. Download again, or check "
+                            "CONVVIZ_CIFAR_URL / CONVVIZ_CIFAR_MD5.")
+
+
+def _extract(archive: Path, dest: Path, url: str) -> Path:
+    """Safely extract the archive's cifar-10-batches-py/ into a temporary folder inside dest, then rename
+    it into place -> dest/cifar-10-batches-py."""
+    work = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest))
+    try:
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                members = tar.getmembers()
+                for member in members:
+                    _check_member(member, url)
+                tar.extractall(work, members=members, filter="data")
+        except (tarfile.TarError, EOFError, OSError) as e:
+            raise DownloadError(f"cannot extract the archive from {url} into {dest} ({e}): the archive is damaged "
+                                "or the disk is full. Check the free space and download again.") from None
+        found = dataset_folder(work / PY_DIR)
+        if found is None:
+            raise DownloadError(f"the archive from {url} does not hold {PY_DIR}/ with {', '.join(PY_FILES)}: "
+                                "it is not the CIFAR-10 python archive. Check CONVVIZ_CIFAR_URL.")
+        target = dest / PY_DIR
+        if target.exists():  # replace an older, incomplete copy: move it aside first, then swap
+            os.replace(target, work / "previous")
+        os.replace(work / PY_DIR, target)
+        return target
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _check_member(member: tarfile.TarInfo, url: str) -> None:
+    """Only regular files and folders with relative paths that stay inside the extraction folder."""
+    path = PurePosixPath(member.name)
+    if not (member.isfile() or member.isdir()):
+        raise DownloadError(f"refused to extract {member.name!r} from the archive of {url}: only files and "
+                            "folders are allowed (it is a link or a device), so it is not CIFAR-10. "
+                            "Check CONVVIZ_CIFAR_URL.")
+    if path.is_absolute() or ".." in path.parts or member.name.startswith(("/", "\\")) or ":" in member.name:
+        raise DownloadError(f"refused to extract {member.name!r} from the archive of {url}: its path leaves "
+                            "the destination, so it is not CIFAR-10. Check CONVVIZ_CIFAR_URL.")
+
+
+def download_command(dir: str | None) -> int:
+    """`convviz download [--dir D]`: download with a terminal progress bar. 0 ok, 1 failed, 130 cancelled."""
+    dest = Path(dir).expanduser() if dir else app_data_dir()
+    existing = dataset_folder(dest)
+    if existing is not None:
+        print(f"CIFAR-10 is already in {existing[0]}; nothing to download.")
+        return 0
+    cancel = threading.Event()
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["path"] = download_cifar10(dest, progress=_print_progress, cancel=cancel)
+        except (DownloadError, DownloadCancelled) as e:
+            outcome["error"] = e
+        except Exception as e:  # report anything unexpected instead of losing it in the thread
+            outcome["error"] = DownloadError(f"unexpected error: {type(e).__name__}: {e}")
+
+    print(f"Downloading CIFAR-10 into {dest} (Ctrl-C cancels; a later run resumes)", file=sys.stderr)
+    thread = threading.Thread(target=work, name="convviz-download", daemon=True)
+    thread.start()
+    try:
+        while thread.is_alive():
+            thread.join(0.2)
+    except KeyboardInterrupt:
+        cancel.set()
+        thread.join()
+    print(file=sys.stderr)
+    error = outcome.get("error")
+    if isinstance(error, DownloadCancelled):
+        print(f"Cancelled. {error}", file=sys.stderr)
+        return 130
+    if error is not None:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"CIFAR-10 is ready in {outcome['path']}")
+    return 0
+
+
+def _print_progress(p: Progress, width: int = 30) -> None:
+    rate = f"{p.rate / 1e6:.1f} MB/s"
+    if p.total:
+        filled = int(width * p.done / p.total)
+        line = f"[{'#' * filled}{'.' * (width - filled)}] {100 * p.done / p.total:5.1f}% " \
+               f"{p.done / 1e6:.1f}/{p.total / 1e6:.1f} MB {rate}"
+    else:
+        line = f"{p.done / 1e6:.1f} MB {rate}"
+    print(f"\r{line}   ", end="", file=sys.stderr, flush=True)
