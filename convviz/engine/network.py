@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -164,21 +165,32 @@ class Network:
             raise
 
     def load_weights(self, path) -> None:
-        """Read an .npz written by save_weights (or by hand from PyTorch state_dict arrays).
-        Checks every key and shape first; nothing changes unless all fit."""
+        """Read an .npz written by save_weights (or from a PyTorch state_dict, see README).
+        Checks every key, shape and dtype first; nothing changes unless all fit. Never unpickles."""
         try:
-            with np.load(path, allow_pickle=False) as f:
+            loaded = np.load(path, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise ValueError("it holds one array, not an .npz archive of named arrays (write one with numpy.savez)")
+            with loaded as f:
                 arrays = {k: f[k] for k in f.files}
-        except (OSError, ValueError, EOFError) as e:
-            raise WeightsError(f"cannot read weights file {path}: {e}") from e
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            reason = str(e)
+            if "pickle" in reason:  # NumPy's message suggests unpickling: never do that
+                reason = "it is not an .npz archive of arrays (pickles and text files are refused)"
+            raise WeightsError(f"cannot read weights file {path}: {reason}") from e
         self.set_state(arrays, source=str(path))
 
     def set_state(self, arrays: dict[str, np.ndarray], source: str = "weights") -> None:
+        """Copy arrays keyed like the weights file into the parameters and buffers, after checking them all.
+        PyTorch's batchnorm counters ("{i}.num_batches_tracked") are ignored."""
+        arrays = {k: np.asarray(a) for k, a in arrays.items() if not k.endswith(".num_batches_tracked")}
         want = self.state()
         missing, extra = sorted(set(want) - set(arrays)), sorted(set(arrays) - set(want))
         problems = [f"missing {k}" for k in missing] + [f"unexpected {k}" for k in extra]
         problems += [f"{k}: shape {tuple(arrays[k].shape)}, the network needs {tuple(a.shape)}"
                      for k, a in want.items() if k in arrays and arrays[k].shape != a.shape]
+        problems += [f"{k}: dtype {arrays[k].dtype} is not numbers" for k in want
+                     if k in arrays and arrays[k].dtype.kind not in "fiub"]
         if problems:
             raise WeightsError(f"{source} does not fit this architecture: " + "; ".join(problems))
         for k, a in want.items():

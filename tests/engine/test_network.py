@@ -1,0 +1,225 @@
+"""Network: gradients vs finite differences, weights files (round trip and clear errors), optimisers."""
+import pickle
+
+import numpy as np
+import pytest
+
+from convviz.engine import LAYER_TYPES, Hyper, Network, Volume, VolumeError, WeightsError, formula, make_optimizer, spatial_out
+from convviz.model import Architecture, LayerSpec
+
+from .test_gradients import assert_close, numeric_gradient
+
+
+def arch(layers, input=(7, 7, 2)):
+    return Architecture(Volume(*input), [LayerSpec(t, dict(p)) for t, p in layers])
+
+
+TINY = [("conv", {"filters": 3, "size": 3, "stride": 2, "pad": 1}), ("relu", {}),
+        ("maxpool", {"size": 2, "stride": 1}), ("batchnorm", {}), ("conv", {"filters": 2, "size": 2, "dilation": 1}),
+        ("tanh", {}), ("fc", {"units": 4}), ("batchnorm", {}), ("leakyrelu", {"slope": 0.2}),
+        ("fc", {"units": 3}), ("softmax", {})]
+
+
+def test_loss_and_gradients_match_finite_differences():
+    net = Network(arch(TINY), seed=1, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((5, 2, 7, 7)), np.array([0, 2, 1, 2, 0])
+    loss, grads = net.loss_and_gradients(x, y)
+    assert set(grads) == set(net.params)
+    assert loss == pytest.approx(net.loss_and_gradients(x, y)[0])
+    for key, p in net.params.items():
+        assert grads[key].dtype == np.float64
+        assert_close(grads[key], numeric_gradient(lambda: net.loss_and_gradients(x, y)[0], p), key)
+
+
+def test_float32_throughout():
+    net = Network(arch(TINY), seed=0)
+    x = np.random.default_rng(0).standard_normal((4, 2, 7, 7)).astype(np.float32)
+    outs, douts = net.trace(x, np.array([0, 1, 2, 0]))
+    assert all(o.dtype == np.float32 for o in outs) and all(d.dtype == np.float32 for d in douts)
+    assert [o.shape[1:] for o in outs] == [(v.depth, v.height, v.width) for v in net.volumes[1:]]
+    _, grads = net.loss_and_gradients(x, np.array([0, 1, 2, 0]))
+    assert all(g.dtype == np.float32 for g in grads.values())
+    np.testing.assert_allclose(outs[-1].reshape(4, 3).sum(axis=1), 1, rtol=1e-5)
+
+
+def test_forward_rejects_the_wrong_input_shape():
+    net = Network(arch(TINY))
+    with pytest.raises(ValueError, match=r"input must be \(N, 2, 7, 7\)"):
+        net.forward(np.zeros((1, 3, 7, 7), np.float32))
+
+
+def test_network_needs_a_final_softmax_and_known_types():
+    with pytest.raises(ValueError, match="softmax"):
+        Network(arch([("fc", {"units": 3})]))
+    with pytest.raises(ValueError, match="unknown layer type 'bogus'"):
+        Network(arch([("bogus", {}), ("softmax", {})]))
+
+
+def test_public_declarations():
+    assert {"conv", "maxpool", "avgpool", "relu", "leakyrelu", "tanh", "sigmoid", "dropout", "batchnorm", "fc",
+            "softmax"} == set(LAYER_TYPES)
+    assert all(isinstance(h, Hyper) for t in LAYER_TYPES.values() for h in t.hypers)
+    assert spatial_out("width", 32, 5, 1, 2) == 32
+    assert formula(10, 3, 2, 0) == "(10 - 3 + 0)/2 + 1"
+    with pytest.raises(VolumeError, match=r"\(10 - 3 \+ 0\)/2 \+ 1 = 4.5"):
+        spatial_out("width", 10, 3, 2, 0)
+
+
+def test_parameter_count_is_the_declared_shapes():
+    net = Network(arch(TINY))
+    # conv 3*2*9+3, bn 3+3, conv 2*3*4+2, fc 4*2*2*2+4, bn 4+4, fc 3*4+3
+    assert net.parameter_count == 57 + 6 + 26 + 36 + 8 + 15
+
+
+def test_weights_round_trip(tmp_path):
+    a, b = Network(arch(TINY), seed=0), Network(arch(TINY), seed=5)
+    x = np.random.default_rng(0).standard_normal((4, 2, 7, 7)).astype(np.float32)
+    a.loss_and_gradients(x, np.array([0, 1, 2, 0]))  # moves the batchnorm running statistics
+    path = tmp_path / "w.npz"
+    a.save_weights(path)
+    assert sorted(np.load(path).files) == sorted(a.state())
+    assert not list(tmp_path.glob("*.part"))
+    b.load_weights(path)
+    for k, v in a.state().items():
+        np.testing.assert_array_equal(b.state()[k], v)
+    np.testing.assert_array_equal(a.forward(x), b.forward(x))
+
+
+@pytest.fixture
+def saved(tmp_path):
+    net = Network(arch(TINY), seed=0)
+    return net, dict(net.state()), tmp_path
+
+
+def assert_unchanged(net, before):
+    for k, v in before.items():
+        np.testing.assert_array_equal(net.state()[k], v)
+
+
+def test_load_reports_a_missing_key(saved):
+    net, state, tmp = saved
+    other = Network(arch(TINY), seed=3).state()
+    del other["4.weight"]
+    np.savez(tmp / "w.npz", **other)
+    before = {k: v.copy() for k, v in state.items()}
+    with pytest.raises(WeightsError, match=r"missing 4\.weight"):
+        net.load_weights(tmp / "w.npz")
+    assert_unchanged(net, before)
+
+
+def test_load_reports_a_wrong_shape(saved):
+    net, state, tmp = saved
+    other = dict(Network(arch(TINY), seed=3).state())
+    other["0.weight"] = np.zeros((4, 2, 3, 3), np.float32)
+    np.savez(tmp / "w.npz", **other)
+    with pytest.raises(WeightsError, match=r"0\.weight: shape \(4, 2, 3, 3\), the network needs \(3, 2, 3, 3\)"):
+        net.load_weights(tmp / "w.npz")
+
+
+def test_load_reports_unexpected_keys_and_non_numeric_arrays(saved):
+    net, state, tmp = saved
+    np.savez(tmp / "w.npz", **state, **{"99.weight": np.zeros(2)})
+    with pytest.raises(WeightsError, match=r"unexpected 99\.weight"):
+        net.load_weights(tmp / "w.npz")
+    np.savez(tmp / "s.npz", **{**state, "0.bias": np.array(["a", "b", "c"])})
+    with pytest.raises(WeightsError, match=r"0\.bias.*not numbers"):
+        net.load_weights(tmp / "s.npz")
+
+
+def test_load_accepts_pytorch_num_batches_tracked(saved):
+    net, state, tmp = saved
+    np.savez(tmp / "w.npz", **state, **{"3.num_batches_tracked": np.array(4)})
+    net.load_weights(tmp / "w.npz")
+
+
+@pytest.mark.parametrize("content", [b"not a weights file", b"PK\x03\x04broken zip", "npy", "pickle", "missing"])
+def test_load_rejects_files_that_are_not_npz(saved, content):
+    net, state, tmp = saved
+    path = tmp / "bad.npz"
+    if content == "npy":
+        np.save(tmp / "bad.npy", np.zeros(3))
+        path = tmp / "bad.npy"
+    elif content == "pickle":
+        path.write_bytes(pickle.dumps({"0.weight": np.zeros(3)}))
+    elif content != "missing":
+        path.write_bytes(content)
+    with pytest.raises(WeightsError, match=r"cannot read weights file .*bad\.np"):
+        net.load_weights(path)
+
+
+def test_he_initialisation_before_relu():
+    net = Network(arch([("conv", {"filters": 64, "size": 3, "pad": 1}), ("relu", {}), ("fc", {"units": 10}),
+                        ("softmax", {})], input=(8, 8, 16)), seed=0)
+    assert np.std(net.params["0.weight"]) == pytest.approx(np.sqrt(2 / (16 * 9)), rel=0.05)
+    assert np.all(net.params["0.bias"] == 0)
+    limit = np.sqrt(6 / (64 * 64 + 10))
+    assert np.abs(net.params["2.weight"]).max() <= limit
+
+
+# Optimisers: the update rules written out independently (PyTorch's documented algorithms).
+
+def run_optimizer(name, steps=3, **hyper):
+    params = {"0.weight": np.array([[1.0, -2.0], [0.5, 3.0]]), "0.bias": np.array([0.5, -0.5])}
+    grads = [{k: np.full_like(v, 0.1 * (i + 1)) + v * 0.01 for k, v in params.items()} for i in range(steps)]
+    opt = make_optimizer(name, params, **hyper)
+    start = {k: v.copy() for k, v in params.items()}
+    for g in grads:
+        opt.step(g)
+    return start, grads, params, opt
+
+
+def sgd_expected(p, grads, key, lr, momentum, wd, nesterov):
+    buf = None
+    for g in grads:
+        g = g[key] + (wd * p if key.endswith("weight") else 0)
+        buf = g.copy() if buf is None else momentum * buf + g
+        p = p - lr * (g + momentum * buf if nesterov else buf)
+    return p
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd(nesterov):
+    start, grads, params, _ = run_optimizer("sgd", lr=0.1, momentum=0.9, weight_decay=0.01, nesterov=nesterov)
+    for k in params:
+        np.testing.assert_allclose(params[k], sgd_expected(start[k], grads, k, 0.1, 0.9, 0.01, nesterov))
+
+
+def test_adam():
+    start, grads, params, _ = run_optimizer("adam", lr=0.01, weight_decay=0.1)
+    for k in params:
+        p, m, v = start[k], 0, 0
+        for t, g in enumerate(grads, 1):
+            g = g[k] + (0.1 * p if k.endswith("weight") else 0)
+            m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
+            p = p - 0.01 * (m / (1 - 0.9 ** t)) / (np.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+        np.testing.assert_allclose(params[k], p)
+
+
+def test_adadelta():
+    start, grads, params, _ = run_optimizer("adadelta", lr=1.0, weight_decay=0.0)
+    for k in params:
+        p, sq, acc = start[k], 0, 0
+        for g in grads:
+            sq = 0.95 * sq + 0.05 * g[k] ** 2
+            delta = np.sqrt(acc + 1e-6) / np.sqrt(sq + 1e-6) * g[k]
+            acc = 0.95 * acc + 0.05 * delta ** 2
+            p = p - delta
+        np.testing.assert_allclose(params[k], p)
+
+
+def test_optimizer_state_round_trip_continues_identically():
+    _, grads, params, opt = run_optimizer("adam", steps=2, lr=0.01)
+    twin = {k: v.copy() for k, v in params.items()}
+    copy = make_optimizer("adam", twin, lr=0.5)
+    copy.load_state_dict(opt.state_dict())
+    assert copy.lr == 0.01
+    opt.step(grads[0])
+    copy.step(grads[0])
+    for k in params:
+        np.testing.assert_array_equal(params[k], twin[k])
+
+
+def test_unknown_optimizer():
+    with pytest.raises(ValueError, match="choose one of sgd, adam, adadelta"):
+        make_optimizer("rmsprop", {})
