@@ -84,7 +84,7 @@ class Hyper:
             ok = isinstance(value, int) and not isinstance(value, bool)
             wanted = "a whole number"
         else:
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (isinstance(value, int) or np.isfinite(value))
             wanted = "a number"
         if not ok:
             return f"must be {wanted} from {self.minimum:g} to {self.maximum:g}, got {value!r}"

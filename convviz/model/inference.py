@@ -125,10 +125,10 @@ def infer(arch: Architecture) -> Inference:
         info = _infer_block(i, layer, vol, rf)
         blocks.append(info)
         vol, rf = info.output, info.receptive_field
-    _check_structure(blocks, classes, input_volume, net_errors)
+    structure_errors: list[Problem] = []
+    _check_structure(blocks, classes, input_volume, structure_errors)
     _add_warnings(blocks)
-    errors = [p for p in net_errors if p.index is None]
-    errors += [p for b in blocks for p in b.errors]
+    errors = net_errors + [p for b in blocks for p in b.errors] + structure_errors
     warnings = [p for b in blocks for p in b.warnings]
     convs = [b for b in blocks if b.type == "conv"]
     return Inference(
@@ -283,7 +283,8 @@ def _nearest_values(i: int, t: LayerType, given: dict, vol: Volume, name: str, r
 
 def _check_structure(blocks: list[BlockInfo], classes: int | None, input_volume: Volume | None,
                      net_errors: list[Problem]) -> None:
-    """The classifier: one softmax, last, fed a 1x1xC volume."""
+    """The classifier: one softmax, last, fed a 1x1xC volume. Network-level problems go to net_errors,
+    a block's to its own list."""
     n = len(blocks)
     softmax_at = next((b.index for b in blocks if b.type == "softmax"), None)
     if softmax_at is None:
