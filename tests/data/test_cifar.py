@@ -1,6 +1,5 @@
 """Loading the real CIFAR-10 sample in both official layouts, and refusing damaged copies."""
 import pickle
-import shutil
 
 import numpy as np
 import pytest
@@ -87,12 +86,8 @@ def test_binary_label_out_of_range(sample, tmp_path):
 
 
 @pytest.fixture
-def py_copy(sample_dir, tmp_path):
-    dst = tmp_path / "cifar-10-batches-py"
-    shutil.copytree(sample_dir / "cifar-10-batches-py", dst)
-    for p in dst.iterdir():
-        p.chmod(0o644)
-    return dst
+def py_copy(copy_sample, tmp_path):
+    return copy_sample(tmp_path)
 
 
 @pytest.mark.parametrize("keep", [0.0, 0.5, 0.999])

@@ -2,7 +2,6 @@
 import os
 import pickle
 import pickletools
-import shutil
 
 import numpy as np
 import pytest
@@ -56,13 +55,10 @@ def test_hostile_pickle_is_refused_and_never_runs(tmp_path, name, protocol):
     assert not marker.exists()
 
 
-def test_hostile_batch_inside_a_dataset_folder_is_refused(sample_dir, tmp_path):
-    folder = tmp_path / "cifar-10-batches-py"
-    shutil.copytree(sample_dir / "cifar-10-batches-py", folder)
-    os.chmod(folder, 0o755)
+def test_hostile_batch_inside_a_dataset_folder_is_refused(copy_sample, tmp_path):
+    folder = copy_sample(tmp_path)
     marker = tmp_path / "pwned"
     target = folder / "test_batch"
-    target.chmod(0o644)
     target.write_bytes(pickle.dumps(hostile_payloads(marker)["os.system"], protocol=2))
     with pytest.raises(DataError, match="test_batch: refused to load"):
         load_cifar10(folder)
