@@ -1,0 +1,82 @@
+"""The checkpoint file: one .npz of arrays plus a JSON document (key "meta") holding everything else.
+
+Read with allow_pickle=False, so a hostile file can hold data but never run code. Written
+atomically: a temporary file in the same folder, then os.replace.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "convviz-checkpoint"
+VERSION = 1
+META_KEY = "meta"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be read, or does not fit the architecture or data it is used with."""
+
+
+def write(path, arrays: dict[str, np.ndarray], meta: dict) -> None:
+    """Write arrays and the JSON-serialisable meta to path, atomically."""
+    path = Path(path)
+    document = json.dumps({"format": FORMAT, "version": VERSION, **meta})
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **arrays, **{META_KEY: np.array(document)})
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read(path) -> tuple[dict[str, np.ndarray], dict]:
+    """-> (arrays, meta). Raises CheckpointError naming the file and the problem."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except FileNotFoundError as e:
+        raise CheckpointError(f"{path}: no such checkpoint file") from e
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise CheckpointError(f"{path} is not a readable checkpoint (damaged or another kind of file): {e}") from e
+    text = arrays.pop(META_KEY, None)
+    if text is None or text.dtype.kind != "U" or text.ndim != 0:
+        raise CheckpointError(f"{path} is not a ConvViz checkpoint (no description inside): write it again with convviz")
+    try:
+        meta = json.loads(str(text))
+    except ValueError as e:
+        raise CheckpointError(f"{path}: the checkpoint's description is damaged ({e})") from e
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a ConvViz checkpoint")
+    if meta.get("version") != VERSION:
+        raise CheckpointError(f"{path} is a version {meta.get('version')} checkpoint; this ConvViz reads version {VERSION}")
+    return arrays, meta
+
+
+def architecture_difference(saved: dict, wanted: dict) -> str:
+    """'' when the two architecture documents describe the same network, else the first difference."""
+    saved, wanted = json.loads(json.dumps(saved)), json.loads(json.dumps(wanted))
+    if saved["input"] != wanted["input"]:
+        return f"input {_volume(saved['input'])} in the checkpoint, {_volume(wanted['input'])} here"
+    a, b = saved["layers"], wanted["layers"]
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return f"layer {i} is {_layer(x)} in the checkpoint, {_layer(y)} here"
+    if len(a) != len(b):
+        return f"{len(a)} layers in the checkpoint, {len(b)} here"
+    return ""
+
+
+def _volume(d: dict) -> str:
+    return f"{d['width']}x{d['height']}x{d['depth']}"
+
+
+def _layer(d: dict) -> str:
+    params = ", ".join(f"{k} {v}" for k, v in d.items() if k != "type")
+    return f"{d['type']} ({params})" if params else d["type"]

@@ -1,0 +1,74 @@
+"""Training settings and learning-rate schedules."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+SCHEDULES = ("constant", "step", "cosine")
+
+
+@dataclass
+class TrainConfig:
+    """epochs and max_steps are totals (a resumed run counts what was done before).
+    lr None takes the optimiser's default; momentum applies to SGD only. val_split training images
+    are held out for validation (chosen by seed). snapshot_rate: at most this many snapshots per
+    second of wall time (0: none)."""
+
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "sgd"
+    lr: float | None = None
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "constant"
+    augment: bool = True
+    val_split: int = 500
+    seed: int = 0
+    max_steps: int | None = None
+    snapshot_rate: float = 5.0
+    evaluate_test: bool = True
+
+    def problems(self) -> list[str]:
+        """What is wrong with these settings, one sentence each (empty when they are usable)."""
+        from ..engine import OPTIMIZERS
+
+        out = []
+        if self.epochs < 1:
+            out.append(f"epochs must be at least 1, got {self.epochs}")
+        if self.batch_size < 1:
+            out.append(f"batch size must be at least 1, got {self.batch_size}")
+        if self.optimizer not in OPTIMIZERS:
+            out.append(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
+            out.append(f"learning rate must be a positive number, got {self.lr}")
+        if not 0 <= self.momentum < 1:
+            out.append(f"momentum must be from 0 to below 1, got {self.momentum}")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            out.append(f"weight decay must be 0 or more, got {self.weight_decay}")
+        if self.schedule not in SCHEDULES:
+            out.append(f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+        if self.val_split < 0:
+            out.append(f"validation split must be 0 or more images, got {self.val_split}")
+        if self.max_steps is not None and self.max_steps < 1:
+            out.append(f"max steps must be at least 1, got {self.max_steps}")
+        if self.snapshot_rate < 0:
+            out.append(f"snapshot rate must be 0 or more per second, got {self.snapshot_rate}")
+        return out
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def lr_factor(schedule: str, progress: float) -> float:
+    """The multiplier of the base learning rate at progress (epochs done, fractional) / total epochs.
+    constant: 1; step: 1, then 0.1 from half-way, 0.01 from three quarters; cosine: 0.5 (1 + cos(pi t))."""
+    if schedule == "step":
+        return 1.0 if progress < 0.5 else 0.1 if progress < 0.75 else 0.01
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+    return 1.0

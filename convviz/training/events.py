@@ -1,0 +1,79 @@
+"""What the training loop yields. Every array in an event is a copy: the receiver may keep it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class StepEvent:
+    """One optimiser step: the minibatch's mean loss and accuracy, the learning rate it used,
+    and the recent training speed (images per second, smoothed over the last steps)."""
+
+    step: int               # steps done so far, this one included (1 for the first)
+    epoch: int              # the epoch this step belongs to, counted from 0
+    batch_index: int        # position of the minibatch in its epoch, from 0
+    batches_per_epoch: int
+    loss: float
+    accuracy: float
+    lr: float
+    images_per_second: float
+
+
+@dataclass
+class EpochEvent:
+    """The end of an epoch. Evaluation runs in evaluation mode (no dropout, batchnorm running
+    statistics), in batches, and changes nothing in the model. Validation fields are None without a
+    validation split, test fields None when the test set is not evaluated; per-class accuracy and the
+    confusion matrix (rows: true class, columns: predicted) are the test set's, else the validation set's."""
+
+    epoch: int              # the epoch just finished, counted from 0
+    train_loss: float       # mean over the epoch's minibatches (weighted by their sizes)
+    train_accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    test_loss: float | None
+    test_accuracy: float | None
+    per_class_accuracy: np.ndarray      # (C,) float
+    confusion: np.ndarray               # (C, C) int64
+    test_probabilities: np.ndarray | None  # (Ntest, C) float32
+    seconds: float          # wall time of the epoch, evaluation included
+
+
+@dataclass
+class SnapshotEvent:
+    """What the views show, taken at a bounded rate: the weights of every conv layer and one probe
+    image passed through the network in evaluation mode. activations[i] is layer i's output for the
+    probe, (D, H, W) (the last is the softmax output: the class probabilities); gradients[i] is
+    d loss / d activations[i], same shape, except the last, which is d loss / d logits (the
+    softmax's input), the usual way to show the classifier's error signal."""
+
+    step: int
+    epoch: int
+    filters: dict[int, np.ndarray]      # layer index -> (K, C, F, F)
+    probe_index: int | None             # index in the test set, or None for a training image
+    probe_image: np.ndarray             # uint8 (3, H, W), as the network saw it before normalisation
+    probe_label: int
+    activations: list[np.ndarray]
+    gradients: list[np.ndarray]
+    probabilities: np.ndarray           # (C,)
+
+
+@dataclass
+class DivergedEvent:
+    """The loss became NaN or infinite; the weights were put back to the last ones with a finite loss."""
+
+    step: int
+    epoch: int
+    loss: float
+    message: str
+
+
+@dataclass
+class FinishedEvent:
+    """The last event of a run. reason: "completed", "stopped", "max_steps" or "diverged"."""
+
+    reason: str
+    steps: int
+    epochs: int             # epochs completed

@@ -1,0 +1,374 @@
+"""The training loop as a generator of events, steered from another thread.
+
+`Trainer.run()` yields a StepEvent after every optimiser step, a SnapshotEvent at most
+`config.snapshot_rate` times a second (wall time), an EpochEvent after each epoch's evaluation,
+a DivergedEvent if the loss stops being finite, and a FinishedEvent last. Between steps it honours
+pause(), resume(), stop(), set_hyper() and set_probe(), which any thread may call.
+
+All randomness comes from generators that a checkpoint stores (shuffling, augmentation, and the
+network's dropout generator), together with the epoch's order and the position in it, so a resumed
+run continues bit for bit as if it had never stopped.
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections import deque
+
+import numpy as np
+
+from ..data import Cifar10, Normalizer, augment, split_validation
+from ..engine import Network, make_optimizer
+from ..model.spec import Architecture
+from . import checkpoint
+from .checkpoint import CheckpointError
+from .config import TrainConfig, lr_factor
+from .events import DivergedEvent, EpochEvent, FinishedEvent, SnapshotEvent, StepEvent
+
+EVAL_BATCH = 128
+SPEED_WINDOW = 20  # steps averaged for the images/s of a StepEvent
+
+
+class Trainer:
+    """Trains one network on CIFAR-10 (data.train_images minus a validation split).
+
+    init_weights: a weights .npz path or a dict of arrays keyed like Network.state(), or None for
+    the engine's seeded initialisation. Raises ValueError for unusable settings and
+    convviz.engine.WeightsError for weights that do not fit.
+    """
+
+    def __init__(self, arch: Architecture, data: Cifar10, config: TrainConfig | None = None, init_weights=None):
+        self.config = config = config or TrainConfig()
+        problems = config.problems()
+        n_train = len(data.train_labels)
+        if config.val_split >= n_train:
+            problems.append(f"a validation split of {config.val_split} images leaves none of the "
+                            f"{n_train} training images to train on: use a smaller --val-split")
+        if problems:
+            raise ValueError("; ".join(problems))
+        self.arch = arch
+        self.data = data
+        self.label_names = list(data.label_names)
+        self.net = Network(arch, seed=config.seed)
+        if isinstance(init_weights, (str, os.PathLike)):
+            self.net.load_weights(init_weights)
+        elif init_weights is not None:
+            self.net.set_state(dict(init_weights))
+        self.train_idx, self.val_idx = split_validation(n_train, config.val_split, config.seed)
+        self.normalizer = Normalizer.fit(data.train_images[self.train_idx])
+        hyper = {"weight_decay": config.weight_decay}
+        if config.lr is not None:
+            hyper["lr"] = config.lr
+        if config.optimizer == "sgd":
+            hyper["momentum"] = config.momentum
+        self.optimizer = make_optimizer(config.optimizer, self.net.params, **hyper)
+        self.base_lr = float(self.optimizer.lr)
+        self.shuffle_rng = np.random.default_rng([config.seed, 2])
+        self.augment_rng = np.random.default_rng([config.seed, 3])
+        # where training stands: steps and epochs done, the current epoch's order and next batch
+        self.step = 0
+        self.epoch = 0
+        self.batch_index = 0
+        self.order: np.ndarray | None = None
+        self.epoch_totals = {"loss": 0.0, "correct": 0, "images": 0, "seconds": 0.0}
+        self.history: dict[str, list] = {k: [] for k in (
+            "step", "loss", "accuracy", "lr",
+            "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
+            "epoch_seconds")}
+        self.images_per_second = 0.0  # average over the steps of the latest run()
+        self._good_state = {k: a.copy() for k, a in self.net.state().items()}
+        self._wake = threading.Condition()
+        self._paused = False
+        self._stop = False
+        self._pending_hyper: dict[str, float] = {}
+        self._probe: int | None = None
+
+    # ---- controls (any thread) ----
+    def pause(self) -> None:
+        with self._wake:
+            self._paused = True
+
+    def resume(self) -> None:
+        with self._wake:
+            self._paused = False
+            self._wake.notify_all()
+
+    def stop(self) -> None:
+        """Finish after the current step (also while paused). Kept until run() ends, so a stop
+        asked before run() starts is honoured at once."""
+        with self._wake:
+            self._stop = True
+            self._wake.notify_all()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def set_hyper(self, lr: float | None = None, momentum: float | None = None,
+                  weight_decay: float | None = None) -> None:
+        """Change hyperparameters from the next step on. lr is the base rate the schedule multiplies;
+        momentum applies to SGD only."""
+        checks = {"lr": (lr, lambda v: v > 0, "a positive number"),
+                  "momentum": (momentum, lambda v: 0 <= v < 1, "from 0 to below 1"),
+                  "weight_decay": (weight_decay, lambda v: v >= 0, "0 or more")}
+        changes = {}
+        for name, (value, ok, wanted) in checks.items():
+            if value is None:
+                continue
+            if not (math.isfinite(value) and ok(value)):
+                raise ValueError(f"{name.replace('_', ' ')} must be {wanted}, got {value}")
+            changes[name] = float(value)
+        with self._wake:
+            self._pending_hyper.update(changes)
+
+    def set_probe(self, index: int | None) -> None:
+        """Show test image `index` in snapshots, or None: the first image of the latest training batch."""
+        n = len(self.data.test_labels)
+        if index is not None and not 0 <= index < n:
+            raise ValueError(f"probe image {index} is not in the test set (0 to {n - 1})")
+        with self._wake:
+            self._probe = index
+
+    # ---- the loop ----
+    @property
+    def batches_per_epoch(self) -> int:
+        return -(-len(self.train_idx) // self.config.batch_size)
+
+    def run(self):
+        """Generator of events, to be consumed in one (worker) thread; see the module docstring.
+        It may be called again after it finished, to continue (e.g. with more epochs)."""
+        cfg = self.config
+        last_snapshot = -math.inf
+        recent = deque(maxlen=SPEED_WINDOW)  # (images, seconds) of the latest steps
+        run_images, run_seconds = 0, 0.0
+        try:
+            while True:
+                if self.order is not None and self.batch_index >= self.batches_per_epoch:
+                    yield self._finish_epoch()
+                    continue
+                if self.epoch >= cfg.epochs:
+                    reason = "completed"
+                    break
+                if cfg.max_steps is not None and self.step >= cfg.max_steps:
+                    reason = "max_steps"
+                    break
+                if not self._wait_while_paused():
+                    reason = "stopped"
+                    break
+                if self.order is None:
+                    self.order = self.shuffle_rng.permutation(self.train_idx)
+                    self.epoch_totals = {"loss": 0.0, "correct": 0, "images": 0, "seconds": 0.0}
+                started = time.perf_counter()
+                self._apply_pending_hyper()
+                images, x, y = self._next_batch()
+                with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught just below
+                    loss, grads, probs = self.net.backprop(x, y)
+                if not math.isfinite(loss):
+                    self.net.set_state(self._good_state)
+                    yield DivergedEvent(self.step + 1, self.epoch, loss, _diverged_message(loss, self.optimizer.lr))
+                    reason = "diverged"
+                    break
+                for k, a in self.net.state().items():
+                    np.copyto(self._good_state[k], a)
+                self.optimizer.step(grads)
+                correct = int((probs.argmax(axis=1) == y).sum())
+                event = self._record_step(loss, correct, len(y))
+                snapshot = None
+                if cfg.snapshot_rate > 0 and started - last_snapshot >= 1.0 / cfg.snapshot_rate:
+                    last_snapshot = started
+                    snapshot = self._snapshot(images[0], int(y[0]))
+                seconds = time.perf_counter() - started
+                self.epoch_totals["seconds"] += seconds
+                recent.append((len(y), seconds))
+                run_images += len(y)
+                run_seconds += seconds
+                self.images_per_second = run_images / run_seconds
+                event.images_per_second = sum(n for n, _ in recent) / sum(s for _, s in recent)
+                yield event
+                if snapshot is not None:
+                    yield snapshot
+            yield FinishedEvent(reason, self.step, self.epoch)
+        finally:
+            with self._wake:
+                self._stop = False
+
+    def _wait_while_paused(self) -> bool:
+        """Block while paused (no busy waiting); False once stop() was asked."""
+        with self._wake:
+            while self._paused and not self._stop:
+                self._wake.wait()
+            return not self._stop
+
+    def _apply_pending_hyper(self) -> None:
+        with self._wake:
+            changes, self._pending_hyper = self._pending_hyper, {}
+        if "lr" in changes:
+            self.base_lr = changes["lr"]
+        if "momentum" in changes and hasattr(self.optimizer, "momentum"):
+            self.optimizer.momentum = changes["momentum"]
+        if "weight_decay" in changes:
+            self.optimizer.weight_decay = changes["weight_decay"]
+        progress = (self.epoch + self.batch_index / self.batches_per_epoch) / self.config.epochs
+        self.optimizer.lr = self.base_lr * lr_factor(self.config.schedule, progress)
+
+    def _next_batch(self):
+        """-> (uint8 images (n, 3, H, W) as trained on, normalised float32 (n, 3, H, W), labels (n,))."""
+        size = self.config.batch_size
+        idx = self.order[self.batch_index * size:(self.batch_index + 1) * size]
+        images = self.data.train_images[idx]
+        if self.config.augment:
+            images = augment(images, self.augment_rng)
+        return images, self.normalizer.apply(images), self.data.train_labels[idx]
+
+    def _record_step(self, loss: float, correct: int, n: int) -> StepEvent:
+        self.step += 1
+        self.batch_index += 1
+        totals = self.epoch_totals
+        totals["loss"] += loss * n
+        totals["correct"] += correct
+        totals["images"] += n
+        h = self.history
+        h["step"].append(self.step)
+        h["loss"].append(loss)
+        h["accuracy"].append(correct / n)
+        h["lr"].append(self.optimizer.lr)
+        return StepEvent(self.step, self.epoch, self.batch_index - 1, self.batches_per_epoch, loss,
+                         correct / n, self.optimizer.lr, 0.0)
+
+    def _snapshot(self, train_image: np.ndarray, train_label: int) -> SnapshotEvent:
+        probe = self._probe
+        if probe is None:
+            image, label = train_image, train_label
+        else:
+            image, label = self.data.test_images[probe], int(self.data.test_labels[probe])
+        outputs, gradients = self.net.trace(self.normalizer.apply(image[None]), np.array([label]))
+        filters = {i: self.net.params[f"{i}.weight"].copy()
+                   for i, t in enumerate(self.net.types) if t.name == "conv"}
+        return SnapshotEvent(self.step, self.epoch, filters, probe, image.copy(), label,
+                             [np.array(o[0]) for o in outputs], [np.array(g[0]) for g in gradients],
+                             np.array(outputs[-1].reshape(-1)))
+
+    def _finish_epoch(self) -> EpochEvent:
+        started = time.perf_counter()
+        data = self.data
+        val = self.evaluate(data.train_images[self.val_idx], data.train_labels[self.val_idx]) if len(self.val_idx) else None
+        test = self.evaluate(data.test_images, data.test_labels) if self.config.evaluate_test else None
+        totals = self.epoch_totals
+        totals["seconds"] += time.perf_counter() - started
+        shown = test if test is not None else val
+        labels = data.test_labels if test is not None else data.train_labels[self.val_idx]
+        classes = self.net.classes
+        if shown is None:
+            confusion = np.zeros((classes, classes), np.int64)
+        else:
+            predicted = shown[2].argmax(axis=1)
+            confusion = np.bincount(labels * classes + predicted, minlength=classes * classes).reshape(classes, classes)
+        per_class = np.divide(np.diag(confusion), confusion.sum(axis=1), out=np.zeros(classes), where=confusion.sum(axis=1) > 0)
+        event = EpochEvent(
+            self.epoch, totals["loss"] / totals["images"], totals["correct"] / totals["images"],
+            val[0] if val else None, val[1] if val else None,
+            test[0] if test else None, test[1] if test else None,
+            per_class, confusion, test[2] if test else None, totals["seconds"])
+        h = self.history
+        for key in ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy"):
+            h[key].append(getattr(event, key))
+        h["epoch_seconds"].append(event.seconds)
+        self.epoch += 1
+        self.batch_index = 0
+        self.order = None
+        return event
+
+    def evaluate(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, float, np.ndarray]:
+        """Evaluation mode, in batches; changes nothing in the model.
+        images uint8 (N, 3, H, W), labels (N,) -> (mean loss, accuracy, probabilities (N, C) float32)."""
+        probs = np.empty((len(labels), self.net.classes), np.float32)
+        for start in range(0, len(labels), EVAL_BATCH):
+            probs[start:start + EVAL_BATCH] = self.net.predict_proba(self.normalizer.apply(images[start:start + EVAL_BATCH]))
+        picked = probs[np.arange(len(labels)), labels].astype(np.float64)
+        loss = float(-np.log(np.maximum(picked, 1e-12)).mean())
+        return loss, float((probs.argmax(axis=1) == labels).mean()), probs
+
+    # ---- checkpoints ----
+    def save_checkpoint(self, path) -> None:
+        """Write everything needed to continue exactly (atomic). Call it between events."""
+        arrays = {f"state/{k}": a for k, a in self.net.state().items()}
+        opt = self.optimizer.state_dict()
+        arrays.update({f"optimizer/{slot}/{k}": a for slot, table in opt["slots"].items() for k, a in table.items()})
+        arrays["train_idx"], arrays["val_idx"] = self.train_idx, self.val_idx
+        if self.order is not None:
+            arrays["order"] = self.order
+        meta = {
+            "architecture": self.arch.to_dict(),
+            "config": self.config.to_dict(),
+            "optimizer": {"name": opt["name"], "steps": opt["steps"], "hyper": opt["hyper"], "base_lr": self.base_lr},
+            "normalizer": self.normalizer.to_dict(),
+            "rng": {"shuffle": self.shuffle_rng.bit_generator.state, "augment": self.augment_rng.bit_generator.state,
+                    "dropout": self.net.rng.bit_generator.state},
+            "position": {"step": self.step, "epoch": self.epoch, "batch_index": self.batch_index,
+                         "epoch_totals": self.epoch_totals},
+            "data": {"train": len(self.data.train_labels), "test": len(self.data.test_labels)},
+            "label_names": self.label_names,
+            "history": self.history,
+        }
+        checkpoint.write(path, arrays, meta)
+
+    @classmethod
+    def from_checkpoint(cls, path, data: Cifar10, arch: Architecture | None = None) -> "Trainer":
+        """A trainer that continues where the checkpoint at path left off. With arch, the checkpoint
+        must be for that architecture. Raises CheckpointError saying what does not fit."""
+        arrays, meta = checkpoint.read(path)
+        try:
+            saved_arch = Architecture.from_dict(meta["architecture"])
+            config = TrainConfig.from_dict(meta["config"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{path}: the checkpoint's architecture or settings are unreadable ({e})") from e
+        if arch is not None:
+            difference = checkpoint.architecture_difference(meta["architecture"], arch.to_dict())
+            if difference:
+                raise CheckpointError(f"{path} was written for a different architecture: {difference}. "
+                                      "Resume with the architecture it was trained with, or start a new run.")
+        sizes = meta.get("data", {})
+        if sizes != {"train": len(data.train_labels), "test": len(data.test_labels)}:
+            raise CheckpointError(
+                f"{path} was trained on {sizes.get('train')} training and {sizes.get('test')} test images, "
+                f"but this CIFAR-10 has {len(data.train_labels)} and {len(data.test_labels)}: "
+                "resume with the same data folder.")
+        try:
+            trainer = cls(saved_arch, data, config)
+            trainer._restore(arrays, meta)
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{path} does not fit its architecture or is damaged: {e}") from e
+        return trainer
+
+    def _restore(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        self.net.set_state({k[len("state/"):]: a for k, a in arrays.items() if k.startswith("state/")},
+                           source="the checkpoint's weights")
+        slots: dict[str, dict[str, np.ndarray]] = {}
+        for key, a in arrays.items():
+            if key.startswith("optimizer/"):
+                _, slot, name = key.split("/", 2)
+                if name not in self.net.params:
+                    raise ValueError(f"optimizer state for unknown parameter {name}")
+                slots.setdefault(slot, {})[name] = a
+        opt = meta["optimizer"]
+        self.optimizer.load_state_dict({"name": opt["name"], "steps": opt["steps"], "hyper": opt["hyper"], "slots": slots})
+        self.base_lr = float(opt["base_lr"])
+        self.train_idx, self.val_idx = arrays["train_idx"], arrays["val_idx"]
+        self.order = arrays.get("order")
+        self.normalizer = Normalizer.from_dict(meta["normalizer"])
+        self.shuffle_rng.bit_generator.state = meta["rng"]["shuffle"]
+        self.augment_rng.bit_generator.state = meta["rng"]["augment"]
+        self.net.rng.bit_generator.state = meta["rng"]["dropout"]
+        pos = meta["position"]
+        self.step, self.epoch, self.batch_index = int(pos["step"]), int(pos["epoch"]), int(pos["batch_index"])
+        self.epoch_totals = dict(pos["epoch_totals"])
+        self.history = {k: list(v) for k, v in meta["history"].items()}
+        self._good_state = {k: a.copy() for k, a in self.net.state().items()}
+
+
+def _diverged_message(loss: float, lr: float) -> str:
+    return (f"The loss became {loss} (not a finite number) at learning rate {lr:g}: training diverged. "
+            f"The weights were put back to the last ones with a finite loss. Try a lower learning rate "
+            f"(e.g. {lr / 10:g}), or add batch normalisation.")
