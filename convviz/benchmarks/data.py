@@ -1,0 +1,88 @@
+"""Data speed: loading CIFAR-10 and one epoch of minibatches (shuffle, crop + flip augmentation,
+normalisation to float32), next to an estimate of one training epoch of the ConvNetJS net
+(one engine training step at batch 64, times the steps per epoch), measured in the same process.
+Uses the CIFAR-10 found by find_cifar10(), else the sample in ../shared/cifar10-sample."""
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..data import Normalizer, augment, find_cifar10, load_cifar10, minibatches, split_validation
+from ..engine import Network, make_optimizer
+from .engine import convnetjs_net
+
+BATCH = 64
+VAL_SPLIT = 500
+SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "cifar10-sample"
+
+
+def _median_seconds(fn, reps: int) -> float:
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _data_epoch(data, train_idx: np.ndarray, norm: Normalizer, seed: int) -> int:
+    """One epoch of training minibatches as the trainer prepares them -> the number of batches."""
+    rng = np.random.default_rng(seed)
+    steps = 0
+    for idx in minibatches(train_idx, BATCH, rng):
+        norm.apply(augment(data.train_images[idx], rng))
+        steps += 1
+    return steps
+
+
+def _train_step_seconds(data, reps: int) -> float:
+    """Median seconds of one ConvNetJS training step (forward, backward, SGD) at batch BATCH."""
+    net = Network(convnetjs_net(), seed=0)
+    opt = make_optimizer("sgd", net.params, lr=0.01, momentum=0.9, weight_decay=5e-4)
+    x = Normalizer.fit(data.train_images).apply(data.train_images[:BATCH])
+    y = data.train_labels[:BATCH]
+
+    def step():
+        _, grads = net.loss_and_gradients(x, y)
+        opt.step(grads)
+
+    step()  # warm up
+    return _median_seconds(step, reps)
+
+
+def run(quick: bool = False) -> None:
+    """Print load and data-epoch times beside the estimated training epoch, and their ratio."""
+    found = find_cifar10()
+    folder = found.path if found else SAMPLE
+    if found is None and not SAMPLE.is_dir():
+        print("data: no CIFAR-10 found (run `convviz download`); nothing to measure")
+        return
+    reps = 3 if quick else 7
+    load = _median_seconds(lambda: load_cifar10(folder), reps)
+    data = load_cifar10(folder)
+    n_train, n_test = len(data.train_images), len(data.test_images)
+    train_idx, _ = split_validation(n_train, VAL_SPLIT, seed=0)
+    fit = _median_seconds(lambda: Normalizer.fit(data.train_images[train_idx]), reps)
+    norm = Normalizer.fit(data.train_images[train_idx])
+    steps = _data_epoch(data, train_idx, norm, seed=0)
+    epoch = _median_seconds(lambda: _data_epoch(data, train_idx, norm, seed=1), reps)
+    step = _train_step_seconds(data, reps=5 if quick else 15)
+    train_epoch = step * steps
+    data_cost = load + fit + epoch
+    rows = [("load (restricted unpickler + checks)", load),
+            (f"fit the normaliser on {len(train_idx):,} images", fit),
+            (f"one epoch of minibatches: {steps} x {BATCH}, shuffle + crop/flip + normalise", epoch),
+            (f"one ConvNetJS training step at batch {BATCH}", step),
+            (f"training epoch estimate: {steps} steps x one step", train_epoch)]
+    print(f"data: {folder} ({found.how if found else 'the shared sample'}), median of {reps} reps")
+    print(f"  {n_train:,} training + {n_test:,} test images, {data.train_images.nbytes / 1e6:.1f} MB of uint8 training images")
+    for label, seconds in rows:
+        print(f"  {label:<72} {seconds * 1e3:10.1f} ms")
+    print(f"  ratio (load + fit + data epoch) / training epoch = {data_cost / train_epoch:.4f} "
+          f"({100 * data_cost / train_epoch:.2f}%); data epoch alone {100 * epoch / train_epoch:.2f}%")
+
+if __name__ == "__main__":
+    run()
