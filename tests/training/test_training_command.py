@@ -1,0 +1,120 @@
+"""`convviz train`: --json output, --epochs as a total with --resume, Ctrl-C, clear refusals."""
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from training_helpers import tiny_architecture
+
+from convviz.cli import main
+from convviz.model.io import save_architecture
+from convviz.model.spec import LayerSpec
+from convviz.training.command import bar_text
+from convviz.training.events import StepEvent
+
+RESULT_KEYS = {"train_loss", "train_accuracy", "val_accuracy", "test_accuracy", "images_per_second", "epochs", "steps"}
+
+
+@pytest.fixture
+def tiny_json(tmp_path):
+    path = tmp_path / "tiny.json"
+    save_architecture(tiny_architecture(), path)
+    return path
+
+
+def train(args, capsys):
+    status = main(["train", *map(str, args)])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_json_is_the_last_line_and_epochs_is_the_total_with_resume(tiny_json, sample_dir, tmp_path, capsys):
+    common = [tiny_json, "--data", sample_dir, "--batch-size", "256", "--val-split", "1000", "--json"]
+    status, out, err = train([*common, "--epochs", "1", "--checkpoint", tmp_path / "c.npz"], capsys)
+    assert status == 0, err
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("epoch 1/1 | train loss") and "test loss" in lines[0]
+    result = json.loads(lines[-1])
+    assert RESULT_KEYS <= result.keys()
+    assert (result["epochs"], result["steps"], result["reason"]) == (1, 17, "completed")  # 4170 / 256 -> 17 batches
+    assert 0 <= result["test_accuracy"] <= 1 and result["images_per_second"] > 0
+    first_accuracy = result["test_accuracy"]
+
+    status, out, err = train([*common, "--epochs", "2", "--resume", tmp_path / "c.npz",
+                              "--save-weights", tmp_path / "w.npz"], capsys)
+    assert status == 0, err
+    lines = out.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("epoch 2/2")  # only the second epoch was trained
+    result = json.loads(lines[-1])
+    assert (result["epochs"], result["steps"]) == (2, 34)
+    assert (tmp_path / "w.npz").is_file() and result["test_accuracy"] != first_accuracy
+
+
+def test_max_steps_reports_the_partial_epoch(tiny_json, sample_dir, capsys):
+    status, out, err = train([tiny_json, "--data", sample_dir, "--max-steps", "2", "--batch-size", "16", "--json"], capsys)
+    assert status == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert (result["steps"], result["epochs"], result["reason"]) == (2, 0, "max_steps")
+    assert result["test_accuracy"] is None and 0 <= result["train_accuracy"] <= 1
+    assert "max steps: 2 steps" in err
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--epochs", "0"], "epochs must be at least 1"),
+    (["--lr", "-0.1"], "learning rate must be a positive number"),
+    (["--val-split", "6000"], "leaves none of the 5170 training images"),
+    (["--batch-size", "0"], "batch size must be at least 1"),
+    (["--resume", "missing.npz"], "--resume missing.npz: no such file"),
+    (["--save-weights", "no/such/folder/w.npz"], "does not exist"),
+])
+def test_bad_flags_fail_clearly_and_write_nothing(flags, message, tiny_json, sample_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    status, out, err = train([tiny_json, "--data", sample_dir, "--checkpoint", "c.npz", *flags], capsys)
+    assert status == 1 and message in err and out == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_invalid_network_and_missing_data_fail_clearly(tiny_json, sample_dir, tmp_path, capsys):
+    bad = tiny_architecture()
+    bad.layers[0] = LayerSpec("conv", {"filters": 4, "size": 3, "stride": 2})
+    save_architecture(bad, tmp_path / "bad.json")
+    status, _, err = train([tmp_path / "bad.json", "--data", sample_dir], capsys)
+    assert status == 1 and "not a valid network" in err and "15.5" in err
+    status, _, err = train(["no-such-preset", "--data", sample_dir], capsys)
+    assert status == 1 and "neither a preset nor an existing file" in err
+    status, _, err = train([tiny_json, "--data", tmp_path / "nowhere"], capsys)
+    assert status == 1 and "nowhere" in err and "convviz download" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json", "tiny.json"]
+
+
+def test_resuming_with_another_network_is_refused(tiny_json, sample_dir, tmp_path, capsys):
+    status, _, err = train([tiny_json, "--data", sample_dir, "--max-steps", "1", "--checkpoint", tmp_path / "c.npz"], capsys)
+    assert status == 0, err
+    status, _, err = train(["convnetjs", "--data", sample_dir, "--resume", tmp_path / "c.npz"], capsys)
+    assert status == 1 and "different architecture" in err
+
+
+def test_ctrl_c_stops_after_the_step_and_writes_the_checkpoint(tiny_json, sample_dir, tmp_path):
+    checkpoint = tmp_path / "c.npz"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "convviz.cli", "train", str(tiny_json), "--data", str(sample_dir), "--epochs", "50",
+         "--batch-size", "256", "--checkpoint", str(checkpoint), "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first_epoch = process.stdout.readline()  # the first epoch's summary line
+    assert first_epoch.startswith("epoch 1/50"), process.stderr.read()
+    time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert "Stopping after the current step" in err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["reason"] == "stopped" and result["steps"] >= 20 and result["epochs"] >= 1
+    assert checkpoint.is_file() and not list(tmp_path.glob("*.part"))
+
+
+def test_progress_bar_text():
+    text = bar_text(StepEvent(10, 2, 9, 40, 1.2345, 0.5, 0.01, 812.4), epochs=5, width=8)
+    assert text == "epoch 3/5 [##......] 10/40 loss 1.2345 acc  50.0% lr 0.01 812 img/s"
