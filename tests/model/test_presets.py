@@ -1,0 +1,106 @@
+"""Presets against independently known figures: published parameter counts, and (where PyTorch is
+installed) PyTorch's own layers built from the same description on the meta device."""
+import pytest
+
+from convviz.engine import Network, Volume
+from convviz.model import infer
+from convviz.model.presets import load_preset, preset_names, resolve_net
+
+# Published figures. torchvision's model docs: alexnet 61,100,840 and vgg16 138,357,544 parameters.
+# ConvNetJS CIFAR-10 demo: 22,466 (the issue). LeNet-5 with C3 fully connected: 61,706 (the paper's sparse
+# C3 and trainable pools give about 60,000). ZFNet and the seed's net: the sum of their layers, by hand.
+PUBLISHED_PARAMS = {
+    "seed": (10 * 3 * 5 * 5 + 10) + (16 * 16 * 10 * 10 + 10),
+    "convnetjs": 22_466,
+    "lenet5": 61_706,
+    "alexnet": 61_100_840,
+    "zfnet": (96 * 3 * 49 + 96) + (256 * 96 * 25 + 256) + (384 * 256 * 9 + 384) + (384 * 384 * 9 + 384)
+             + (256 * 384 * 9 + 256) + (9216 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 1000 + 1000),
+    "vgg16": 138_357_544,
+}
+# Volumes from the papers and the seed's case studies (width = height).
+PUBLISHED_VOLUMES = {
+    "alexnet": [55, 27, 27, 13, 13, 13, 13, 6],                 # conv1 55x55 on 227, pools 27, 13, 6
+    "vgg16": [224, 224, 112, 112, 112, 56] + [56] * 3 + [28] * 4 + [14] * 4 + [7],
+    "lenet5": [28, 14, 10, 5, 1],
+    "convnetjs": [32, 16, 16, 8, 8, 4],
+}
+
+
+def test_names():
+    names = preset_names()
+    assert names[:2] == ["seed", "convnetjs"]
+    assert set(names) >= {"seed", "convnetjs", "lenet5", "alexnet", "zfnet", "vgg16", "vgg-cifar", "alexnet-cifar"}
+    with pytest.raises(ValueError, match="the presets are seed, convnetjs"):
+        load_preset("resnet")
+    with pytest.raises(ValueError, match="neither a preset nor an existing file"):
+        resolve_net("resnet")
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_PARAMS))
+def test_published_parameter_counts(name):
+    result = infer(load_preset(name))
+    assert result.valid, result.errors
+    assert result.total_params == PUBLISHED_PARAMS[name]
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_VOLUMES))
+def test_published_volumes(name):
+    blocks = infer(load_preset(name)).blocks
+    spatial = [b.output.width for b in blocks if b.type in ("conv", "maxpool", "avgpool")]
+    assert spatial == PUBLISHED_VOLUMES[name]
+
+
+@pytest.mark.parametrize("name, input, classes", [
+    ("alexnet", (227, 227, 3), 1000), ("vgg16", (224, 224, 3), 1000), ("zfnet", (227, 227, 3), 1000),
+    ("seed", (32, 32, 3), 10), ("convnetjs", (32, 32, 3), 10), ("vgg-cifar", (32, 32, 3), 10),
+    ("alexnet-cifar", (32, 32, 3), 10), ("lenet5", (32, 32, 1), 10)])
+def test_inputs_and_classes(name, input, classes):
+    a = load_preset(name)
+    assert (a.input, a.classes) == (Volume(*input), classes) and a.description
+
+
+@pytest.mark.parametrize("name", ["seed", "convnetjs", "lenet5", "vgg-cifar", "alexnet-cifar"])
+def test_small_presets_build_in_the_engine(name):
+    a = load_preset(name)
+    result = infer(a)
+    net = Network(a)
+    assert result.valid and result.warnings == []
+    assert net.parameter_count == result.total_params
+    assert net.volumes[1:] == [b.output for b in result.blocks]
+
+
+def torch_volumes(arch):
+    """Build the architecture from PyTorch's own layers on the meta device (no memory) and run it:
+    -> (each block's output as a Volume, parameter count)."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    x = torch.empty(1, arch.input.depth, arch.input.height, arch.input.width, device="meta")
+    volumes, count = [], 0
+    for layer in arch.layers:
+        p, c = layer.params, x.shape[1]
+        if layer.type == "conv":
+            m = nn.Conv2d(c, p["filters"], p["size"], p.get("stride", 1), p.get("pad", 0), p.get("dilation", 1),
+                          device="meta")
+        elif layer.type in ("maxpool", "avgpool"):
+            cls = nn.MaxPool2d if layer.type == "maxpool" else nn.AvgPool2d
+            m = cls(p.get("size", 2), p.get("stride", p.get("size", 2)), p.get("pad", 0))
+        elif layer.type == "fc":
+            m = nn.Sequential(nn.Flatten(), nn.Linear(x[0].numel(), p["units"], device="meta"), nn.Unflatten(1, (p["units"], 1, 1)))
+        else:
+            m = {"relu": nn.ReLU(), "tanh": nn.Tanh(), "dropout": nn.Dropout(p.get("rate", 0.5)),
+                 "softmax": nn.Softmax(dim=1)}[layer.type]
+        x = m(x)
+        count += sum(t.numel() for t in m.parameters())
+        volumes.append(Volume(x.shape[3], x.shape[2], x.shape[1]))
+    return volumes, count
+
+
+@pytest.mark.parametrize("name", ["seed", "convnetjs", "lenet5", "alexnet", "zfnet", "vgg16", "vgg-cifar",
+                                  "alexnet-cifar"])
+def test_presets_match_pytorch(name):
+    a = load_preset(name)
+    volumes, count = torch_volumes(a)
+    result = infer(a)
+    assert [b.output for b in result.blocks] == volumes
+    assert result.total_params == count
