@@ -1,27 +1,344 @@
-"""The main window: the builder tab first, then the tabs other parts add (the Train dashboard)."""
+"""The main window: menus, toolbar, status bar, the builder as the first tab (other parts add
+theirs, e.g. the Train dashboard), settings remembered between sessions, and the document's
+file handling (New, Open, Save, presets) with the unsaved-changes question.
+
+Dialogs go through small methods (ask_save_changes, choose_open_path, choose_save_path,
+show_error, show_info) so tests can replace them instead of blocking on a modal dialog.
+"""
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QMainWindow, QTabWidget
+from pathlib import Path
 
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QStyle, QTabWidget, QToolButton
+
+from ..engine import formula
 from ..model import Architecture
+from ..model.io import ArchitectureFileError, load_architecture, save_architecture
+from ..model.presets import load_preset, preset_names
+from ..model.summary import summary_table
+from .builder import BuilderDocument, BuilderWidget
+from .builder.style import icon
+from .builder.totals import training_blocker
+
+DEFAULT_PRESET = "convnetjs"
+MAX_RECENT = 8
+JSON_FILTER = "ConvViz architecture (*.json);;All files (*)"
 
 
 class MainWindow(QMainWindow):
-    """architectureChanged(Architecture, Inference) is emitted after every edit of the network."""
+    """architectureChanged(Architecture, Inference) is emitted after every edit of the network
+    (and after undo, redo, open and presets)."""
 
     architectureChanged = Signal(object, object)
 
-    def __init__(self, parent=None):
+    def __init__(self, settings: QSettings | None = None, parent=None):
         super().__init__(parent)
-        self.setWindowTitle("ConvViz")
+        self.settings = settings if settings is not None else QSettings()
+        self.setWindowIcon(icon("convviz"))
+        self.document = BuilderDocument(self._default_architecture(), self)
+        self.document.name = f"{DEFAULT_PRESET} (preset)"
+        self.builder = BuilderWidget(self.document)
         self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.builder, icon("conv"), "Builder")
         self.setCentralWidget(self.tabs)
-        self._arch = Architecture()
-        self._inference = None
 
+        self._create_actions()
+        self._create_menus()
+        self._create_toolbar()
+        self.validity = QLabel()
+        self.statusBar().addPermanentWidget(self.validity)
+
+        self.document.changed.connect(self._document_changed)
+        self.document.undo_stack.cleanChanged.connect(lambda clean: self._update_title())
+        self._document_changed(self.document.arch, self.document.inference)
+        self.document.selectionRequested.emit(-1)
+        self._restore_settings()
+        self.statusBar().showMessage("Drag layers from the palette into the network, or double-click one to add it.", 8000)
+
+    @staticmethod
+    def _default_architecture() -> Architecture:
+        return load_preset(DEFAULT_PRESET) if DEFAULT_PRESET in preset_names() else Architecture()
+
+    # --- the interface other tabs use ---------------------------------------------------------
     def current_architecture(self) -> Architecture:
-        return self._arch.copy()
+        return self.document.arch.copy()
 
     def current_inference(self):
-        return self._inference
+        return self.document.inference
+
+    # --- actions, menus, toolbar -------------------------------------------------------------
+    def _action(self, text: str, slot, shortcut=None, tip: str = "", standard_icon=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        if standard_icon is not None:
+            action.setIcon(self.style().standardIcon(standard_icon))
+        action.triggered.connect(lambda checked=False: slot())
+        return action
+
+    def _create_actions(self) -> None:
+        self.new_action = self._action("&New", self.new_network, QKeySequence.New, "Start an empty network",
+                                       QStyle.SP_FileIcon)
+        self.open_action = self._action("&Open...", self.open_dialog, QKeySequence.Open,
+                                        "Open an architecture JSON file", QStyle.SP_DialogOpenButton)
+        self.save_action = self._action("&Save", self.save, QKeySequence.Save, "Save the network",
+                                        QStyle.SP_DialogSaveButton)
+        self.save_as_action = self._action("Save &As...", self.save_as, QKeySequence.SaveAs,
+                                           "Save the network under a new name")
+        self.export_action = self._action("&Export summary...", self.export_summary_dialog, "Ctrl+E",
+                                          "Write the layer table (volumes, parameters, mult-adds) to a text file")
+        self.quit_action = self._action("&Quit", self.close, QKeySequence.Quit, "Quit ConvViz")
+        stack = self.document.undo_stack
+        self.undo_action = stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence.Undo)
+        self.undo_action.setIcon(self.style().standardIcon(QStyle.SP_ArrowBack))
+        self.redo_action = stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcut(QKeySequence.Redo)
+        self.redo_action.setIcon(self.style().standardIcon(QStyle.SP_ArrowForward))
+        self.delete_action = self._action("&Delete block", self.builder.delete_selected, QKeySequence.Delete,
+                                          "Delete the selected block", QStyle.SP_TrashIcon)
+        self.delete_action.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+        self.builder.stack.addAction(self.delete_action)
+        self.duplicate_action = self._action("D&uplicate block", self.builder.duplicate_selected, "Ctrl+D",
+                                             "Duplicate the selected block", QStyle.SP_FileDialogNewFolder)
+        self.about_action = self._action("&About ConvViz", self.show_about)
+        self.formula_action = self._action("The &volume formula", self.show_formula, QKeySequence.HelpContents,
+                                           "How each layer's output volume is computed")
+
+    def _create_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([self.new_action, self.open_action])
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addSeparator()
+        file_menu.addActions([self.save_action, self.save_as_action, self.export_action])
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addActions([self.undo_action, self.redo_action])
+        edit_menu.addSeparator()
+        edit_menu.addActions([self.delete_action, self.duplicate_action])
+        presets_menu = bar.addMenu("&Presets")
+        self.preset_actions = {}
+        for name in preset_names():
+            action = self._action(name, lambda n=name: self.load_preset(n), tip=f"Load the {name} preset")
+            presets_menu.addAction(action)
+            self.preset_actions[name] = action
+        help_menu = bar.addMenu("&Help")
+        help_menu.addActions([self.formula_action, self.about_action])
+
+    def _create_toolbar(self) -> None:
+        toolbar = self.addToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        toolbar.addActions([self.new_action, self.open_action, self.save_action])
+        toolbar.addSeparator()
+        for action in (self.undo_action, self.redo_action):
+            button = QToolButton()
+            button.setDefaultAction(action)
+            button.setToolButtonStyle(Qt.ToolButtonIconOnly)
+            button.setAutoRaise(True)
+            toolbar.addWidget(button)
+        toolbar.addSeparator()
+        toolbar.addActions([self.delete_action, self.duplicate_action])
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.recent_files()
+        for path in recent:
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setStatusTip(path)
+            action.triggered.connect(lambda checked=False, p=path: self.maybe_save() and self.open_file(p))
+        self.recent_menu.setEnabled(True)
+        if not recent:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    # --- document state ----------------------------------------------------------------------
+    def _document_changed(self, arch, inference) -> None:
+        self._update_title()
+        blocker = training_blocker(inference)
+        self.validity.setText("Ready to train" if blocker is None else "Training disabled: network invalid")
+        self.validity.setToolTip("" if blocker is None else blocker)
+        self.architectureChanged.emit(arch.copy(), inference)
+
+    def _update_title(self) -> None:
+        """'name[*] — ConvViz': Qt shows the [*] placeholder as '*' while there are unsaved changes."""
+        self.setWindowTitle(f"{self.document.name}[*] — ConvViz")
+        self.setWindowModified(self.document.is_modified())
+
+    def maybe_save(self) -> bool:
+        """True when it is fine to drop the current network (saved, discarded, or unchanged)."""
+        if not self.document.is_modified():
+            return True
+        answer = self.ask_save_changes()
+        if answer == "save":
+            return self.save()
+        return answer == "discard"
+
+    def new_network(self) -> None:
+        if self.maybe_save():
+            self.document.reset(Architecture(), None, "Untitled")
+
+    def load_preset(self, name: str) -> None:
+        if self.maybe_save():
+            self.document.reset(load_preset(name), None, f"{name} (preset)")
+            self.statusBar().showMessage(f"Loaded the {name} preset", 5000)
+
+    def open_dialog(self) -> None:
+        if self.maybe_save():
+            path = self.choose_open_path()
+            if path:
+                self.open_file(path)
+
+    def open_file(self, path) -> bool:
+        """Open an architecture JSON; a bad file shows every validation error and changes nothing."""
+        path = Path(path)
+        try:
+            arch = load_architecture(path)
+        except ArchitectureFileError as error:
+            self.show_error(f"Cannot open {path.name}", str(error))
+            return False
+        except OSError as error:
+            self.show_error(f"Cannot open {path.name}", f"{path}: {error.strerror or error}")
+            return False
+        self.document.reset(arch, path, path.name)
+        self._add_recent(path)
+        self.statusBar().showMessage(f"Opened {path}", 5000)
+        return True
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self.save_to(self.document.path)
+
+    def save_as(self) -> bool:
+        path = self.choose_save_path("Save network", JSON_FILTER, ".json")
+        return self.save_to(path) if path else False
+
+    def save_to(self, path) -> bool:
+        path = Path(path)
+        try:
+            save_architecture(self.document.arch, path)
+        except OSError as error:
+            self.show_error("Cannot save", f"{path}: {error.strerror or error}")
+            return False
+        self.document.path, self.document.name = path, path.name
+        self.document.undo_stack.setClean()
+        self._update_title()
+        self._add_recent(path)
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    def export_summary_dialog(self) -> None:
+        path = self.choose_save_path("Export summary", "Text (*.txt);;All files (*)", ".txt")
+        if path:
+            self.export_summary(path)
+
+    def export_summary(self, path) -> bool:
+        """Write the layer table (as `convviz summary` prints it) to a text file, atomically."""
+        path = Path(path)
+        temp = path.with_name(path.name + ".tmp")
+        try:
+            temp.write_text(summary_table(self.document.arch, self.document.inference), encoding="utf-8")
+            temp.replace(path)
+        except OSError as error:
+            temp.unlink(missing_ok=True)
+            self.show_error("Cannot export the summary", f"{path}: {error.strerror or error}")
+            return False
+        self.statusBar().showMessage(f"Exported the summary to {path}", 5000)
+        return True
+
+    # --- recent files and settings -----------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recentFiles", [])
+        return [value] if isinstance(value, str) else list(value or [])
+
+    def _add_recent(self, path: Path) -> None:
+        text = str(Path(path).resolve())
+        recent = [text] + [p for p in self.recent_files() if p != text]
+        self.settings.setValue("recentFiles", recent[:MAX_RECENT])
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1360, 860)
+        state = self.settings.value("window/state")
+        if state is not None:
+            self.restoreState(state)
+        for splitter in (self.builder.columns, self.builder.rows):
+            saved = self.settings.value(f"builder/{splitter.objectName()}")
+            if saved is not None:
+                splitter.restoreState(saved)
+
+    def save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        for splitter in (self.builder.columns, self.builder.rows):
+            self.settings.setValue(f"builder/{splitter.objectName()}", splitter.saveState())
+        self.settings.sync()
+
+    def closeEvent(self, event) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.save_settings()
+        event.accept()
+
+    # --- dialogs (replaceable in tests) ------------------------------------------------------
+    def ask_save_changes(self) -> str:
+        """'save', 'discard' or 'cancel'."""
+        answer = QMessageBox.question(
+            self, "Unsaved changes", f"Save the changes to {self.document.name}?",
+            QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
+        return {QMessageBox.Save: "save", QMessageBox.Discard: "discard"}.get(answer, "cancel")
+
+    def choose_open_path(self) -> str:
+        return QFileDialog.getOpenFileName(self, "Open network", self._dialog_folder(), JSON_FILTER)[0]
+
+    def choose_save_path(self, title: str, filters: str, suffix: str) -> str:
+        path = QFileDialog.getSaveFileName(self, title, self._dialog_folder(), filters)[0]
+        if path and not Path(path).suffix:
+            path += suffix
+        return path
+
+    def _dialog_folder(self) -> str:
+        return str(self.document.path.parent) if self.document.path else str(Path.home())
+
+    def show_error(self, title: str, text: str) -> None:
+        self.statusBar().showMessage(title, 8000)
+        box = QMessageBox(QMessageBox.Warning, title, text.splitlines()[0] if text else title, QMessageBox.Ok, self)
+        if "\n" in text:
+            box.setDetailedText(text)
+            box.setInformativeText("\n".join(text.splitlines()[1:6]))
+        box.exec()
+
+    def show_info(self, title: str, html: str) -> None:
+        QMessageBox.about(self, title, html)
+
+    def show_about(self) -> None:
+        self.show_info("About ConvViz",
+                       "<h3>ConvViz</h3><p>Build convolutional networks from layer blocks, see every activation "
+                       "volume checked live, and train them on CIFAR-10 with ConvViz's own NumPy engine.</p>")
+
+    def show_formula(self) -> None:
+        self.show_info("The volume formula", volume_formula_html())
+
+
+def volume_formula_html() -> str:
+    """The seed's volume rule with a worked example and an invalid one, numbers from engine.formula."""
+    return (
+        "<h3>Output volume of a conv or pool layer</h3>"
+        "<p style='font-size:14pt'><b>W<sub>out</sub> = (W − F + 2P) / S + 1</b></p>"
+        "<p>W: input width (or height), F: filter size, P: zero padding, S: stride. With dilation D the "
+        "filter spans D(F − 1) + 1. The depth of a conv output is the number of filters K; a pool keeps "
+        "the depth.</p>"
+        f"<p>32x32x3 input, 16 filters 5x5, stride 1, pad 2: {formula(32, 5, 1, 2)} = 32 → <b>32x32x16</b></p>"
+        f"<p>W = 10, F = 3, S = 2, P = 0: {formula(10, 3, 2, 0)} = 4.5 is not a whole number, so the layer is "
+        "invalid: ConvViz never rounds silently and offers the nearest padding or stride that fits.</p>")

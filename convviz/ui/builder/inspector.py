@@ -1,0 +1,222 @@
+"""The inspector: a form generated from the selected layer's Hyper declarations (spin boxes with
+the declared limits), its volumes and costs, and its problems with formulas and fix buttons."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (QAbstractSpinBox, QDoubleSpinBox, QFormLayout, QFrame, QHBoxLayout, QLabel,
+                               QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+
+from ...engine import LAYER_TYPES, Hyper
+from ...model.inference import CLASSES_HYPER, INPUT_HYPERS
+from .document import BuilderDocument
+from .style import ERROR, WARNING, count, icon, size_bytes
+
+def spin_box(hyper: Hyper, value) -> QAbstractSpinBox:
+    """A QSpinBox (int) or QDoubleSpinBox (float) holding the declared limits and help."""
+    if hyper.kind is int:
+        box = QSpinBox()
+        box.setRange(int(hyper.minimum), int(hyper.maximum))
+    else:
+        box = QDoubleSpinBox()
+        box.setDecimals(3)
+        box.setSingleStep(0.01 if hyper.maximum <= 1 else 0.1)
+        box.setRange(hyper.minimum, hyper.maximum)
+    box.setToolTip(f"{hyper.help} ({hyper.minimum:g} to {hyper.maximum:g})")
+    box.setAccessibleName(hyper.name)
+    set_quietly(box, value)
+    return box
+
+
+def set_quietly(box: QAbstractSpinBox, value) -> None:
+    """Show value without emitting valueChanged (values the box cannot hold are clamped for display)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        value = box.minimum()
+    box.blockSignals(True)
+    box.setValue(value)
+    box.blockSignals(False)
+
+
+class ProblemCard(QFrame):
+    """One error (red) or warning (amber): message, formula with numbers, and a button per fix."""
+
+    def __init__(self, problem, error: bool, document: BuilderDocument):
+        super().__init__()
+        colour = ERROR if error else WARNING
+        self.setObjectName("problemCard")
+        self.setStyleSheet(f"#problemCard {{ border: 1px solid {colour.name()}; border-left: 5px solid {colour.name()};"
+                           f" border-radius: 4px; background: rgba({colour.red()},{colour.green()},{colour.blue()},28); }}")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        message = QLabel(("Error: " if error else "Warning: ") + problem.message)
+        message.setWordWrap(True)
+        message.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        layout.addWidget(message)
+        if problem.formula:
+            formula = QLabel(problem.formula)
+            mono = QFont("monospace")
+            mono.setStyleHint(QFont.Monospace)
+            formula.setFont(mono)
+            formula.setObjectName("formula")
+            formula.setWordWrap(True)
+            formula.setTextInteractionFlags(Qt.TextSelectableByMouse)
+            layout.addWidget(formula)
+        self.fix_buttons = []
+        for fix in problem.fixes:
+            button = QPushButton(fix.label[:1].upper() + fix.label[1:])
+            button.setToolTip("Apply this fix (undoable)")
+            button.clicked.connect(lambda _=False, f=fix: document.apply_fix(f))
+            layout.addWidget(button)
+            self.fix_buttons.append(button)
+
+
+class Inspector(QScrollArea):
+    """Shows the block selected in the stack: index -1 is INPUT, None is nothing."""
+
+    def __init__(self, document: BuilderDocument, parent=None):
+        super().__init__(parent)
+        self.document = document
+        self.setWidgetResizable(True)
+        self.setMinimumWidth(260)
+        self.setAccessibleName("Inspector")
+        body = QWidget()
+        self.setWidget(body)
+        outer = QVBoxLayout(body)
+        outer.setContentsMargins(10, 10, 10, 10)
+
+        header = QHBoxLayout()
+        self.icon_label = QLabel()
+        self.title_label = QLabel()
+        self.title_label.setObjectName("inspectorTitle")
+        header.addWidget(self.icon_label)
+        header.addWidget(self.title_label, 1)
+        outer.addLayout(header)
+        self.summary_label = QLabel()
+        self.summary_label.setWordWrap(True)
+        self.summary_label.setObjectName("summary")
+        outer.addWidget(self.summary_label)
+
+        self.form_host = QWidget()
+        self.form = QFormLayout(self.form_host)
+        self.form.setContentsMargins(0, 6, 0, 6)
+        outer.addWidget(self.form_host)
+
+        self.problems_host = QWidget()
+        self.problems = QVBoxLayout(self.problems_host)
+        self.problems.setContentsMargins(0, 6, 0, 0)
+        outer.addWidget(self.problems_host)
+
+        self.volume_label = QLabel()
+        self.volume_label.setObjectName("volumes")
+        self.volume_label.setWordWrap(True)
+        self.volume_label.setTextFormat(Qt.RichText)
+        outer.addWidget(self.volume_label)
+        outer.addStretch(1)
+
+        self.index: int | None = None
+        self._form_for: tuple | None = None
+        self.spin_boxes: dict[str, QAbstractSpinBox] = {}
+        self.problem_cards: list[ProblemCard] = []
+        document.changed.connect(lambda *_: self.refresh())
+        self.show_block(None)
+
+    def show_block(self, index: int | None) -> None:
+        self.index = index
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Rebuild the form only when the selected block (or its type) changed; else update values
+        in place so a spin box being edited keeps its focus."""
+        arch, inference = self.document.arch, self.document.inference
+        index = self.index
+        if index is not None and index >= len(arch.layers):
+            index = self.index = None
+        key = None if index is None else (index, "input" if index < 0 else arch.layers[index].type)
+        if key != self._form_for:
+            self._build_form(key)
+        self._update_values()
+        self._update_details()
+
+    def _build_form(self, key) -> None:
+        self._form_for = key
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.spin_boxes = {}
+        if key is None:
+            self.icon_label.clear()
+            self.title_label.setText("No block selected")
+            self.summary_label.setText("Select a block in the network to edit it, or drag one in from the palette.")
+            return
+        index, layer_type = key
+        if index < 0:
+            self.icon_label.setPixmap(icon("input").pixmap(28, 28))
+            self.title_label.setText("<b>INPUT</b>")
+            self.summary_label.setText("The image volume fed to the network: width x height x depth "
+                                       "(32x32x3 for CIFAR-10).")
+            for hyper in INPUT_HYPERS + (CLASSES_HYPER,):
+                box = spin_box(hyper, hyper.default)
+                box.valueChanged.connect(lambda v, name=hyper.name: self.document.set_input(name, int(v)))
+                self.spin_boxes[hyper.name] = box
+                self.form.addRow(hyper.name, box)
+            return
+        declared = LAYER_TYPES.get(layer_type)
+        self.icon_label.setPixmap(icon(layer_type).pixmap(28, 28))
+        title = declared.title if declared else layer_type
+        self.title_label.setText(f"<b>{title}</b> <span style='color:gray'>· block {index}</span>")
+        self.summary_label.setText(declared.summary if declared else f"Unknown layer type {layer_type!r}.")
+        for hyper in declared.hypers if declared else ():
+            box = spin_box(hyper, hyper.minimum)
+            convert = int if hyper.kind is int else float
+            box.valueChanged.connect(lambda v, name=hyper.name, c=convert, i=index: self.document.set_param(i, name, c(v)))
+            self.spin_boxes[hyper.name] = box
+            self.form.addRow(hyper.name, box)
+
+    def _update_values(self) -> None:
+        if self._form_for is None:
+            return
+        index, layer_type = self._form_for
+        arch = self.document.arch
+        if index < 0:
+            values = {**arch.input._asdict(), "classes": arch.classes}
+            for name, box in self.spin_boxes.items():
+                set_quietly(box, values[name])
+            return
+        declared = LAYER_TYPES.get(layer_type)
+        if declared:
+            values = declared.resolve(arch.layers[index].params)
+            for name, box in self.spin_boxes.items():
+                set_quietly(box, values[name])
+
+    def _update_details(self) -> None:
+        for card in self.problem_cards:
+            self.problems.removeWidget(card)
+            card.hide()
+            card.deleteLater()
+        self.problem_cards = []
+        inference = self.document.inference
+        if self._form_for is None:
+            self.volume_label.clear()
+            return
+        index = self._form_for[0]
+        if index < 0:
+            self.volume_label.setText(f"Output volume <b>{self.document.arch.input}</b>")
+            problems = [(p, True) for p in inference.errors if p.index is None]
+            problems += [(p, False) for p in inference.warnings if p.index is None]
+            if problems:
+                self.volume_label.setText(self.volume_label.text() + "<br><br><b>Network problems</b>")
+        else:
+            info = inference.blocks[index]
+            rf = f"{info.receptive_field[0]} (jump {info.receptive_field[1]})" if info.receptive_field else "–"
+            self.volume_label.setText(
+                f"<table cellspacing=2>"
+                f"<tr><td>Input</td><td><b>{info.input if info.input is not None else '?'}</b></td></tr>"
+                f"<tr><td>Output</td><td><b>{info.output if info.output is not None else '?'}</b></td></tr>"
+                f"<tr><td>Parameters</td><td>{info.params:,}</td></tr>"
+                f"<tr><td>Mult-adds</td><td>{count(info.macs)}</td></tr>"
+                f"<tr><td>Memory</td><td>{size_bytes(info.memory_bytes)}</td></tr>"
+                f"<tr><td>Receptive field</td><td>{rf}</td></tr></table>")
+            problems = [(p, True) for p in info.errors] + [(p, False) for p in info.warnings]
+        for problem, error in problems:
+            card = ProblemCard(problem, error, self.document)
+            self.problems.addWidget(card)
+            self.problem_cards.append(card)
