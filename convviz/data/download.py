@@ -216,7 +216,7 @@ def download_command(dir: str | None) -> int:
     if existing is not None:
         print(f"CIFAR-10 is already in {existing[0]}; nothing to download.")
         return 0
-    cancel = threading.Event()
+    cancel, finished = threading.Event(), threading.Event()
     outcome: dict = {}
 
     def work() -> None:
@@ -226,16 +226,19 @@ def download_command(dir: str | None) -> int:
             outcome["error"] = e
         except Exception as e:  # report anything unexpected instead of losing it in the thread
             outcome["error"] = DownloadError(f"unexpected error: {type(e).__name__}: {e}")
+        finally:
+            finished.set()
 
     print(f"Downloading CIFAR-10 into {dest} (Ctrl-C cancels; a later run resumes)", file=sys.stderr)
     thread = threading.Thread(target=work, name="convviz-download", daemon=True)
     thread.start()
-    try:
-        while thread.is_alive():
-            thread.join(0.2)
+    try:  # wait on an Event, not Thread.join: a join interrupted by Ctrl-C can return early on 3.11
+        while not finished.wait(0.2):
+            pass
     except KeyboardInterrupt:
         cancel.set()
-        thread.join()
+        finished.wait()
+    thread.join()
     print(file=sys.stderr)
     error = outcome.get("error")
     if isinstance(error, DownloadCancelled):
