@@ -99,9 +99,13 @@ def _py_batch(path: Path, classes: int) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != PIXELS:
         what = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise DataError(f"{path}: 'data' must be a uint8 array of shape (N, {PIXELS}), found a {what}. {FIX}")
-    if not isinstance(labels, list) or not all(type(v) is int for v in labels):
+    if isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype.kind in "iu":
+        labels = labels.astype(np.int64)
+    elif isinstance(labels, list) and all(type(v) is int for v in labels):
+        labels = np.array(labels, dtype=np.int64)
+    else:
         raise DataError(f"{path}: 'labels' must be a list of integers. {FIX}")
-    return data, _checked_labels(path, np.array(labels, dtype=np.int64), len(data), classes)
+    return data, _checked_labels(path, labels, len(data), classes)
 
 
 def _checked_labels(path: Path, labels: np.ndarray, images: int, classes: int) -> np.ndarray:

@@ -188,10 +188,15 @@ def _extract(archive: Path, dest: Path, url: str) -> Path:
         if found is None:
             raise DownloadError(f"the archive from {url} does not hold {PY_DIR}/ with {', '.join(PY_FILES)}: "
                                 "it is not the CIFAR-10 python archive. Check CONVVIZ_CIFAR_URL.")
-        target = dest / PY_DIR
-        if target.exists():  # replace an older, incomplete copy: move it aside first, then swap
-            os.replace(target, work / "previous")
-        os.replace(work / PY_DIR, target)
+        target, previous = dest / PY_DIR, work / "previous"
+        if target.exists():  # an older copy: move it aside first (a folder cannot replace a full one)
+            os.replace(target, previous)
+        try:
+            os.replace(work / PY_DIR, target)
+        except OSError as e:
+            if previous.exists():
+                os.replace(previous, target)
+            raise DownloadError(f"cannot move the extracted CIFAR-10 into {target} ({e.strerror or e}).") from None
         return target
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -221,7 +226,7 @@ def download_command(dir: str | None) -> int:
 
     def work() -> None:
         try:
-            outcome["path"] = download_cifar10(dest, progress=_print_progress, cancel=cancel)
+            outcome["path"] = download_cifar10(dest, progress=TerminalProgress(), cancel=cancel)
         except (DownloadError, DownloadCancelled) as e:
             outcome["error"] = e
         except Exception as e:  # report anything unexpected instead of losing it in the thread
@@ -251,12 +256,23 @@ def download_command(dir: str | None) -> int:
     return 0
 
 
-def _print_progress(p: Progress, width: int = 30) -> None:
-    rate = f"{p.rate / 1e6:.1f} MB/s"
-    if p.total:
-        filled = int(width * p.done / p.total)
-        line = f"[{'#' * filled}{'.' * (width - filled)}] {100 * p.done / p.total:5.1f}% " \
-               f"{p.done / 1e6:.1f}/{p.total / 1e6:.1f} MB {rate}"
-    else:
-        line = f"{p.done / 1e6:.1f} MB {rate}"
-    print(f"\r{line}   ", end="", file=sys.stderr, flush=True)
+class TerminalProgress:
+    """A one-line progress bar on stderr; says when the download is complete and extraction begins."""
+
+    def __init__(self, width: int = 30):
+        self.width, self.finished = width, False
+
+    def __call__(self, p: Progress) -> None:
+        if self.finished:
+            return
+        rate = f"{p.rate / 1e6:.1f} MB/s"
+        if p.total:
+            filled = int(self.width * min(p.done / p.total, 1.0))
+            line = (f"[{'#' * filled}{'.' * (self.width - filled)}] {100 * p.done / p.total:5.1f}% "
+                    f"{p.done / 1e6:.1f}/{p.total / 1e6:.1f} MB {rate}")
+        else:
+            line = f"{p.done / 1e6:.1f} MB {rate}"
+        print(f"\r{line}   ", end="", file=sys.stderr, flush=True)
+        if p.total is not None and p.done >= p.total:
+            self.finished = True
+            print("\nChecking the md5 and extracting...", end="", file=sys.stderr, flush=True)

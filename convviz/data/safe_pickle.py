@@ -11,7 +11,10 @@ import pickle
 from pathlib import Path
 
 import numpy as np
-from numpy._core.multiarray import _reconstruct
+try:
+    from numpy._core.multiarray import _reconstruct
+except ImportError:  # NumPy < 2
+    from numpy.core.multiarray import _reconstruct
 
 from .errors import DataError
 

@@ -116,6 +116,7 @@ def rewrite(path, batch):
     (lambda b: b.update(data=b["data"][:, :1000]), r"shape \(N, 3072\)"),
     (lambda b: b.update(labels=[10] * len(b["labels"])), r"0\.\.9"),
     (lambda b: b.pop("labels"), "no labels"),
+    (lambda b: b.update(labels=np.array(b["labels"], dtype=np.float32)), "list of integers"),
 ])
 def test_invalid_batch_contents(py_copy, change, message):
     path = py_copy / "data_batch_4"
@@ -139,3 +140,12 @@ def test_no_dataset_and_no_folder(tmp_path):
     with pytest.raises(DataError, match="no such folder"):
         load_cifar10(tmp_path / "nowhere")
 
+
+
+def test_labels_saved_as_an_integer_array_load_too(py_copy, sample):
+    path = py_copy / "test_batch"
+    with open(path, "rb") as f:
+        batch = pickle.load(f, encoding="latin1")
+    batch["labels"] = np.array(batch["labels"], dtype=np.uint8)
+    rewrite(path, batch)
+    np.testing.assert_array_equal(load_cifar10(py_copy).test_labels, sample.test_labels)
