@@ -6,6 +6,7 @@ Blocks are numbered like `Architecture.layers` (and the JSON's `layers[i]`), fro
 from __future__ import annotations
 
 import difflib
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -253,32 +254,41 @@ def _volume_problem(i: int, t: LayerType, given: dict, vol: Volume, e: VolumeErr
                f"({e.size} + {2 * e.p} = {e.size + 2 * e.p}), so the output {e.axis} {expr} is below 1")
     else:
         why = f"the output {e.axis} {expr} is not a whole number"
-    fixes = [fix for name in ("pad", "stride", "size") for fix in _nearest_values(i, t, given, vol, name)]
+    declared = {h.name for h in t.hypers}
+    names = [n for n in ("pad", "stride", "size") if n in declared]  # the least disruptive change first
+    fixes = [fix for name in names for fix in _nearest_values(i, t, given, vol, (name,), reach=16)]
+    if not fixes:  # no single change works (e.g. both axes need different ones): try two at once
+        fixes = [fix for pair in itertools.combinations(names, 2) for fix in _nearest_values(i, t, given, vol, pair, 4)]
+    if not fixes:
+        fixes = [Fix(f"remove block {i}", i, remove=True)]
     hint = " or ".join(f.label for f in fixes)
     message = f"{_name(i, t.title)} does not fit its {vol} input: {why}" + (f"; {hint}." if hint else ".")
     return Problem(i, message, formula=expr, fixes=fixes, param=None)
 
 
-def _nearest_values(i: int, t: LayerType, given: dict, vol: Volume, name: str, reach: int = 16) -> list[Fix]:
-    """Fixes setting hyperparameter `name` to the nearest values (within reach, ties both ways) that
-    give a whole output volume, each labelled with the volume it gives."""
-    h = next((h for h in t.hypers if h.name == name), None)
-    if h is None:
-        return []
-    current = t.resolve(given)[name]
-    for distance in range(1, reach + 1):
-        fixes = []
-        for value in (current - distance, current + distance):
-            if h.check(value):
-                continue
-            try:
-                out = t.output_volume(t.resolve({**given, name: value}), vol)
-            except VolumeError:
-                continue
-            fixes.append(Fix(f"use {name} {value} (-> {out.width}x{out.height})", i, params={name: value}))
-        if fixes:
-            return fixes
-    return []
+def _nearest_values(i: int, t: LayerType, given: dict, vol: Volume, names: tuple[str, ...], reach: int) -> list[Fix]:
+    """Fixes changing the hyperparameters `names` (each by 1 to reach) by the least total amount that
+    gives a whole output volume, ties all kept, each labelled with the volume it gives."""
+    hypers = [h for h in t.hypers if h.name in names]
+    current = t.resolve(given)
+    steps = sorted((o for o in itertools.product(range(-reach, reach + 1), repeat=len(hypers)) if all(o)),
+                   key=lambda o: sum(map(abs, o)))
+    fixes, best = [], None
+    for offsets in steps:
+        distance = sum(map(abs, offsets))
+        if best is not None and distance > best:
+            break
+        values = {h.name: current[h.name] + d for h, d in zip(hypers, offsets)}
+        if any(h.check(values[h.name]) for h in hypers):
+            continue
+        try:
+            out = t.output_volume(t.resolve({**given, **values}), vol)
+        except VolumeError:
+            continue
+        best = distance
+        change = " and ".join(f"{k} {v}" for k, v in values.items())
+        fixes.append(Fix(f"use {change} (-> {out.width}x{out.height})", i, params=values))
+    return fixes
 
 
 def _check_structure(blocks: list[BlockInfo], classes: int | None, input_volume: Volume | None,
@@ -303,9 +313,17 @@ def _check_structure(blocks: list[BlockInfo], classes: int | None, input_volume:
                                        Fix(f"move the softmax (block {softmax_at}) to the end", softmax_at,
                                            move_to_end=True)]))
     feeding = blocks[softmax_at].input
-    if classes is None or feeding is None or feeding == Volume(1, 1, classes):
+    if classes is None or feeding is None:
         return
     want = Volume(1, 1, classes)
+    if feeding == want:
+        if not any(b.params for b in blocks[:softmax_at]):
+            blocks[softmax_at].errors.append(Problem(
+                softmax_at, f"{_name(softmax_at, 'Softmax')}: no block before the classifier has parameters, so "
+                            f"the network has nothing to learn.",
+                fixes=[Fix(f"add fc {classes} before softmax", softmax_at,
+                           insert=(LayerSpec("fc", {"units": classes}),))]))
+        return
     before = blocks[softmax_at - 1] if softmax_at else None
     fixes = []
     if before is not None and before.type == "fc":

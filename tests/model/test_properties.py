@@ -1,0 +1,98 @@
+"""Hypothesis properties: whatever stack inference accepts, the engine's forward on zeros gives exactly
+the inferred shapes and its initialised arrays hold exactly the inferred parameter count; whatever it
+rejects gets explained (a sentence per problem, the right block), never an exception; and every volume
+fix it offers does remove that block's volume error."""
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from convviz.engine import LAYER_TYPES, Network, Volume
+from convviz.model import Architecture, LayerSpec, infer
+
+SMALL = {"filters": st.integers(1, 4), "size": st.integers(1, 5), "stride": st.integers(1, 3),
+         "pad": st.integers(0, 2), "dilation": st.integers(1, 2), "units": st.integers(1, 12),
+         "rate": st.floats(0, 0.9), "slope": st.floats(0, 1), "momentum": st.floats(0, 1)}
+JUNK = st.one_of(st.integers(-3, 0), st.integers(10 ** 5, 10 ** 30), st.floats(allow_nan=True, allow_infinity=True),
+                 st.text(max_size=2), st.none(), st.booleans(), st.lists(st.integers(), max_size=1))
+
+
+@st.composite
+def blocks(draw, junk: bool):
+    kind = draw(st.sampled_from(sorted(set(LAYER_TYPES) - {"softmax"})))
+    params = {}
+    for h in LAYER_TYPES[kind].hypers:
+        if draw(st.booleans()):
+            params[h.name] = draw(SMALL[h.name])
+    if junk and draw(st.integers(0, 9)) == 0:
+        params[draw(st.sampled_from([h.name for h in LAYER_TYPES[kind].hypers] + ["bogus"]))] = draw(JUNK)
+    if junk and draw(st.integers(0, 19)) == 0:
+        kind = draw(st.sampled_from(["softmax", "conv2d", "", "FC"]))
+    return LayerSpec(kind, params)
+
+
+@st.composite
+def architectures(draw, junk: bool = False):
+    side = st.integers(1, 12)
+    body = draw(st.lists(blocks(junk), max_size=6))
+    classes = draw(st.integers(2, 5))
+    tail = draw(st.sampled_from(["fc+softmax", "softmax", "none"]))
+    layers = body + {"fc+softmax": [LayerSpec("fc", {"units": classes}), LayerSpec("softmax")],
+                     "softmax": [LayerSpec("softmax")], "none": []}[tail]
+    return Architecture(Volume(draw(side), draw(side), draw(st.integers(1, 4))), layers, classes)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(architectures())
+def test_accepted_stacks_run_in_the_engine_with_the_inferred_shapes(arch):
+    result = infer(arch)
+    if not result.valid:
+        return
+    net = Network(arch)
+    assert net.parameter_count == result.total_params
+    x = np.zeros((2, arch.input.depth, arch.input.height, arch.input.width), np.float32)
+    outs, grads = net.trace(x, np.zeros(2, dtype=np.int64))
+    assert len(outs) == len(result.blocks)
+    for out, grad, block in zip(outs, grads, result.blocks):
+        v = block.output
+        assert out.shape == (2, v.depth, v.height, v.width), (block.index, block.type)
+        assert grad.shape == out.shape
+
+
+@settings(max_examples=300, deadline=None)
+@given(architectures(junk=True))
+def test_rejected_stacks_are_explained(arch):
+    result = infer(arch)
+    assert result.valid == (not result.errors)
+    assert len(result.blocks) == len(arch.layers)
+    for p in result.errors + result.warnings:
+        assert p.message.endswith(".") and len(p.message) > 20
+        if p.index is None:
+            assert p.message.startswith("The ")
+        else:
+            assert p.message.startswith(f"Block {p.index} ")
+            assert p in result.blocks[p.index].errors + result.blocks[p.index].warnings
+        for fix in p.fixes:
+            infer(fix.apply(arch))  # never raises either
+        if p.formula is not None:
+            block = p.index
+            for fix in p.fixes:
+                if fix.remove:
+                    continue
+                fixed = infer(fix.apply(arch)).blocks[block]
+                assert fixed.output is not None, fix.label
+                assert fix.label.endswith(f"(-> {fixed.output.width}x{fixed.output.height})")
+    for b in result.blocks:
+        if b.output is None:
+            assert b.params == b.macs == b.memory_bytes == 0 and b.receptive_field is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(architectures(junk=True))
+def test_fixing_errors_one_at_a_time_terminates(arch):
+    """Taking the first fix of the first error repeatedly reaches a valid network."""
+    for _ in range(40):
+        result = infer(arch)
+        if result.valid:
+            break
+        arch = result.errors[0].fixes[0].apply(arch)
+    assert infer(arch).valid
