@@ -1,0 +1,4 @@
+"""The training dashboard: press Train and watch the network learn."""
+from .dashboard import TrainDashboard
+
+__all__ = ["TrainDashboard"]

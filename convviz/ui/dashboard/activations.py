@@ -1,0 +1,209 @@
+"""The probe image flowing through the network: every layer's output volume as a grid of its depth
+slices (small heat maps), 1x1 volumes (fc, softmax) as bars, and the class probabilities; optionally
+the gradient of the loss with respect to each volume instead, as ConvNetJS shows."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QPushButton, QRadioButton,
+                               QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+
+from .imaging import DIVERGING, SEQUENTIAL, colorize, grid_shape, mosaic, volume_tiles
+from .style import ACCENT, BAD, GOOD, INFO, TEXT_DIM
+
+TITLE_HEIGHT = 24
+BAR_HEIGHT = 130
+MAX_ROW_HEIGHT = 420
+
+
+def _pixels_per_cell(height: int) -> int:
+    return int(np.clip(96 // max(height, 1), 2, 6))
+
+
+class ActivationsView(QWidget):
+    """probeChanged(index or None) asks for another probe image: a test-set index, or None for
+    the next training image."""
+
+    probeChanged = Signal(object)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.snapshot = None
+        self.layer_names: list[str] = []
+        self.label_names: list[str] = []
+        self._dirty = False
+        self._signature = None
+        self._rows: list[tuple] = []
+
+        self.use_test = QRadioButton("Test image #")
+        self.use_training = QRadioButton("Next training image")
+        self.use_test.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.use_test)
+        group.addButton(self.use_training)
+        self.index = QSpinBox()
+        self.index.setRange(0, 0)
+        self.index.setToolTip("Which image of the test set to send through the network")
+        previous, following = QPushButton("◀"), QPushButton("▶")
+        for button, step in ((previous, -1), (following, 1)):
+            button.setFixedWidth(32)
+            button.clicked.connect(lambda _=False, s=step: self.index.setValue(self.index.value() + s))
+        self.gradients = QCheckBox("Show gradients (∂loss/∂volume)")
+        self.gradients.setToolTip("Show how the loss changes with each neuron instead of its activation")
+        self.gradients.toggled.connect(self._redraw)
+        self.use_test.toggled.connect(self._emit_probe)
+        self.index.valueChanged.connect(self._emit_probe)
+
+        bar = QHBoxLayout()
+        bar.addWidget(QLabel("Probe:"))
+        bar.addWidget(self.use_test)
+        bar.addWidget(self.index)
+        bar.addWidget(previous)
+        bar.addWidget(following)
+        bar.addWidget(self.use_training)
+        bar.addStretch(1)
+        bar.addWidget(self.gradients)
+        self.caption = QLabel("The activations appear with the first snapshot once training starts.")
+        self.caption.setStyleSheet(f"color: {TEXT_DIM};")
+
+        self.canvas = pg.GraphicsLayoutWidget()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.canvas)
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.caption)
+        layout.addWidget(scroll, 1)
+
+    def set_test_count(self, n: int) -> None:
+        self.index.setRange(0, max(0, n - 1))
+
+    def set_network(self, layer_names: list[str], label_names: list[str]) -> None:
+        """Titles of the layers in order, e.g. 'conv 16 of 5x5', and the class names."""
+        self.layer_names, self.label_names = list(layer_names), list(label_names)
+        self._signature = None
+
+    def probe(self) -> int | None:
+        return self.index.value() if self.use_test.isChecked() else None
+
+    def _emit_probe(self) -> None:
+        self.index.setEnabled(self.use_test.isChecked())
+        self.probeChanged.emit(self.probe())
+
+    def set_snapshot(self, snapshot) -> None:
+        self.snapshot = snapshot
+        self._dirty = True
+
+    def clear(self) -> None:
+        self.snapshot, self._signature = None, None
+        self.canvas.clear()
+        self._rows = []
+
+    def _redraw(self) -> None:
+        self._dirty = True
+        self.refresh(force=True)
+
+    def _volumes(self) -> list[np.ndarray]:
+        s = self.snapshot
+        return list(s.gradients if self.gradients.isChecked() else s.activations)
+
+    def _rebuild(self, volumes: list[np.ndarray]) -> None:
+        """One title and one picture (or bar chart) per layer, made when the network changes."""
+        self.canvas.clear()
+        self._rows = []
+        layout = self.canvas.ci.layout
+        probe_view = self.canvas.addViewBox(row=0, col=0, lockAspect=True, invertY=True, enableMouse=False)
+        probe_image = pg.ImageItem()
+        probe_view.addItem(probe_image)
+        probe_view.setRange(xRange=(0, 32), yRange=(0, 32), padding=0.02)
+        probs = self.canvas.addPlot(row=0, col=1, title="class probabilities")
+        probs.setYRange(0, 1)
+        probs.setMouseEnabled(False, False)
+        probs.getAxis("bottom").setTicks([list(enumerate(self.label_names))])
+        prob_bars = pg.BarGraphItem(x=np.arange(len(self.label_names)), height=np.zeros(len(self.label_names)),
+                                    width=0.75)
+        probs.addItem(prob_bars)
+        layout.setRowFixedHeight(0, 170)
+        layout.setColumnStretchFactor(1, 3)
+        self._probe = (probe_view, probe_image, probs, prob_bars)
+        total = 190
+        for i, volume in enumerate(volumes):
+            title = self.canvas.addLabel("", row=1 + 2 * i, col=0, colspan=2, justify="left")
+            layout.setRowFixedHeight(1 + 2 * i, TITLE_HEIGHT)
+            depth, height, width = volume.shape
+            if height == 1 and width == 1:
+                plot = self.canvas.addPlot(row=2 + 2 * i, col=0, colspan=2)
+                plot.setMouseEnabled(x=True, y=False)
+                bars = pg.BarGraphItem(x=np.arange(depth), height=np.zeros(depth), width=0.8)
+                plot.addItem(bars)
+                if depth == len(self.label_names):
+                    plot.getAxis("bottom").setTicks([list(enumerate(self.label_names))])
+                self._rows.append((title, "bars", plot, bars))
+                row_height = BAR_HEIGHT
+            else:
+                view = self.canvas.addViewBox(row=2 + 2 * i, col=0, colspan=2, lockAspect=True, invertY=True)
+                view.setMenuEnabled(False)
+                image = pg.ImageItem()
+                view.addItem(image)
+                rows, cols = grid_shape(depth, aspect=5.0)
+                row_height = min(MAX_ROW_HEIGHT, rows * (height + 1) * _pixels_per_cell(height))
+                self._rows.append((title, "image", view, image))
+            layout.setRowFixedHeight(2 + 2 * i, row_height)
+            total += row_height + TITLE_HEIGHT + 10
+        self.canvas.setMinimumHeight(total)
+
+    def refresh(self, force: bool = False) -> None:
+        if self.snapshot is None or not self._dirty or not (force or self.isVisible()):
+            return
+        self._dirty = False
+        s = self.snapshot
+        volumes = self._volumes()
+        signature = (tuple(v.shape for v in volumes), tuple(self.label_names))
+        rebuilt = signature != self._signature
+        if rebuilt:
+            self._rebuild(volumes)
+            self._signature = signature
+        signed = self.gradients.isChecked()
+        probe_view, probe_image, probs_plot, prob_bars = self._probe
+        probe_image.setImage(np.ascontiguousarray(s.probe_image.transpose(1, 2, 0)), autoLevels=False,
+                             levels=(0, 255))
+        probs = np.asarray(s.probabilities, float)
+        predicted = int(np.argmax(probs))
+        brushes = [pg.mkBrush(GOOD if k == s.probe_label else BAD if k == predicted else (110, 115, 125))
+                   for k in range(len(probs))]
+        prob_bars.setOpts(height=probs, brushes=brushes)
+        truth = self._name(s.probe_label)
+        verdict = "right" if predicted == s.probe_label else "wrong"
+        probs_plot.setTitle(f"class probabilities — true: {truth}, predicted: {self._name(predicted)} "
+                            f"({probs[predicted]:.0%}, {verdict})")
+        for i, (volume, row) in enumerate(zip(volumes, self._rows)):
+            title, kind, holder, item = row
+            name = self.layer_names[i] if i < len(self.layer_names) else f"layer {i}"
+            depth, height, width = volume.shape
+            if kind == "bars":
+                values = volume.reshape(-1).astype(float)
+                item.setOpts(height=values, brushes=[pg.mkBrush(INFO if v >= 0 else ACCENT) for v in values])
+                title.setText(f"<b>{name}</b> — {depth} values · {values.min():.3g} … {values.max():.3g}")
+                continue
+            tiles, low, high = volume_tiles(volume, signed)
+            grid = mosaic(tiles, grid_shape(depth, aspect=5.0)[1])
+            item.setImage(colorize(grid, DIVERGING if signed else SEQUENTIAL), autoLevels=False)
+            if rebuilt:
+                holder.autoRange(padding=0.01)
+            scale = "blue − · white 0 · red +" if signed else "dark low · yellow high"
+            title.setText(f"<b>{name}</b> — {width}x{height}x{depth}: {depth} slices · "
+                          f"{low:.3g} … {high:.3g} ({scale})")
+        which = "test image #%d" % s.probe_index if s.probe_index is not None else "a training image"
+        kind = "gradients of the loss" if signed else "activations"
+        self.caption.setText(f"Step {s.step}: {kind} for {which}, one scale per layer.")
+
+    def _name(self, label: int) -> str:
+        return self.label_names[label] if 0 <= label < len(self.label_names) else str(label)
+
+    def image_of(self, layer: int) -> np.ndarray | None:
+        """The picture shown for a layer (RGBA) or its bar heights (for tests)."""
+        if layer >= len(self._rows):
+            return None
+        _, kind, _, item = self._rows[layer]
+        return np.array(item.image) if kind == "image" else np.array(item.opts["height"])

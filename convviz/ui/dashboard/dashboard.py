@@ -1,0 +1,464 @@
+"""The Train tab: data, settings and controls on the left; live views (curves, filters, activations,
+predictions, confusion matrix) on the right. Training runs in a QThread (ui.worker); this widget
+only steers the trainer through its thread-safe methods and draws what the events carry."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox, QPushButton,
+                               QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
+
+from ...model import infer
+from ...training import CheckpointError, TrainConfig, Trainer
+from ..worker import Background, JobWorker, TrainingWorker
+from .activations import ActivationsView
+from .confusion import ConfusionView
+from .curves import CurvesView
+from .data_panel import DataPanel
+from .filters import FiltersView
+from .predictions import PredictionsView
+from .settings import SettingsPanel
+from .style import BAD_CSS, GROUP_CSS, TEXT_DIM, configure_pyqtgraph
+
+REFRESH_MS = 200  # views redraw at most 5 times a second, and only the visible one
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def layer_titles(net) -> list[str]:
+    """'0 · Conv → 32x32x16' for each layer of an engine Network."""
+    return [f"{i} · {t.title} → {net.volumes[i + 1]}" for i, t in enumerate(net.types)]
+
+
+class TrainDashboard(QWidget):
+    """Press Start and watch the network learn.
+
+    set_architecture(arch, inference) follows the builder; shutdown() stops a run and waits for
+    every background thread (call it before the window closes). runFinished(reason) is emitted when
+    a run ends: a FinishedEvent reason, or "failed".
+    """
+
+    runFinished = Signal(str)
+
+    def __init__(self, parent=None, data_folder=None, autoload: bool = True):
+        configure_pyqtgraph()
+        super().__init__(parent)
+        self.setStyleSheet(GROUP_CSS)
+        self.arch = None
+        self.inference = None
+        self.trainer = None              # the trainer of the current or last run
+        self.loaded_trainer = None       # a trainer from a checkpoint, waiting for Start
+        self.checkpoint_path: Path | None = None
+        self._run: Background | None = None
+        self._load: Background | None = None
+        self._run_started = 0.0
+        self._last_step = None
+        self._epoch_seconds: list[float] = []
+        self._steps_at_save = 0
+        self._finished_reason = "failed"
+        self.snapshot_rate = TrainConfig().snapshot_rate  # snapshots per second for the views
+
+        self.data_panel = DataPanel()
+        self.data_panel.loaded.connect(self._data_loaded)
+        self.data_panel.failed.connect(self.show_error)
+        self.settings = SettingsPanel()
+        self.settings.liveChanged.connect(self._live_hyper)
+
+        self.start_button = QPushButton("Start")
+        self.start_button.setToolTip("Train the network from the builder on CIFAR-10")
+        self.pause_button = QPushButton("Pause")
+        self.stop_button = QPushButton("Stop")
+        self.start_button.clicked.connect(self.start)
+        self.pause_button.clicked.connect(self.toggle_pause)
+        self.stop_button.clicked.connect(self.stop)
+        self.save_button = QPushButton("Save checkpoint…")
+        self.save_button.setToolTip("Save weights, optimiser state, position and curves (while paused or stopped)")
+        self.load_button = QPushButton("Load checkpoint…")
+        self.load_button.setToolTip("Continue a saved run exactly where it stopped")
+        self.save_button.clicked.connect(lambda: self.save_checkpoint())
+        self.load_button.clicked.connect(lambda: self.load_checkpoint())
+        self.reason = QLabel()
+        self.reason.setWordWrap(True)
+        self.reason.setStyleSheet(f"color: {BAD_CSS};")
+        controls = QGroupBox("Run")
+        grid = QVBoxLayout(controls)
+        row = QHBoxLayout()
+        for b in (self.start_button, self.pause_button, self.stop_button):
+            row.addWidget(b)
+        grid.addLayout(row)
+        row = QHBoxLayout()
+        row.addWidget(self.save_button)
+        row.addWidget(self.load_button)
+        grid.addLayout(row)
+        grid.addWidget(self.reason)
+
+        status = QGroupBox("Status")
+        form = QFormLayout(status)
+        self.status = {}
+        for key, title in (("state", "State"), ("epoch", "Epoch"), ("step", "Step"), ("speed", "Speed"),
+                           ("epoch_time", "Time per epoch"), ("left", "Time left"), ("lr", "Learning rate")):
+            self.status[key] = QLabel("—")
+            self.status[key].setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            self.status[key].setWordWrap(True)
+            form.addRow(title, self.status[key])
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        form.addRow(self.message)
+
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        for w in (self.data_panel, self.settings, controls, status):
+            side_layout.addWidget(w)
+        side_layout.addStretch(1)
+        side_scroll = QScrollArea()
+        side_scroll.setWidgetResizable(True)
+        side_scroll.setWidget(side)
+        side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        side_scroll.setMinimumWidth(side.sizeHint().width() + side_scroll.verticalScrollBar().sizeHint().width() + 4)
+
+        self.curves = CurvesView()
+        self.filters = FiltersView()
+        self.activations = ActivationsView()
+        self.activations.probeChanged.connect(self._probe_changed)
+        self.predictions = PredictionsView()
+        self.confusion = ConfusionView()
+        self.views = QTabWidget()
+        self.views.addTab(self.curves, "Curves")
+        self.views.addTab(self.filters, "Filters")
+        self.views.addTab(self.activations, "Activations")
+        self.views.addTab(self.predictions, "Predictions")
+        self.views.addTab(self.confusion, "Confusion matrix")
+        self.views.currentChanged.connect(lambda _: self.refresh_views(force=True))
+
+        splitter = QSplitter()
+        splitter.addWidget(side_scroll)
+        splitter.addWidget(self.views)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([side_scroll.minimumWidth(), 1000])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self.refresh_views)
+        self.timer.start()
+        self._update_controls()
+        if autoload:
+            self.data_panel.locate(data_folder)
+
+    # ---- inputs ----
+    @property
+    def data(self):
+        return self.data_panel.data
+
+    def set_data(self, data) -> None:
+        """Train on an already loaded Cifar10 (for example a slice of it)."""
+        self.data_panel.set_data(data)
+
+    def set_architecture(self, arch, inference=None) -> None:
+        """The network to train from the next Start (a run in progress keeps its own)."""
+        self.arch = arch.copy()
+        self.inference = inference if inference is not None else infer(self.arch)
+        self._update_controls()
+
+    def _data_loaded(self, data) -> None:
+        self.predictions.set_data(data.test_images, data.test_labels, data.label_names)
+        self.confusion.set_data(data.test_images, data.test_labels, data.label_names)
+        self.activations.set_test_count(len(data.test_labels))
+        self.loaded_trainer = None
+        self._update_controls()
+
+    # ---- state ----
+    def running(self) -> bool:
+        return self._run is not None
+
+    def start_blocker(self) -> str | None:
+        """Why Start is disabled, as a sentence for the user, or None."""
+        if self.running():
+            return None
+        if self.data is None:
+            return "Load or download CIFAR-10 first (Data, above)."
+        if self.loaded_trainer is not None:
+            return None
+        if self.arch is None:
+            return "Build a network in the builder first."
+        if not self.inference.valid:
+            first = self.inference.errors[0].message if self.inference.errors else "the network is invalid"
+            more = len(self.inference.errors) - 1
+            return f"Cannot train: {first}" + (f" (and {more} more problem{'s' * (more > 1)})" if more > 0 else "")
+        if self.arch.input != (32, 32, 3):
+            return f"CIFAR-10 images are 32x32x3, but the INPUT block is {self.arch.input}: set it to 32x32x3."
+        classes = self.inference.blocks[-1].output.depth if self.inference.blocks else None
+        if classes != len(self.data.label_names):
+            return (f"The network ends with {classes} classes, CIFAR-10 has {len(self.data.label_names)}: "
+                    "make the last FC layer have 10 units.")
+        return None
+
+    def _update_controls(self) -> None:
+        running = self.running()
+        paused = running and self.trainer is not None and self.trainer.paused
+        blocker = self.start_blocker()
+        self.start_button.setEnabled(not running and blocker is None)
+        self.start_button.setText("Continue run" if self.loaded_trainer is not None else "Start")
+        self.reason.setText("" if running else blocker or "")
+        self.reason.setVisible(bool(blocker) and not running)
+        self.pause_button.setEnabled(running and self.trainer is not None)
+        self.pause_button.setText("Resume" if paused else "Pause")
+        self.stop_button.setEnabled(running)
+        self.save_button.setEnabled(self.trainer is not None and (paused or not running))
+        self.load_button.setEnabled(not running and self.data is not None and not self.data_panel.busy()
+                                    and self._load is None)
+        self.settings.set_running(running)
+        self.data_panel.setEnabled(not running)
+
+    # ---- controls ----
+    def start(self) -> None:
+        """Start a new run (or continue a loaded checkpoint) in the worker thread."""
+        if self.running() or self.start_blocker() is not None:
+            return
+        config = self.settings.config()
+        config.snapshot_rate = self.snapshot_rate
+        loaded, self.loaded_trainer = self.loaded_trainer, None
+        if loaded is not None:
+            loaded.config.epochs, loaded.config.max_steps = config.epochs, config.max_steps
+            loaded.set_hyper(lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+            make = lambda: loaded  # noqa: E731
+        else:
+            arch, data = self.arch.copy(), self.data
+            make = lambda: Trainer(arch, data, config)  # noqa: E731
+            self.curves.clear()
+            self.filters.clear()
+            self.activations.clear()
+            self._epoch_seconds = []
+        self.trainer = None
+        self._last_step = None
+        self._steps_at_save = 0
+        worker = TrainingWorker(make)
+        worker.ready.connect(self._on_ready)
+        worker.steps.connect(self._on_steps)
+        worker.snapshot.connect(self._on_snapshot)
+        worker.epoch.connect(self._on_epoch)
+        worker.diverged.connect(self._on_diverged)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        worker.done.connect(self._on_done)
+        self._run = Background(worker, "convviz-training")
+        self._run_started = time.monotonic()
+        self._set_state("Preparing (normalising the data, building the network)…")
+        self.message.clear()
+        self._run.start()
+        self._update_controls()
+
+    def toggle_pause(self) -> None:
+        if self.trainer is None or not self.running():
+            return
+        if self.trainer.paused:
+            self.trainer.resume()
+            self._set_state("Training")
+        else:
+            self.trainer.pause()
+            self._set_state("Paused (after the current step)")
+        self._update_controls()
+
+    def stop(self) -> None:
+        """Ask the run to stop after the current step; the views keep the last state."""
+        if self._run is not None:
+            self._run.worker.request_stop()
+            self._set_state("Stopping…")
+
+    def _live_hyper(self, change: dict) -> None:
+        if self.trainer is not None and self.running():
+            try:
+                self.trainer.set_hyper(**change)
+            except ValueError as error:
+                self.show_error("Cannot change the setting", str(error))
+
+    def _probe_changed(self, index) -> None:
+        if self.trainer is not None:
+            self.trainer.set_probe(index)
+
+    # ---- events from the worker (GUI thread) ----
+    def _on_ready(self, trainer) -> None:
+        self.trainer = trainer
+        self.checkpoint_path = self.checkpoint_path if trainer.step else None
+        self._steps_at_save = trainer.step
+        net = trainer.net
+        titles = layer_titles(net)
+        self.filters.set_layer_names({i: titles[i] for i, t in enumerate(net.types) if t.name == "conv"})
+        self.activations.set_network(titles, trainer.label_names)
+        trainer.set_probe(self.activations.probe())
+        self.settings.set_config(trainer.config)
+        self._set_state("Training")
+        self._update_controls()
+
+    def _on_steps(self, events) -> None:
+        self.curves.add_steps(events)
+        self._last_step = e = events[-1]
+        config = self.trainer.config if self.trainer is not None else self.settings.config()
+        self.status["epoch"].setText(f"{e.epoch + 1} of {config.epochs}")
+        self.status["step"].setText(f"{e.step:,} (batch {e.batch_index + 1} of {e.batches_per_epoch})")
+        self.status["speed"].setText(f"{e.images_per_second:,.0f} images/s")
+        self.status["lr"].setText(f"{e.lr:.6g}")
+        total = config.epochs * e.batches_per_epoch
+        if config.max_steps:
+            total = min(total, config.max_steps)
+        if e.images_per_second > 0:
+            per_step = config.batch_size / e.images_per_second
+            self.status["left"].setText(f"about {_duration((total - e.step) * per_step)}")
+            if not self._epoch_seconds:
+                self.status["epoch_time"].setText(f"about {_duration(e.batches_per_epoch * per_step)} (estimate)")
+
+    def _on_snapshot(self, snapshot) -> None:
+        self.filters.set_snapshot(snapshot)
+        self.activations.set_snapshot(snapshot)
+
+    def _on_epoch(self, event) -> None:
+        self.curves.add_epoch(event)
+        if event.test_probabilities is not None:
+            self.predictions.set_probabilities(event.test_probabilities)
+        self.confusion.set_epoch(event)
+        self._epoch_seconds.append(event.seconds)
+        self.status["epoch_time"].setText(_duration(event.seconds))
+        self.refresh_views(force=True)
+
+    def _on_diverged(self, event) -> None:
+        self.message.setText(event.message)
+        self.message.setStyleSheet(f"color: {BAD_CSS};")
+        self.show_error("Training diverged", event.message)
+
+    def _on_finished(self, event) -> None:
+        words = {"completed": "Finished: all epochs done", "stopped": "Stopped",
+                 "max_steps": "Finished: the step limit was reached", "diverged": "Stopped: the loss diverged"}
+        self._set_state(f"{words.get(event.reason, event.reason)} after {event.steps:,} steps, "
+                        f"{event.epochs} epoch{'s' * (event.epochs != 1)}")
+        self.status["left"].setText("—")
+        self._finished_reason = event.reason
+
+    def _on_failed(self, text: str) -> None:
+        self._set_state("Failed (see the message)")
+        self._finished_reason = "failed"
+        self.show_error("Training failed", text)
+
+    def _on_done(self) -> None:
+        if self._run is None:
+            return
+        self._run.wait()  # the worker has quit its thread: returns at once
+        self._run = None
+        self.refresh_views(force=True)
+        self._update_controls()
+        self.runFinished.emit(self._finished_reason)
+        self._finished_reason = "failed"
+
+    def _set_state(self, text: str) -> None:
+        self.status["state"].setText(text)
+
+    # ---- views ----
+    def refresh_views(self, force: bool = False) -> None:
+        """Redraw the visible view if its data changed (the timer calls this REFRESH_MS apart)."""
+        view = self.views.currentWidget()
+        if view is not None and (force or self.isVisible()):
+            view.refresh(force=force)
+
+    # ---- checkpoints ----
+    def save_checkpoint(self, path=None) -> bool:
+        """Write the current run to path (asked for when None); only while paused or stopped."""
+        if self.trainer is None or (self.running() and not self.trainer.paused):
+            self.show_error("Cannot save now", "Pause or stop training before saving a checkpoint.")
+            return False
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Save checkpoint", str(self.checkpoint_path or
+                                                  "convviz-checkpoint.npz"), "Checkpoints (*.npz)")
+            if not path:
+                return False
+        try:
+            self.trainer.save_checkpoint(path)
+        except (OSError, ValueError) as error:
+            self.show_error("Cannot save the checkpoint", str(error))
+            return False
+        self.checkpoint_path = Path(path)
+        self._steps_at_save = self.trainer.step
+        self.message.setStyleSheet("")
+        self.message.setText(f"Saved step {self.trainer.step:,} to {path}.")
+        return True
+
+    def load_checkpoint(self, path=None) -> None:
+        """Read a checkpoint in the background; Start (then 'Continue run') resumes it exactly."""
+        if self.running() or self.data is None or self._load is not None:
+            return
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Load checkpoint", "", "Checkpoints (*.npz)")
+            if not path:
+                return
+        data = self.data
+        worker = JobWorker(lambda report: Trainer.from_checkpoint(path, data))
+        worker.result.connect(self._checkpoint_loaded)
+        worker.failed.connect(self._checkpoint_failed)
+        worker.done.connect(self._load_done)
+        self._pending_checkpoint = Path(path)
+        self._load = Background(worker, "convviz-checkpoint")
+        self.message.setText(f"Loading {path}…")
+        self._load.start()
+        self._update_controls()
+
+    def _checkpoint_loaded(self, trainer) -> None:
+        self.loaded_trainer = self.trainer = trainer
+        self.checkpoint_path = self._pending_checkpoint
+        self.settings.set_config(trainer.config)
+        h = trainer.history
+        self.curves.load_history(h.get("step", []), h.get("loss", []), h.get("epoch", []),
+                                 h.get("train_accuracy", []), h.get("val_accuracy", []), h.get("test_accuracy", []))
+        self.filters.clear()
+        self.activations.clear()
+        self.message.setStyleSheet("")
+        self.message.setText(f"Loaded {self.checkpoint_path.name}: step {trainer.step:,}, epoch {trainer.epoch}. "
+                             "Press Continue run to go on exactly from there.")
+        self.refresh_views(force=True)
+
+    def _checkpoint_failed(self, error) -> None:
+        text = str(error) if isinstance(error, (CheckpointError, OSError, ValueError)) else f"{type(error).__name__}: {error}"
+        self.message.setText("")
+        self.show_error("Cannot load the checkpoint", text)
+
+    def _load_done(self) -> None:
+        if self._load is not None:
+            self._load.wait()
+            self._load = None
+        self._update_controls()
+
+    # ---- messages and shutdown ----
+    def show_error(self, title: str, text: str) -> QMessageBox:
+        """Tell the user in a window-modal message box that does not block the caller (tests
+        replace this method to observe messages)."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        return box
+
+    def shutdown(self) -> None:
+        """Stop the run and wait for it and every background job; keep a run that was saved to a
+        checkpoint during this session saved up to its last step."""
+        self.timer.stop()
+        if self._run is not None:
+            self._run.worker.request_stop()
+            self._run.wait()
+            self._run = None
+            if self.trainer is not None and self.checkpoint_path is not None and self.trainer.step > self._steps_at_save:
+                try:
+                    self.trainer.save_checkpoint(self.checkpoint_path)
+                except (OSError, ValueError) as error:  # closing: the earlier checkpoint stays (atomic writes)
+                    print(f"convviz: could not update {self.checkpoint_path}: {error}", file=sys.stderr)
+        if self._load is not None:
+            self._load.wait()
+            self._load = None
+        self.data_panel.shutdown()

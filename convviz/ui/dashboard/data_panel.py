@@ -1,0 +1,205 @@
+"""Where CIFAR-10 is: found (and loaded in the background), chosen by the user, or downloaded with a
+progress bar (MB done/total, rate, time left, Cancel). Neither loading nor downloading blocks the window."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
+                               QVBoxLayout)
+
+from ...data import (DataError, DownloadCancelled, DownloadError, find_cifar10, load_cifar10,
+                     searched_locations)
+from ..worker import Background, JobWorker
+from .style import BAD_CSS, GOOD_CSS, TEXT_DIM
+
+
+def describe_progress(done: int, total: int | None, rate: float) -> str:
+    """'12.3 / 170.5 MB · 4.1 MB/s · 39 s left' (parts omitted when unknown)."""
+    parts = [f"{done / 1e6:.1f} / {total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"]
+    if rate > 0:
+        parts.append(f"{rate / 1e6:.1f} MB/s")
+        if total:
+            left = max(0.0, (total - done) / rate)
+            parts.append(f"{left:.0f} s left" if left < 120 else f"{left / 60:.0f} min left")
+    return " · ".join(parts)
+
+
+class DataPanel(QGroupBox):
+    """loaded(Cifar10) after a successful load; failed(title, message) for the user to read."""
+
+    loaded = Signal(object)
+    failed = Signal(str, str)
+
+    def __init__(self, parent=None):
+        super().__init__("Data: CIFAR-10", parent)
+        self.data = None
+        self._job: Background | None = None
+        self._cancel: threading.Event | None = None
+        self._kind = ""
+        self._started = 0.0
+        self._next_load: Path | None = None
+
+        self.where = QLabel("Looking for CIFAR-10…")
+        self.where.setWordWrap(True)
+        self.download_button = QPushButton("Download")
+        self.download_button.setToolTip("Download CIFAR-10 (170 MB) into the ConvViz data folder")
+        self.download_button.clicked.connect(lambda: self.download())
+        self.choose_button = QPushButton("Choose folder…")
+        self.choose_button.setToolTip("Use a CIFAR-10 copy you already have (python or binary layout)")
+        self.choose_button.clicked.connect(lambda: self.choose_folder())
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress_text = QLabel()
+        self.progress_text.setStyleSheet(f"color: {TEXT_DIM};")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.download_button)
+        buttons.addWidget(self.choose_button)
+        progress_row = QHBoxLayout()
+        progress_row.addWidget(self.progress, 1)
+        progress_row.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.where)
+        layout.addLayout(buttons)
+        layout.addLayout(progress_row)
+        layout.addWidget(self.progress_text)
+        self._show_progress(False)
+
+    # ---- state ----
+    def busy(self) -> bool:
+        return self._job is not None
+
+    def _show_progress(self, on: bool) -> None:
+        for w in (self.progress, self.progress_text, self.cancel_button):
+            w.setVisible(on)
+        self.download_button.setEnabled(not on)
+        self.choose_button.setEnabled(not on)
+
+    def _say(self, text: str, colour: str | None = None) -> None:
+        self.where.setText(text)
+        self.where.setStyleSheet(f"color: {colour};" if colour else "")
+
+    # ---- finding and loading ----
+    def locate(self, explicit=None, autoload: bool = True) -> None:
+        """Search the usual places (explicit first); load what is found in the background."""
+        found = find_cifar10(explicit)
+        if found is None:
+            places = "".join(f"<br>· {how}: {path}" for how, path in searched_locations(explicit))
+            self._say(f"CIFAR-10 was not found. Download it, or choose the folder holding "
+                      f"cifar-10-batches-py. Searched:{places}", BAD_CSS)
+            return
+        self._say(f"Found in {found.how}.")
+        if autoload:
+            self.load(found.path)
+
+    def choose_folder(self, folder=None) -> None:
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self, "Folder holding CIFAR-10")
+            if not folder:
+                return
+        self.locate(folder)
+
+    def load(self, folder) -> None:
+        """Load CIFAR-10 from folder in a worker thread; loaded(data) follows."""
+        if self.busy():
+            return
+        self._say(f"Loading CIFAR-10 from {folder}…")
+        self._show_progress(True)
+        self.cancel_button.setVisible(False)
+        self.progress.setRange(0, 0)  # busy indicator
+        self.progress_text.setText("reading and checking the batches")
+        self._start(JobWorker(lambda report: load_cifar10(folder)), "load")
+
+    def set_data(self, data) -> None:
+        """Use an already loaded Cifar10."""
+        self.data = data
+        self._say(f"{len(data.train_labels):,} training and {len(data.test_labels):,} test images "
+                  f"from {data.source}.", GOOD_CSS)
+        self.loaded.emit(data)
+
+    # ---- downloading ----
+    def download(self, dest=None, url: str | None = None, md5: str | None = None) -> None:
+        """Download into dest (default: the ConvViz data folder) in a worker thread, then load it.
+        url and md5 default to $CONVVIZ_CIFAR_URL / $CONVVIZ_CIFAR_MD5, then the official ones."""
+        if self.busy():
+            return
+        from ...data import download_cifar10
+
+        cancel = self._cancel = threading.Event()
+        self._say("Downloading CIFAR-10…")
+        self._show_progress(True)
+        self.progress.setRange(0, 0)
+        self.progress_text.setText("connecting")
+
+        def job(report):
+            return download_cifar10(dest, progress=report, cancel=cancel, url=url, md5=md5)
+
+        self._start(JobWorker(job), "download")
+
+    def _on_progress(self, p) -> None:
+        if p.total:
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(int(1000 * p.done / p.total))
+            self.progress.setFormat(f"{100 * p.done / p.total:.0f}%")
+        self.progress_text.setText(describe_progress(p.done, p.total, p.rate))
+
+    def cancel(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+            self.progress_text.setText("cancelling…")
+
+    # ---- the background job (signals go to bound methods: they run in the GUI thread) ----
+    def _start(self, worker: JobWorker, kind: str) -> None:
+        self._kind, self._started = kind, time.monotonic()
+        worker.progress.connect(self._on_progress)
+        worker.result.connect(self._on_result)
+        worker.failed.connect(self._on_failed)
+        worker.done.connect(self._on_done)
+        self._job = Background(worker, f"convviz-{kind}")
+        self._job.start()
+
+    def _on_result(self, value) -> None:
+        if self._kind == "download":
+            self.progress.setRange(0, 1000)
+            self.progress.setValue(1000)
+            self.progress.setFormat("100%")
+            self._next_load = value
+        else:
+            self.set_data(value)
+            self.progress_text.setText(f"loaded in {time.monotonic() - self._started:.1f} s")
+
+    def _on_failed(self, error: BaseException) -> None:
+        if isinstance(error, DownloadCancelled):
+            self._say(f"Download cancelled. {error}", TEXT_DIM)
+            return
+        title = "Download failed" if self._kind == "download" else "Cannot load CIFAR-10"
+        known = isinstance(error, (DataError, DownloadError, OSError))
+        message = str(error) if known else f"{type(error).__name__}: {error}"
+        self._say(f"{title}: {message}", BAD_CSS)
+        self.failed.emit(title, message)
+
+    def _on_done(self) -> None:
+        if self._job is not None:
+            self._job.wait()  # the worker quits its thread itself: this returns at once
+            self._job = None
+            self._cancel = None
+        self.download_button.setEnabled(True)
+        self.choose_button.setEnabled(True)
+        self.cancel_button.setVisible(False)
+        if self.progress.maximum() == 0:
+            self.progress.setVisible(False)
+        next_load, self._next_load = self._next_load, None
+        if next_load is not None:
+            self.load(next_load)
+
+    def shutdown(self) -> None:
+        """Cancel a download and wait for the background job to end."""
+        if self._cancel is not None:
+            self._cancel.set()
+        if self._job is not None:
+            self._job.wait()
+            self._job = None

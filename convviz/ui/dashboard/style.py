@@ -1,0 +1,26 @@
+"""Colours and the small style sheet the dashboard shares with its views."""
+from __future__ import annotations
+
+import pyqtgraph as pg
+
+ACCENT = (255, 170, 60)
+INFO = (90, 160, 255)
+WARN = (230, 120, 230)
+GOOD = (80, 200, 120)
+BAD = (235, 80, 80)
+TEXT_DIM = "#8a8f98"
+GOOD_CSS = "#3fbf6f"
+BAD_CSS = "#e05555"
+
+
+def configure_pyqtgraph() -> None:
+    """Row-major images (NumPy's (H, W) order), antialiased lines, dark plots."""
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, background=(24, 26, 30),
+                        foreground=(200, 204, 210))
+
+
+GROUP_CSS = """
+QGroupBox { font-weight: bold; border: 1px solid palette(mid); border-radius: 6px; margin-top: 10px;
+            padding: 6px 4px 4px 4px; }
+QGroupBox::title { subcontrol-origin: margin; left: 8px; padding: 0 4px; }
+"""

@@ -1,0 +1,145 @@
+"""Work off the GUI thread: the training loop in a QThread, and one-shot jobs (loading, downloading).
+
+The worker objects only compute and emit signals; the signals are queued to the GUI thread, where
+the slots touch widgets. Step events are coalesced: the GUI receives them in batches at most
+STEP_EMITS_PER_SECOND times a second, however fast the network trains.
+
+Shutdown never relies on the GUI thread's event loop: `thread.quit()` is called from the worker
+thread itself when the job ends (a queued `finished -> quit` would deadlock against a GUI thread
+blocked in `wait()`), so `stop_and_wait()` is a plain stop + wait.
+"""
+from __future__ import annotations
+
+import time
+import traceback
+from typing import Callable
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from ..training import DivergedEvent, EpochEvent, FinishedEvent, SnapshotEvent, StepEvent
+
+STEP_EMITS_PER_SECOND = 20.0
+
+
+def describe_error(error: BaseException) -> str:
+    """One readable paragraph for a message box: the error and where it happened."""
+    where = traceback.extract_tb(error.__traceback__)
+    place = f"\n\n(in {where[-1].filename.rsplit('/', 1)[-1]}, line {where[-1].lineno})" if where else ""
+    return f"{type(error).__name__}: {error}{place}"
+
+
+class TrainingWorker(QObject):
+    """Runs make_trainer() and then trainer.run() in its thread; re-emits the events as signals.
+
+    steps(list[StepEvent]) batches step events; the other signals carry one event each.
+    ready(trainer) tells the GUI which trainer to steer (pause/resume/stop/set_hyper/set_probe are
+    the trainer's own thread-safe methods). failed(str) reports an exception; done() comes last.
+    """
+
+    ready = Signal(object)
+    steps = Signal(object)
+    epoch = Signal(object)
+    snapshot = Signal(object)
+    diverged = Signal(object)
+    finished = Signal(object)
+    failed = Signal(str)
+    done = Signal()
+
+    def __init__(self, make_trainer: Callable[[], object]):
+        super().__init__()
+        self._make_trainer = make_trainer
+        self.trainer = None
+        self._stop_requested = False
+
+    def request_stop(self) -> None:
+        """Stop as soon as possible (also before the trainer exists). Thread-safe."""
+        self._stop_requested = True
+        if self.trainer is not None:
+            self.trainer.stop()
+
+    def run(self) -> None:
+        try:
+            self.trainer = self._make_trainer()
+            if self._stop_requested:
+                self.trainer.stop()
+            self.ready.emit(self.trainer)
+            self._forward_events(self.trainer.run())
+        except Exception as error:  # shown to the user as a message box by the GUI
+            self.failed.emit(describe_error(error))
+        finally:
+            self.done.emit()
+            QThread.currentThread().quit()
+
+    def _forward_events(self, events) -> None:
+        pending: list = []
+        last_emit = 0.0
+        interval = 1.0 / STEP_EMITS_PER_SECOND
+        for event in events:
+            if isinstance(event, StepEvent):
+                pending.append(event)
+                now = time.monotonic()
+                if now - last_emit >= interval:
+                    self.steps.emit(pending)
+                    pending, last_emit = [], now
+                continue
+            if pending:
+                self.steps.emit(pending)
+                pending, last_emit = [], time.monotonic()
+            if isinstance(event, SnapshotEvent):
+                self.snapshot.emit(event)
+            elif isinstance(event, EpochEvent):
+                self.epoch.emit(event)
+            elif isinstance(event, DivergedEvent):
+                self.diverged.emit(event)
+            elif isinstance(event, FinishedEvent):
+                self.finished.emit(event)
+        if pending:
+            self.steps.emit(pending)
+
+
+class JobWorker(QObject):
+    """Runs job(report) once in its thread, report(value) emitting progress(value).
+    result(value) or failed(BaseException) follows, then done()."""
+
+    progress = Signal(object)
+    result = Signal(object)
+    failed = Signal(object)
+    done = Signal()
+
+    def __init__(self, job: Callable[[Callable[[object], None]], object]):
+        super().__init__()
+        self._job = job
+
+    def run(self) -> None:
+        try:
+            self.result.emit(self._job(self.progress.emit))
+        except Exception as error:
+            self.failed.emit(error)
+        finally:
+            self.done.emit()
+            QThread.currentThread().quit()
+
+
+class Background:
+    """A worker object (with a run() method) moved to its own QThread. Connect the worker's signals
+    to bound methods of GUI-thread objects before start(), so none is missed; keep a reference until
+    wait() returns (a QThread destroyed while running aborts the process)."""
+
+    def __init__(self, worker: QObject, name: str):
+        self.worker = worker
+        self.thread = QThread()
+        self.thread.setObjectName(name)
+        worker.moveToThread(self.thread)
+        self.thread.started.connect(worker.run)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def running(self) -> bool:
+        return self.thread.isRunning()
+
+    def wait(self, timeout_ms: int | None = None) -> bool:
+        """Block until the thread has ended (True) or timeout_ms has passed (False)."""
+        if timeout_ms is None:
+            return self.thread.wait()
+        return self.thread.wait(timeout_ms)

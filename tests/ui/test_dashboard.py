@@ -1,0 +1,326 @@
+"""The training dashboard, driven like a user would (pytest-qt, offscreen), on a slice of the real
+CIFAR-10 sample with a tiny network: curves and filters update, pause/resume/stop, a live LR
+change, closing mid-run, checkpoints, errors shown, and a download through the data panel."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import http.server
+import threading
+
+import numpy as np
+import pytest
+
+from convviz.data import load_cifar10
+from convviz.model import Architecture, LayerSpec
+from convviz.training import Trainer
+from convviz.ui import worker as worker_module
+from convviz.ui.dashboard import TrainDashboard
+
+WAIT = 20_000  # ms: generous, the machine is shared
+
+
+@pytest.fixture(scope="module")
+def small_data(sample_dir):
+    """300 training and 120 test images of the real sample."""
+    data = load_cifar10(sample_dir)
+    return dataclasses.replace(data, train_images=data.train_images[:300], train_labels=data.train_labels[:300],
+                               test_images=data.test_images[:120], test_labels=data.test_labels[:120])
+
+
+def tiny_arch() -> Architecture:
+    return Architecture(layers=[LayerSpec("conv", {"filters": 4, "size": 3, "pad": 1}), LayerSpec("relu"),
+                                LayerSpec("maxpool", {"size": 4}), LayerSpec("conv", {"filters": 3, "size": 3, "pad": 1}),
+                                LayerSpec("relu"), LayerSpec("fc", {"units": 10}), LayerSpec("softmax")])
+
+
+@pytest.fixture
+def started_threads(monkeypatch):
+    """Every Background thread started during the test; the test fails if one is left running."""
+    started = []
+    original = worker_module.Background.start
+
+    def start(self):
+        started.append(self)
+        original(self)
+
+    monkeypatch.setattr(worker_module.Background, "start", start)
+    yield started
+    leftover = [b.thread.objectName() for b in started if b.thread.isRunning()]
+    assert not leftover, f"threads still running after the test: {leftover}"
+
+
+@pytest.fixture
+def dashboard(qtbot, small_data, started_threads):
+    dash = TrainDashboard(autoload=False)
+    qtbot.addWidget(dash)
+    dash.resize(1200, 800)
+    dash.show()
+    messages = []
+    dash.show_error = lambda title, text: messages.append((title, text))
+    dash.messages = messages
+    dash.set_data(small_data)
+    dash.set_architecture(tiny_arch())
+    s = dash.settings
+    s.batch_size.setValue(25)
+    s.val_split.setValue(50)
+    s.epochs.setValue(1)
+    yield dash
+    dash.shutdown()
+    assert not dash.running()
+
+
+def finish(qtbot, dash) -> None:
+    qtbot.waitUntil(lambda: not dash.running(), timeout=WAIT)
+
+
+def test_training_updates_curves_filters_and_views(qtbot, dashboard):
+    dash = dashboard
+    dash.snapshot_rate = 1000.0  # a snapshot after every step
+    assert dash.start_button.isEnabled(), dash.reason.text()
+    dash.views.setCurrentWidget(dash.filters)
+    pictures = []
+    show = dash.filters.set_snapshot
+
+    def record(snapshot):
+        show(snapshot)
+        dash.refresh_views()
+        pictures.append(dash.filters.image_of(0))
+
+    dash.filters.set_snapshot = record
+    with qtbot.waitSignal(dash.runFinished, timeout=WAIT) as finished:
+        dash.start()
+    assert finished.args == ["completed"]
+    assert len(pictures) >= 2
+    before, after = pictures[0], pictures[-1]
+    assert before.shape == after.shape == (2 * 3 + 1, 3 * 3 + 2, 4)  # 4 RGB 3x3 tiles, 2 rows of 3, 1-px gaps
+    assert not np.array_equal(before, after), "the filters did not change while training"
+
+    steps_per_epoch = 250 // 25
+    assert dash.curves.steps == list(range(1, steps_per_epoch + 1))
+    dash.views.setCurrentWidget(dash.curves)
+    x, y = dash.curves.raw_item.getData()
+    assert len(x) == steps_per_epoch and np.allclose(y, dash.curves.losses)
+    assert dash.curves.epochs == [1] and 0 <= dash.curves.test_acc[0] <= 100
+    assert dash.status["step"].text().startswith(f"{steps_per_epoch} ")
+
+    dash.views.setCurrentWidget(dash.activations)
+    acts = dash.activations
+    first = acts.image_of(0)
+    assert first.ndim == 3 and first.shape[2] == 4  # a mosaic of the 4 depth slices of conv 0
+    probabilities = acts.image_of(len(tiny_arch().layers) - 1)
+    assert probabilities.shape == (10,) and abs(probabilities.sum() - 1) < 1e-4  # softmax as bars
+    acts.gradients.setChecked(True)
+    assert not np.array_equal(acts.image_of(0), first)
+
+    dash.views.setCurrentWidget(dash.predictions)
+    shown = dash.predictions.shown_indices()
+    assert len(shown) == 32
+    predicted = dash.predictions.probabilities.argmax(axis=1)
+    for cell, index in zip(dash.predictions.cells, shown):
+        right = predicted[index] == dash.data.test_labels[index]
+        assert ("#3fbf6f" if right else "#e05555") in cell.styleSheet()
+
+    dash.views.setCurrentWidget(dash.confusion)
+    matrix = dash.confusion.confusion
+    assert matrix.sum() == 120
+    true_class, predicted_class = np.unravel_index(np.argmax(matrix), matrix.shape)
+    dash.confusion.table.cellClicked.emit(int(true_class), int(predicted_class))
+    assert dash.confusion.cell_images.count() == matrix[true_class, predicted_class]
+    assert not dash.messages
+
+
+def test_pause_resume_stop_and_live_learning_rate(qtbot, dashboard):
+    dash = dashboard
+    dash.settings.epochs.setValue(50)
+    dash.settings.lr.setValue(0.01)
+    dash.start()
+    qtbot.waitUntil(lambda: len(dash.curves.steps) >= 3, timeout=WAIT)
+    assert dash.status["lr"].text() == "0.01"
+    dash.settings.lr.setValue(0.0025)
+    qtbot.waitUntil(lambda: dash.status["lr"].text() == "0.0025", timeout=WAIT)
+
+    dash.toggle_pause()
+    assert dash.pause_button.text() == "Resume" and dash.save_button.isEnabled()
+    qtbot.wait(300)
+    count = len(dash.curves.steps)
+    qtbot.wait(400)
+    assert len(dash.curves.steps) == count, "steps went on while paused"
+    dash.toggle_pause()
+    qtbot.waitUntil(lambda: len(dash.curves.steps) > count, timeout=WAIT)
+
+    with qtbot.waitSignal(dash.runFinished, timeout=WAIT) as finished:
+        dash.stop()
+    assert finished.args == ["stopped"]
+    assert dash.start_button.isEnabled() and not dash.stop_button.isEnabled()
+    assert dash.status["state"].text().startswith("Stopped")
+
+
+def test_close_during_training_stops_and_keeps_the_checkpoint(qtbot, dashboard, small_data, tmp_path):
+    dash = dashboard
+    dash.settings.epochs.setValue(50)
+    dash.start()
+    qtbot.waitUntil(lambda: len(dash.curves.steps) >= 2, timeout=WAIT)
+    dash.toggle_pause()
+    qtbot.wait(200)
+    path = tmp_path / "run.npz"
+    assert dash.save_checkpoint(path)
+    saved_step = Trainer.from_checkpoint(path, small_data).step
+    dash.toggle_pause()
+    qtbot.waitUntil(lambda: dash.curves.steps[-1] > saved_step + 2, timeout=WAIT)
+    dash.shutdown()  # what closing the window does
+    assert not dash.running()
+    assert Trainer.from_checkpoint(path, small_data).step > saved_step, "closing lost the run's progress"
+
+
+def test_checkpoint_continues_the_run(qtbot, dashboard, tmp_path):
+    dash = dashboard
+    dash.settings.max_steps.setValue(4)
+    with qtbot.waitSignal(dash.runFinished, timeout=WAIT):
+        dash.start()
+    path = tmp_path / "four.npz"
+    assert dash.save_checkpoint(path)
+    dash.curves.clear()
+    dash.load_checkpoint(path)
+    qtbot.waitUntil(lambda: dash.loaded_trainer is not None, timeout=WAIT)
+    assert dash.start_button.text() == "Continue run" and dash.curves.steps == [1, 2, 3, 4]
+    dash.settings.max_steps.setValue(7)
+    with qtbot.waitSignal(dash.runFinished, timeout=WAIT) as finished:
+        dash.start()
+    assert finished.args == ["max_steps"]
+    assert dash.curves.steps == list(range(1, 8))
+
+
+def test_bad_checkpoint_is_reported(qtbot, dashboard, tmp_path):
+    path = tmp_path / "junk.npz"
+    path.write_bytes(b"not a checkpoint")
+    dashboard.load_checkpoint(path)
+    qtbot.waitUntil(lambda: bool(dashboard.messages), timeout=WAIT)
+    title, text = dashboard.messages[0]
+    assert title == "Cannot load the checkpoint" and "junk.npz" in text
+    assert dashboard.loaded_trainer is None
+
+
+def test_worker_error_is_shown_to_the_user(qtbot, dashboard, monkeypatch):
+    def broken_run(self):
+        yield from []
+        raise RuntimeError("the engine ran out of coffee")
+
+    monkeypatch.setattr(Trainer, "run", broken_run)
+    with qtbot.waitSignal(dashboard.runFinished, timeout=WAIT) as finished:
+        dashboard.start()
+    assert finished.args == ["failed"]
+    assert dashboard.messages and dashboard.messages[0][0] == "Training failed"
+    assert "the engine ran out of coffee" in dashboard.messages[0][1]
+    assert dashboard.start_button.isEnabled() and not dashboard.running()
+
+
+def test_divergence_stops_with_a_message(qtbot, dashboard):
+    dash = dashboard
+    dash.settings.epochs.setValue(50)
+    dash.settings.lr.setValue(10.0)
+    dash.settings.momentum.setValue(0.99)
+    with qtbot.waitSignal(dash.runFinished, timeout=WAIT) as finished:
+        dash.start()
+    assert finished.args == ["diverged"]
+    title, text = dash.messages[0]
+    assert title == "Training diverged" and "lower learning rate" in text
+    assert "diverged" in dash.status["state"].text()
+
+
+def test_invalid_architecture_disables_start_with_the_reason(qtbot, dashboard):
+    bad = Architecture(layers=[LayerSpec("conv", {"filters": 4, "size": 3, "stride": 2}), LayerSpec("fc"),
+                               LayerSpec("softmax")])
+    dashboard.set_architecture(bad)
+    assert not dashboard.start_button.isEnabled()
+    assert "Cannot train" in dashboard.reason.text() and dashboard.reason.isVisibleTo(dashboard)
+    dashboard.set_architecture(tiny_arch())
+    assert dashboard.start_button.isEnabled() and not dashboard.reason.text()
+
+
+@pytest.fixture
+def cifar_server(sample_dir):
+    """The sample's cifar-10-python.tar.gz served over HTTP on 127.0.0.1 -> (url, md5)."""
+    handler = functools.partial(QuietHandler, directory=str(sample_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    md5 = (sample_dir / "MD5SUM").read_text().split()[0]
+    yield f"http://127.0.0.1:{server.server_port}/cifar-10-python.tar.gz", md5
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_download_through_the_panel(qtbot, cifar_server, tmp_path, monkeypatch, started_threads, sample_dir):
+    url, md5 = cifar_server
+    assert hashlib.md5((sample_dir / "cifar-10-python.tar.gz").read_bytes()).hexdigest() == md5
+    monkeypatch.setenv("CONVVIZ_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CONVVIZ_CIFAR_URL", url)
+    monkeypatch.setenv("CONVVIZ_CIFAR_MD5", md5)
+    dash = TrainDashboard(autoload=True)  # nothing there yet: it says so
+    qtbot.addWidget(dash)
+    try:
+        panel = dash.data_panel
+        assert "not found" in panel.where.text()
+        assert not dash.start_button.isEnabled() and "CIFAR-10" in dash.reason.text()
+        values, texts = [], []
+        panel.progress.valueChanged.connect(values.append)
+        panel.progress.valueChanged.connect(lambda _: texts.append(panel.progress_text.text()))
+        panel.download_button.click()
+        assert panel.cancel_button.isVisibleTo(panel)
+        qtbot.waitUntil(lambda: dash.data is not None, timeout=WAIT)
+        assert max(values) == 1000  # 100% of the bar (its range is 0..1000 while downloading)
+        assert any(" MB" in t and "/" in t for t in texts), texts
+        assert len(dash.data.train_labels) == 5170
+        assert (tmp_path / "home" / "cifar-10-batches-py" / "test_batch").is_file()
+        assert "5,170 training" in panel.where.text()
+    finally:
+        dash.shutdown()
+
+
+def test_cancelled_download_says_so(qtbot, tmp_path, monkeypatch, started_threads):
+    """A server that trickles a 10 MB body: Cancel ends the download cleanly."""
+    release = threading.Event()
+
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(10_000_000))
+            self.end_headers()
+            try:
+                while not release.wait(0.02):
+                    self.wfile.write(b"\0" * 20_000)
+                    self.wfile.flush()
+            except OSError:  # the client hung up
+                pass
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    dash = TrainDashboard(autoload=False)
+    qtbot.addWidget(dash)
+    try:
+        panel = dash.data_panel
+        panel.download(dest=tmp_path, url=f"http://127.0.0.1:{server.server_port}/x.tar.gz", md5="0" * 32)
+        qtbot.waitUntil(lambda: "MB" in panel.progress_text.text(), timeout=WAIT)
+        assert "10.0 MB" in panel.progress_text.text()
+        panel.cancel_button.click()
+        qtbot.waitUntil(lambda: not panel.busy(), timeout=WAIT)
+        assert "cancelled" in panel.where.text().lower()
+        assert panel.download_button.isEnabled()
+    finally:
+        release.set()
+        dash.shutdown()
+        server.shutdown()
+        server.server_close()
+        thread.join()
