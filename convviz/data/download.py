@@ -26,7 +26,6 @@ from .locate import app_data_dir
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 MD5 = "c58f30108f718f92721af3b95e74349a"
-SIZE = 170_498_071
 ARCHIVE = "cifar-10-python.tar.gz"
 CHUNK = 1 << 16
 REPORT_EVERY = 0.1  # seconds between progress callbacks
@@ -90,6 +89,8 @@ def _wait(seconds: float, cancel: threading.Event | None) -> None:
 
 def _fetch(url: str, part: Path, progress, cancel, timeout: float) -> None:
     """Append the rest of url to part (resuming with a Range request when part holds bytes)."""
+    if cancel is not None and cancel.is_set():
+        raise DownloadCancelled("download cancelled before it started")
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
@@ -133,25 +134,30 @@ def _range_start(response) -> int | None:
 
 
 def _stream(response, part: Path, start: int, total: int | None, progress, cancel) -> None:
+    """Write the response body into part from byte start, reporting progress and checking cancel per chunk."""
     done, began, last_report = start, time.monotonic(), 0.0
-    with open(part, "r+b" if start else "wb") as f:
-        f.seek(start)
-        f.truncate()
-        while True:
-            if cancel is not None and cancel.is_set():
-                raise DownloadCancelled(f"download cancelled; {done / 1e6:.1f} MB kept in {part} to resume")
-            try:
-                chunk = response.read(CHUNK)
-            except (OSError, http.client.HTTPException) as e:  # reset, stall (socket.timeout), bad chunking
-                raise _Interrupted(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__) from None
-            if not chunk:
-                break
-            f.write(chunk)
-            done += len(chunk)
-            now = time.monotonic()
-            if progress is not None and now - last_report >= REPORT_EVERY:
-                progress(Progress(done, total, (done - start) / max(now - began, 1e-9)))
-                last_report = now
+    try:
+        with open(part, "r+b" if start else "wb") as f:
+            f.seek(start)
+            f.truncate()
+            while True:
+                if cancel is not None and cancel.is_set():
+                    raise DownloadCancelled(f"download cancelled; {done / 1e6:.1f} MB kept in {part} to resume")
+                try:
+                    chunk = response.read(CHUNK)
+                except (OSError, http.client.HTTPException) as e:  # reset, stall (socket.timeout), bad chunking
+                    raise _Interrupted(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__) from None
+                if not chunk:
+                    break
+                f.write(chunk)
+                done += len(chunk)
+                now = time.monotonic()
+                if progress is not None and now - last_report >= REPORT_EVERY:
+                    progress(Progress(done, total, (done - start) / max(now - began, 1e-9)))
+                    last_report = now
+    except OSError as e:
+        raise DownloadError(f"cannot write {part} ({e.strerror or e}). Free some disk space or choose "
+                            "another folder with --dir.") from None
     if progress is not None:
         progress(Progress(done, total, (done - start) / max(time.monotonic() - began, 1e-9)))
     if total is not None and done < total:

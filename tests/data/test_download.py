@@ -159,6 +159,19 @@ def test_server_ignoring_the_range_restarts_from_zero(server, archive, tmp_path)
     assert leftovers(tmp_path) == ["cifar-10-batches-py"]
 
 
+def test_complete_part_file_is_verified_and_extracted(server, archive, tmp_path):
+    (tmp_path / "cifar-10-python.tar.gz.part").write_bytes(archive[0])
+    download(server, archive[1], tmp_path, retries=0)
+    assert server.ranges == [f"bytes={len(archive[0])}-"]  # answered 416: nothing more to fetch
+    assert leftovers(tmp_path) == ["cifar-10-batches-py"]
+
+
+def test_unwritable_destination_is_a_clear_error(server, archive, tmp_path):
+    (tmp_path / "cifar-10-python.tar.gz.part").mkdir()  # the part file cannot be opened for writing
+    with pytest.raises(DownloadError, match=r"cannot write .*\.part.*--dir"):
+        download(server, archive[1], tmp_path, retries=0)
+
+
 def test_wrong_checksum_is_a_clear_error_leaving_nothing(server, tmp_path):
     with pytest.raises(DownloadError, match=r"md5 [0-9a-f]{32}, expected 0{32}.*deleted"):
         download(server, "0" * 32, tmp_path)
