@@ -1,0 +1,36 @@
+"""UI fixtures: QSettings pointed at a temporary folder, and a MainWindow whose dialogs never block."""
+import pytest
+from PySide6.QtCore import QSettings
+
+
+@pytest.fixture(autouse=True)
+def temporary_settings(tmp_path, qapp):
+    """Every QSettings() of a UI test (and of code it runs) reads and writes under tmp_path."""
+    qapp.setOrganizationName("ConvVizTests")
+    qapp.setApplicationName("ConvVizTests")
+    QSettings.setDefaultFormat(QSettings.IniFormat)
+    QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "settings"))
+    yield tmp_path / "settings"
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return QSettings(str(tmp_path / "convviz.ini"), QSettings.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    """A MainWindow with the default network. Modal questions are replaced: closing discards changes,
+    and errors are collected in window.shown_errors as (title, text)."""
+    from convviz.ui.main_window import MainWindow
+
+    w = MainWindow(settings=settings)
+    w.shown_errors = []
+    w.ask_save_changes = lambda: "discard"
+    w.show_error = lambda title, text: w.shown_errors.append((title, text))
+    w.show_info = lambda title, html: w.shown_errors.append((title, html))
+    qtbot.addWidget(w)
+    w.resize(1300, 850)
+    w.show()
+    qtbot.waitExposed(w)
+    return w

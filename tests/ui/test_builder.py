@@ -1,0 +1,263 @@
+"""The builder as a person uses it: drops from the palette, moves, Delete, undo/redo, spin boxes,
+invalid blocks and their fixes. Drops go through the real dropEvent with the palette's own MIME data."""
+import json
+
+import pytest
+from PySide6.QtCore import QMimeData, QModelIndex, QPoint, QPointF, Qt
+from PySide6.QtGui import QColor, QDropEvent
+
+from convviz.engine import LAYER_TYPES
+from convviz.ui.builder.stack import BLOCK_MIME, BLOCK_ROLE, LAYER_MIME
+
+CONVNETJS_TYPES = ["conv", "relu", "maxpool", "conv", "relu", "maxpool", "conv", "relu", "maxpool", "fc", "softmax"]
+
+
+def types(window):
+    return [layer.type for layer in window.current_architecture().layers]
+
+
+def volumes(window):
+    """The output volume each stack row shows (row 0 is INPUT)."""
+    model = window.builder.model
+    return [model.index(r).data(BLOCK_ROLE).volume for r in range(model.rowCount())]
+
+
+def palette_mime(window, layer_type):
+    """The MIME data the palette really produces when an entry is dragged."""
+    palette = window.builder.palette_list
+    row = [palette.layer_type(r) for r in range(palette.count())].index(layer_type)
+    return palette.mimeData([palette.item(row)])
+
+
+def drop_on_stack(window, mime, gap_row, upper_half=True, action=Qt.CopyAction):
+    """Drop mime on the stack over row gap_row (upper half: before it, lower half: after it)."""
+    stack = window.builder.stack
+    rect = stack.visualRect(window.builder.model.index(gap_row))
+    y = rect.top() + 3 if upper_half else rect.bottom() - 3
+    event = QDropEvent(QPointF(rect.center().x(), y), action, mime, Qt.LeftButton, Qt.NoModifier)
+    stack.dropEvent(event)
+    return event
+
+
+def select_block(window, index):
+    window.builder.select(index)
+    assert window.document.selected == index
+
+
+def test_default_network_is_the_convnetjs_demo(window):
+    assert types(window) == CONVNETJS_TYPES
+    assert volumes(window)[:4] == ["32x32x3", "32x32x16", "32x32x16", "16x16x16"]
+    assert window.current_inference().valid
+    assert "22,466" in window.builder.totals.params.text()
+
+
+def test_palette_offers_every_layer_type_with_its_summary(window):
+    palette = window.builder.palette_list
+    assert [palette.layer_type(r) for r in range(palette.count())] == list(LAYER_TYPES)
+    for r in range(palette.count()):
+        declared = LAYER_TYPES[palette.layer_type(r)]
+        assert palette.item(r).text() == declared.title
+        assert declared.summary in palette.item(r).toolTip()
+        assert not palette.item(r).icon().isNull()
+    mime = palette_mime(window, "dropout")
+    assert json.loads(bytes(mime.data(LAYER_MIME)).decode()) == {"type": "dropout"}
+
+
+def test_drop_from_palette_inserts_at_the_gap_and_undoes(window, qtbot):
+    mime = palette_mime(window, "batchnorm")
+    with qtbot.waitSignal(window.architectureChanged) as signal:
+        event = drop_on_stack(window, mime, gap_row=2)          # upper half of row 2: before layer 1
+    assert event.isAccepted()
+    assert types(window)[:3] == ["conv", "batchnorm", "relu"]
+    arch, inference = signal.args
+    assert [layer.type for layer in arch.layers][1] == "batchnorm" and inference.blocks[1].output is not None
+    assert window.document.selected == 1
+    drop_on_stack(window, palette_mime(window, "dropout"), gap_row=window.builder.model.rowCount() - 1,
+                  upper_half=False)                              # below the last block: appended
+    assert types(window)[-1] == "dropout"
+    window.document.undo_stack.undo()
+    window.document.undo_stack.undo()
+    assert types(window) == CONVNETJS_TYPES
+    window.document.undo_stack.redo()
+    assert types(window)[1] == "batchnorm"
+
+
+def test_drop_never_goes_above_input_and_ignores_foreign_data(window):
+    drop_on_stack(window, palette_mime(window, "tanh"), gap_row=0)   # over INPUT: becomes the first layer
+    assert types(window)[0] == "tanh"
+    foreign = QMimeData()
+    foreign.setText("conv")
+    event = drop_on_stack(window, foreign, gap_row=1)
+    assert not event.isAccepted()
+    bogus = QMimeData()
+    bogus.setData(LAYER_MIME, b'{"type": "os.system"}')
+    assert not window.builder.model.dropMimeData(bogus, Qt.CopyAction, 1, 0, QModelIndex())
+    assert types(window)[1:] == CONVNETJS_TYPES
+
+
+def test_drag_a_block_to_reorder_it(window):
+    model = window.builder.model
+    mime = model.mimeData([model.index(10)])                     # row 10 = layer 9: the fc block
+    assert json.loads(bytes(mime.data(BLOCK_MIME)).decode()) == {"index": 9}
+    drop_on_stack(window, mime, gap_row=1, action=Qt.MoveAction)  # before the first layer
+    assert types(window) == ["fc"] + CONVNETJS_TYPES[:9] + ["softmax"]
+    assert window.document.selected == 0
+    mime = model.mimeData([model.index(1)])
+    drop_on_stack(window, mime, gap_row=model.rowCount() - 1, upper_half=True, action=Qt.MoveAction)
+    assert types(window) == CONVNETJS_TYPES
+    window.document.undo_stack.undo()
+    assert types(window)[0] == "fc"
+
+
+def test_delete_key_duplicate_and_undo(window, qtbot):
+    select_block(window, 1)
+    window.builder.stack.setFocus()
+    qtbot.keyClick(window.builder.stack, Qt.Key_Delete)
+    assert types(window) == CONVNETJS_TYPES[:1] + CONVNETJS_TYPES[2:]
+    assert window.document.selected == 1                          # the next block is selected
+    window.duplicate_action.trigger()
+    assert types(window)[1:3] == ["maxpool", "maxpool"]
+    window.undo_action.trigger()
+    window.undo_action.trigger()
+    assert types(window) == CONVNETJS_TYPES
+    select_block(window, -1)
+    qtbot.keyClick(window.builder.stack, Qt.Key_Delete)          # INPUT cannot be deleted
+    assert types(window) == CONVNETJS_TYPES
+
+
+def test_double_click_in_palette_adds_after_the_selected_block(window, qtbot):
+    select_block(window, 0)
+    palette = window.builder.palette_list
+    item = palette.item([palette.layer_type(r) for r in range(palette.count())].index("leakyrelu"))
+    rect = palette.visualItemRect(item)
+    qtbot.mouseClick(palette.viewport(), Qt.LeftButton, pos=rect.center())   # a double-click is a press,
+    qtbot.mouseDClick(palette.viewport(), Qt.LeftButton, pos=rect.center())  # release, then the second press
+    assert types(window)[1] == "leakyrelu"
+    assert types(window).count("leakyrelu") == 1
+    palette.setCurrentItem(palette.item(0))
+    qtbot.keyClick(palette, Qt.Key_Return)                                   # Enter adds the current entry
+    assert types(window)[2] == "conv"
+
+
+def test_spin_box_edit_changes_every_downstream_volume(window, qtbot):
+    select_block(window, 0)
+    boxes = window.builder.inspector.spin_boxes
+    assert set(boxes) == {h.name for h in LAYER_TYPES["conv"].hypers}
+    before = volumes(window)
+    with qtbot.waitSignal(window.architectureChanged):
+        boxes["filters"].setValue(24)
+    after = volumes(window)
+    assert after[1:4] == ["32x32x24", "32x32x24", "16x16x24"]
+    assert after[4:] == before[4:]                                # later convs set their own depth
+    boxes["size"].setValue(3)                                      # pad 2 with 3x3: the volume grows
+    assert volumes(window)[1] == "34x34x24" and volumes(window)[3] == "17x17x24"
+    labels = [box.label for box in window.builder.drawing.boxes if not box.operator]
+    assert labels[:3] == ["32x32x3", "34x34x24", "17x17x24"]
+    assert window.builder.inspector.spin_boxes["filters"] is boxes["filters"]   # edited in place, not rebuilt
+    window.document.undo_stack.undo()                              # one step per field edited
+    assert volumes(window)[1] == "32x32x24" and boxes["size"].value() == 5
+
+
+def test_typing_in_a_spin_box_is_one_undo_step(window, qtbot):
+    select_block(window, 9)                                       # fc
+    box = window.builder.inspector.spin_boxes["units"]
+    box.selectAll()
+    qtbot.keyClicks(box, "128")
+    assert window.current_architecture().layers[9].params["units"] == 128
+    assert not window.current_inference().valid                    # 128 units but 10 classes
+    window.document.undo_stack.undo()
+    assert window.current_architecture().layers[9].params["units"] == 10
+    assert box.value() == 10
+
+
+def test_spin_boxes_hold_the_declared_limits(window):
+    for layer_type, declared in LAYER_TYPES.items():
+        window.document.insert_layer(0, layer_type)
+        select_block(window, 0)
+        boxes = window.builder.inspector.spin_boxes
+        assert set(boxes) == {h.name for h in declared.hypers}, layer_type
+        for hyper in declared.hypers:
+            assert (boxes[hyper.name].minimum(), boxes[hyper.name].maximum()) == (hyper.minimum, hyper.maximum)
+            assert hyper.help in boxes[hyper.name].toolTip()
+    select_block(window, -1)
+    assert set(window.builder.inspector.spin_boxes) == {"width", "height", "depth", "classes"}
+
+
+def block_colour(window, row):
+    """The colour painted near the top of a stack row, inside the block."""
+    stack = window.builder.stack
+    rect = stack.visualRect(window.builder.model.index(row))
+    image = stack.viewport().grab().toImage()
+    return QColor(image.pixel(rect.center().x(), rect.top() + 5))
+
+
+def test_invalid_edit_turns_the_block_red_and_a_fix_button_repairs_it(window, qtbot):
+    select_block(window, 0)
+    normal = block_colour(window, 1)
+    window.builder.inspector.spin_boxes["stride"].setValue(3)     # (32 - 5 + 4)/3 + 1 = 11.33
+    block = window.builder.model.index(1).data(BLOCK_ROLE)
+    assert block.errors and "11.3333" in block.errors[0]
+    assert "11.3333" in window.builder.model.index(1).data(Qt.ToolTipRole)
+    red = block_colour(window, 1)
+    assert red.red() > red.blue() + 25 and normal.blue() > normal.red()
+    assert not window.current_inference().valid
+    assert "error" in window.builder.totals.status.text()
+    inspector = window.builder.inspector
+    cards = inspector.problem_cards
+    assert len(cards) == 1
+    formula_text = " ".join(label.text() for label in cards[0].findChildren(type(inspector.title_label)))
+    assert "(32 - 5 + 4)/3 + 1" in formula_text
+    buttons = cards[0].fix_buttons
+    assert buttons
+    stride_fix = [b for b in buttons if "stride 1" in b.text()][0]
+    qtbot.mouseClick(stride_fix, Qt.LeftButton)
+    assert window.current_inference().valid
+    assert window.current_architecture().layers[0].params["stride"] == 1
+    assert not window.builder.model.index(1).data(BLOCK_ROLE).errors
+    assert inspector.spin_boxes["stride"].value() == 1
+    window.document.undo_stack.undo()                              # the fix is undoable
+    assert window.current_architecture().layers[0].params["stride"] == 3
+
+
+def test_warning_is_amber_not_red(window):
+    select_block(window, 1)
+    window.document.insert_layer(2, "tanh")                       # relu then tanh: two activations in a row
+    inference = window.current_inference()
+    assert inference.valid and inference.warnings
+    warned = [r for r in range(1, window.builder.model.rowCount())
+              if window.builder.model.index(r).data(BLOCK_ROLE).warnings]
+    assert warned
+    colour = block_colour(window, warned[0])
+    assert colour.red() > colour.blue() + 25 and colour.green() > colour.blue() + 10
+    assert "warning" in window.builder.totals.status.text()
+
+
+def test_input_block_edits_flow_through(window):
+    select_block(window, -1)
+    boxes = window.builder.inspector.spin_boxes
+    boxes["width"].setValue(64)
+    boxes["height"].setValue(64)
+    assert volumes(window)[0] == "64x64x3" and volumes(window)[1] == "64x64x16"
+    assert window.current_inference().valid                       # fc adapts to its input
+    boxes["classes"].setValue(100)
+    assert not window.current_inference().valid
+    window.document.undo_stack.undo()
+    assert window.current_architecture().classes == 10
+
+
+@pytest.mark.parametrize("name, params", [("convnetjs", "22,466"), ("vgg16", "138,357,544")])
+def test_presets_load_with_their_published_totals(window, name, params):
+    window.load_preset(name)
+    assert window.builder.totals.params.text().count(params) == 1
+    assert window.current_inference().valid
+    assert "preset" in window.windowTitle() and not window.isWindowModified()
+
+
+def test_every_preset_is_in_the_menu_and_loads(window):
+    from convviz.model.presets import load_preset, preset_names
+
+    assert sorted(window.preset_actions) == sorted(preset_names())
+    for name, action in window.preset_actions.items():
+        action.trigger()
+        assert window.current_architecture().to_dict() == load_preset(name).to_dict()
+        assert window.builder.model.rowCount() == len(load_preset(name).layers) + 1

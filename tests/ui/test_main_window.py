@@ -1,0 +1,147 @@
+"""The window around the builder: files, the unsaved mark and the close question, settings, menus."""
+import json
+
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QKeySequence
+
+from convviz.model.io import load_architecture
+from convviz.ui.main_window import MainWindow, volume_formula_html
+
+
+def edit_something(window):
+    window.builder.select(0)
+    window.builder.inspector.spin_boxes["filters"].setValue(8)
+
+
+def test_unsaved_changes_are_marked_in_the_title(window):
+    assert "[*]" in window.windowTitle() and not window.isWindowModified()
+    edit_something(window)
+    assert window.isWindowModified()
+    window.document.undo_stack.undo()
+    assert not window.isWindowModified()
+
+
+def test_save_and_open_round_trip(window, tmp_path):
+    edit_something(window)
+    window.document.insert_layer(1, "batchnorm")
+    path = tmp_path / "net.json"
+    assert window.save_to(path)
+    assert not window.isWindowModified() and "net.json" in window.windowTitle()
+    saved = window.current_architecture()
+    assert load_architecture(path).to_dict() == saved.to_dict()
+    window.new_network()
+    assert window.current_architecture().layers == []
+    assert window.open_file(path)
+    assert window.current_architecture().to_dict() == saved.to_dict()
+    assert not window.isWindowModified() and window.document.path == path
+    assert window.recent_files()[0] == str(path.resolve())
+    window.document.undo_stack.undo()                             # opening is not an undoable edit
+    assert window.current_architecture().to_dict() == saved.to_dict()
+
+
+def test_save_uses_the_known_path_or_asks(window, tmp_path):
+    target = tmp_path / "chosen"
+    window.choose_save_path = lambda title, filters, suffix: str(target) + suffix
+    edit_something(window)
+    assert window.save()
+    assert (tmp_path / "chosen.json").exists()
+    window.choose_save_path = lambda *args: ""                    # cancelled: nothing is asked again
+    edit_something(window)
+    window.document.insert_layer(0, "relu")
+    assert window.save()                                          # saved to the same file, no dialog
+    assert load_architecture(tmp_path / "chosen.json").layers[0].type == "relu"
+
+
+def test_a_corrupt_file_shows_every_error_and_changes_nothing(window, tmp_path):
+    before = window.current_architecture().to_dict()
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"version": 1, "input": {"width": 32,')
+    assert not window.open_file(broken)
+    title, text = window.shown_errors[-1]
+    assert "broken.json" in title and "line" in text
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"version": 1, "input": {"width": 32, "height": 32, "depth": 3},
+                               "layers": [{"type": "conv", "stride": "2"}, {"type": "warp"}]}))
+    assert not window.open_file(bad)
+    title, text = window.shown_errors[-1]
+    assert "layers[0].stride" in text and "layers[1]" in text
+    assert not window.open_file(tmp_path / "missing.json")
+    assert "missing.json" in window.shown_errors[-1][1]
+    assert window.current_architecture().to_dict() == before
+    assert window.recent_files() == []
+
+
+def test_close_asks_about_unsaved_changes(window, qtbot, tmp_path):
+    edit_something(window)
+    asked = []
+    window.ask_save_changes = lambda: asked.append(1) or "cancel"
+    window.close()
+    assert asked and window.isVisible()                            # cancel keeps the window open
+    window.ask_save_changes = lambda: "save"
+    window.choose_save_path = lambda *args: str(tmp_path / "kept.json")
+    window.close()
+    assert not window.isVisible() and (tmp_path / "kept.json").exists()
+
+
+def test_new_and_presets_ask_before_dropping_changes(window):
+    edit_something(window)
+    window.ask_save_changes = lambda: "cancel"
+    window.new_network()
+    window.load_preset("vgg16")
+    assert len(window.current_architecture().layers) == 11 and window.isWindowModified()
+    window.ask_save_changes = lambda: "discard"
+    window.new_network()
+    assert window.current_architecture().layers == [] and not window.isWindowModified()
+
+
+def test_layout_and_recent_files_are_remembered(qtbot, settings, tmp_path):
+    first = MainWindow(settings=settings)
+    qtbot.addWidget(first)
+    first.resize(777, 555)                                       # inside the 800x800 offscreen screen
+    first.show()
+    first.builder.columns.setSizes([150, 600, 350])
+    sizes = first.builder.columns.sizes()
+    path = tmp_path / "r.json"
+    first.save_to(path)
+    first.close()
+    again = MainWindow(settings=QSettings(settings.fileName(), QSettings.IniFormat))
+    qtbot.addWidget(again)
+    again.show()
+    assert (again.width(), again.height()) == (777, 555)
+    assert again.builder.columns.sizes() == sizes
+    assert again.recent_files() == [str(path.resolve())]
+    again.recent_menu.aboutToShow.emit()
+    assert [a.text() for a in again.recent_menu.actions()] == ["r.json"]
+
+
+def test_export_summary_writes_the_table(window, tmp_path):
+    path = tmp_path / "summary.txt"
+    assert window.export_summary(path)
+    text = path.read_text()
+    assert "22,466" in text and "32x32x16" in text and "softmax" in text
+    assert not (tmp_path / "summary.txt.tmp").exists()
+
+
+def test_menus_shortcuts_and_help(window):
+    menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
+    assert list(menus) == ["File", "Edit", "Presets", "Help"]
+    file_items = [a.text().replace("&", "") for a in menus["File"].actions() if a.text()]
+    assert file_items[:6] == ["New", "Open...", "Open Recent", "Save", "Save As...", "Export summary..."]
+    edit_items = [a.text().replace("&", "") for a in menus["Edit"].actions() if a.text()]
+    assert edit_items[2:] == ["Delete block", "Duplicate block"] and edit_items[0].startswith("Undo")
+    assert window.undo_action.shortcut() == QKeySequence(QKeySequence.Undo)
+    assert window.save_action.shortcut() == QKeySequence(QKeySequence.Save)
+    assert window.delete_action.shortcut() == QKeySequence(QKeySequence.Delete)
+    window.formula_action.trigger()
+    title, html = window.shown_errors[-1]
+    assert "(W − F + 2P) / S + 1" in html and "(10 - 3 + 0)/2 + 1" in html
+    assert volume_formula_html() == html
+
+
+def test_architecture_changed_carries_copies(window, qtbot):
+    with qtbot.waitSignal(window.architectureChanged) as signal:
+        window.document.insert_layer(0, "dropout")
+    arch, inference = signal.args
+    arch.layers.clear()                                           # a listener cannot edit the document
+    assert window.current_architecture().layers[0].type == "dropout"
+    assert inference is window.current_inference() and len(inference.blocks) == 12
