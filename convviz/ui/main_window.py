@@ -52,7 +52,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.validity)
 
         self.document.changed.connect(self._document_changed)
-        self.document.undo_stack.cleanChanged.connect(lambda clean: self._update_title())
+        self.document.undo_stack.cleanChanged.connect(self._update_title)
         self._document_changed(self.document.arch, self.document.inference)
         self.document.selectionRequested.emit(-1)
         self._restore_settings()
@@ -168,7 +168,7 @@ class MainWindow(QMainWindow):
         self.validity.setToolTip("" if blocker is None else blocker)
         self.architectureChanged.emit(arch.copy(), inference)
 
-    def _update_title(self) -> None:
+    def _update_title(self, *_) -> None:
         """'name[*] — ConvViz': Qt shows the [*] placeholder as '*' while there are unsaved changes."""
         self.setWindowTitle(f"{self.document.name}[*] — ConvViz")
         self.setWindowModified(self.document.is_modified())

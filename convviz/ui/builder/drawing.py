@@ -112,11 +112,11 @@ class NetworkDrawing(QWidget):
         tallest = max(sum(b.extent(1.0)[1:]) for b in self.boxes)
         fixed = self._fixed_height()
         self.zoom = max(MIN_ZOOM, min(1.0, (self.height() - fixed) / tallest))
-        small, bold = self._fonts()
+        small, bold = (QFontMetrics(font) for font in self._fonts())
         x = MARGIN
         for box in self.boxes:
-            labels = [(small, line) for line in box.above + box.below] + [(bold, box.label)]
-            text_width = max(QFontMetrics(font).horizontalAdvance(line) for font, line in labels)
+            text_width = max([small.horizontalAdvance(line) for line in box.above + box.below]
+                             + [bold.horizontalAdvance(box.label)])
             front, _, recede = box.extent(self.zoom)
             box.x, box.slot = x, max(front + recede, text_width + 6)
             x += box.slot + GAP

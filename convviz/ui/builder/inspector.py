@@ -117,14 +117,14 @@ class Inspector(QScrollArea):
         self._form_for: tuple | None = None
         self.spin_boxes: dict[str, QAbstractSpinBox] = {}
         self.problem_cards: list[ProblemCard] = []
-        document.changed.connect(lambda *_: self.refresh())
+        document.changed.connect(self.refresh)
         self.show_block(None)
 
     def show_block(self, index: int | None) -> None:
         self.index = index
         self.refresh()
 
-    def refresh(self) -> None:
+    def refresh(self, *_) -> None:
         """Rebuild the form only when the selected block (or its type) changed; else update values
         in place so a spin box being edited keeps its focus."""
         arch, inference = self.document.arch, self.document.inference

@@ -89,7 +89,7 @@ class BuilderWidget(QWidget):
             current = self.stack.currentIndex()
             if current.row() != row or not self.stack.selectionModel().isSelected(current):
                 self.stack.setCurrentIndex(self.model.index(row))
-            self.stack.scrollTo(self.model.index(row))
+                self.stack.scrollTo(self.model.index(row))
 
     def _row_selected(self, current, previous) -> None:
         index = current.row() - 1 if current.isValid() else None
