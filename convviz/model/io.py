@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from ..engine import LAYER_TYPES, Volume
@@ -20,17 +21,34 @@ from .inference import CLASSES_HYPER, INPUT_HYPERS
 from .spec import DEFAULT_CLASSES, FORMAT_VERSION, Architecture, LayerSpec
 
 MAX_FILE_BYTES = 5_000_000
+MAX_LISTED = 50  # problems spelt out in the message (all are in .problems)
 TOP_KEYS = ("version", "input", "classes", "description", "layers")
 
 
 class ArchitectureFileError(ValueError):
-    """An architecture document that cannot be used. problems: every "path: message" found."""
+    """An architecture document that cannot be used. problems: every "path: message" found; str()
+    lists them (the first MAX_LISTED)."""
 
     def __init__(self, source: str, problems: list[str]):
         self.source, self.problems = source, problems
-        lines = "\n".join(f"  {p}" for p in problems)
+        lines = "\n".join(f"  {p}" for p in problems[:MAX_LISTED])
+        if len(problems) > MAX_LISTED:
+            lines += f"\n  ... and {len(problems) - MAX_LISTED:,} more"
         super().__init__(f"{source} is not a usable architecture ({len(problems)} problem"
                          f"{'s' if len(problems) != 1 else ''}):\n{lines}")
+
+
+class _JsonObject(dict):
+    """A JSON object that remembers the keys it held more than once (json keeps only the last)."""
+
+    def __init__(self, pairs):
+        super().__init__(pairs)
+        self.duplicates = sorted(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
+
+
+def _report_duplicates(obj, where: str, problems: list[str]) -> None:
+    for key in getattr(obj, "duplicates", ()):
+        problems.append(f"{where}{key}: given more than once (only the last would count)")
 
 
 def _reject_constant(name: str):
@@ -40,7 +58,7 @@ def _reject_constant(name: str):
 def parse_architecture(text: str, source: str = "<text>") -> Architecture:
     """Parse and check a JSON document; raise ArchitectureFileError listing every problem."""
     try:
-        doc = json.loads(text, parse_constant=_reject_constant)
+        doc = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_JsonObject)
     except json.JSONDecodeError as e:
         raise ArchitectureFileError(source, [f"line {e.lineno}, column {e.colno}: malformed JSON: {e.msg}"]) from None
     except ValueError as e:
@@ -81,6 +99,7 @@ def _check_document(doc, problems: list[str]) -> Architecture | None:
     if not isinstance(doc, dict):
         problems.append(f"document: must be a JSON object with {', '.join(TOP_KEYS)}, got {_describe(doc)}")
         return None
+    _report_duplicates(doc, "", problems)
     for key in doc:
         if key not in TOP_KEYS:
             problems.append(f"{key}: unknown key (allowed: {', '.join(TOP_KEYS)})")
@@ -118,6 +137,7 @@ def _check_input(value, problems: list[str]) -> Volume | None:
                         + ("nothing" if value is None else _describe(value)))
         return None
     names = [h.name for h in INPUT_HYPERS]
+    _report_duplicates(value, "input.", problems)
     for key in value:
         if key not in names:
             problems.append(f"input.{key}: unknown key (allowed: {', '.join(names)})")
@@ -150,6 +170,7 @@ def _check_layers(value, problems: list[str]) -> list[LayerSpec]:
             problems.append(f"{where}.type: must be one of {', '.join(LAYER_TYPES)}, got {got}")
             continue
         names = [h.name for h in t.hypers]
+        _report_duplicates(block, f"{where}.", problems)
         params = {k: v for k, v in block.items() if k != "type"}
         for key, v in params.items():
             h = next((h for h in t.hypers if h.name == key), None)

@@ -86,6 +86,21 @@ def test_hostile_or_odd_documents(text, expected):
     assert any(expected in p for p in problems_of(text))
 
 
+def test_duplicate_keys_are_reported_with_their_path():
+    text = ('{"input": {"width": 3, "height": 3, "depth": 1, "width": 4},'
+            ' "layers": [{"type": "conv", "pad": 1, "pad": 2}]}')
+    assert problems_of(text) == ["input.width: given more than once (only the last would count)",
+                                 "layers[0].pad: given more than once (only the last would count)"]
+
+
+def test_many_problems_are_all_kept_and_the_message_stays_short():
+    text = '{"input": {' + ", ".join(f'"k{i}": 1' for i in range(1000)) + '}, "layers": []}'
+    with pytest.raises(ArchitectureFileError) as info:
+        parse_architecture(text)
+    assert len(info.value.problems) == 1003  # 1000 unknown keys, 3 missing sizes
+    assert str(info.value).endswith("... and 953 more") and "input.k49:" in str(info.value)
+
+
 def test_load_file_errors(tmp_path):
     with pytest.raises(ArchitectureFileError, match="cannot read the file"):
         load_architecture(tmp_path / "missing.json")
@@ -93,6 +108,8 @@ def test_load_file_errors(tmp_path):
     bad.write_bytes(b'{"input": "\xff"}')
     with pytest.raises(ArchitectureFileError, match="not UTF-8"):
         load_architecture(bad)
+    with pytest.raises(ArchitectureFileError, match="cannot read the file"):
+        load_architecture(tmp_path)
 
 
 def test_round_trip_is_lossless(tmp_path):
