@@ -1,6 +1,13 @@
-"""Fast NCHW kernels: convolution as im2col + one GEMM per batch chunk, pooling as loops over
-the F*F window offsets (each a whole-volume vector operation). `reference.py` holds the naive
-loops these are tested against.
+"""Fast NCHW kernels, single-threaded (Network splits each batch across threads).
+
+Convolution with stride 1, the common case, runs on "padded rows": each image's padded (C, Hp, Wp)
+planes are flat, so the window of filter tap (i, j) is one contiguous run of Ho*Wp numbers, and
+im2col is a copy of long runs; the output is computed for all Wp columns of each row and the
+d(F-1) columns that wrap past the row end are dropped. Its input gradient is itself a stride-1
+convolution (of dout with the flipped, transposed filters), so it needs no col2im. Other strides
+use a classic im2col + one GEMM, and col2im for the input gradient. Pooling loops over the F*F
+window offsets, each a whole-volume vector operation, with a fast path for 2x2 stride 2.
+`reference.py` holds the naive loops these are tested against.
 
 Shapes: x (N, C, H, W); conv weight (K, C, F, F); outputs (N, K, Ho, Wo) with
 Ho = (H + 2P - D(F-1) - 1) / S + 1 (callers have checked it is a whole number).
@@ -9,8 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
-
-from .threads import batch_chunks, run_chunks
 
 
 def out_size(size: int, f: int, s: int, p: int, d: int = 1) -> int:
@@ -48,46 +53,84 @@ def col2im(cols: np.ndarray, shape: tuple, f: int, s: int, d: int, p: int, ho: i
     return dxp[:, :, p : p + h, p : p + w] if p else dxp
 
 
-def conv_forward(x, w, b, s: int, p: int, d: int):
-    """x (N, C, H, W), w (K, C, F, F), b (K,) -> out (N, K, Ho, Wo), cache."""
+def row_im2col(x: np.ndarray, f: int, p: int, d: int):
+    """Stride-1 im2col on padded rows: x (N, C, H, W) -> (cols (N, C*F*F, Ho*Wp), Ho, Wo, Wp).
+    Column a*Wp + b of image n is output position (a, b); columns with b >= Wo are junk."""
+    n, c, h, w = x.shape
+    span = d * (f - 1)
+    hp, wp = h + 2 * p, w + 2 * p
+    ho, wo = hp - span, wp - span
+    extra = -(-span // wp)  # rows below the padding, so the last tap's run stays inside the array
+    xp = np.zeros((n, c, hp + extra, wp), dtype=x.dtype)
+    xp[:, :, p : p + h, p : p + w] = x
+    plane, item = (hp + extra) * wp, xp.itemsize
+    view = as_strided(xp, (n, c, f, f, ho * wp), (c * plane * item, plane * item, d * wp * item, d * item, item),
+                      writeable=False)
+    return np.ascontiguousarray(view).reshape(n, c * f * f, ho * wp), ho, wo, wp
+
+
+def _conv_rows(x, w, p: int, d: int):
+    """Stride-1 convolution without bias: x (N, C, H, W), w (K, C, F, F) ->
+    (out (N, K, Ho, Wo), cols (N, C*F*F, Ho*Wp), Wp)."""
+    n, k = x.shape[0], w.shape[0]
+    cols, ho, wo, wp = row_im2col(x, w.shape[2], p, d)
+    y = np.matmul(w.reshape(k, -1), cols).reshape(n, k, ho, wp)
+    return y[..., :wo], cols, wp
+
+
+def conv_forward(x, w, b, s: int, p: int, d: int, need_dx: bool = True):
+    """x (N, C, H, W), w (K, C, F, F), b (K,) -> out (N, K, Ho, Wo), cache.
+    need_dx=False (the first layer) lets backward skip the input gradient."""
     n, c, h, wd = x.shape
     k, _, f, _ = w.shape
+    if s == 1:
+        y, cols, wp = _conv_rows(x, w, p, d)
+        out = y + b.reshape(1, k, 1, 1)
+        return out, ("rows", x.shape, w, p, d, cols, wp, need_dx)
     ho, wo = out_size(h, f, s, p, d), out_size(wd, f, s, p, d)
-    w2 = w.reshape(k, -1)
-    out = np.empty((n, k, ho, wo), dtype=x.dtype)
-    chunks = batch_chunks(n)
-
-    def run(sl: slice):
-        cols = im2col(pad_hw(x[sl], p), f, s, d, ho, wo)
-        y = (w2 @ cols).reshape(k, sl.stop - sl.start, ho, wo)
-        out[sl] = y.transpose(1, 0, 2, 3)
-        return cols
-
-    cols = run_chunks(run, chunks)
-    out += b.reshape(1, k, 1, 1)
-    return out, (x.shape, w, s, p, d, ho, wo, chunks, cols)
+    cols = im2col(pad_hw(x, p), f, s, d, ho, wo)
+    y = (w.reshape(k, -1) @ cols).reshape(k, n, ho, wo)
+    out = np.empty((n, k, ho, wo), dtype=y.dtype)
+    np.add(y.transpose(1, 0, 2, 3), b.reshape(1, k, 1, 1), out=out)
+    return out, ("cols", x.shape, w, (s, p, d, ho, wo), cols, need_dx)
 
 
 def conv_backward(dout, cache):
-    """dout (N, K, Ho, Wo) -> dx (N, C, H, W), dw (K, C, F, F), db (K,)."""
-    shape, w, s, p, d, ho, wo, chunks, cols = cache
-    k, c, f, _ = w.shape
-    w2 = w.reshape(k, -1)
-    dx = np.empty(shape, dtype=dout.dtype)
+    """dout (N, K, Ho, Wo) -> dx (N, C, H, W) (None if the forward said need_dx=False), dw (K, C, F, F), db (K,)."""
+    db = dout.sum(axis=(0, 2, 3))
+    if cache[0] == "rows":
+        return (*_conv_rows_backward(dout, cache), db)
+    _, shape, w, (s, p, d, ho, wo), cols, need_dx = cache
+    k, f = w.shape[0], w.shape[2]
+    dy = dout.transpose(1, 0, 2, 3).reshape(k, -1)
+    dw = (dy @ cols.T).reshape(w.shape)
+    dx = col2im(w.reshape(k, -1).T @ dy, shape, f, s, d, p, ho, wo) if need_dx else None
+    return dx, dw, db
 
-    def run(item):
-        sl, cols_sl = item
-        dy = dout[sl].transpose(1, 0, 2, 3).reshape(k, -1)
-        dx[sl] = col2im(w2.T @ dy, (sl.stop - sl.start,) + tuple(shape[1:]), f, s, d, p, ho, wo)
-        return dy @ cols_sl.T
 
-    dws = run_chunks(run, list(zip(chunks, cols)))
-    dw = np.sum(dws, axis=0).reshape(w.shape) if len(dws) > 1 else dws[0].reshape(w.shape)
-    return dx, dw, dout.sum(axis=(0, 2, 3))
+def _conv_rows_backward(dout, cache):
+    _, shape, w, p, d, cols, wp, need_dx = cache
+    n, k, ho, wo = dout.shape
+    dy = np.zeros((n, k, ho, wp), dtype=dout.dtype)
+    dy[..., :wo] = dout  # junk columns get no gradient
+    dw = np.matmul(dy.reshape(n, k, -1), cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+    if not need_dx:
+        return None, dw
+    # dx = dout, padded by D(F-1) - P (or cropped, when P is larger), correlated with the flipped filters.
+    span = d * (w.shape[2] - 1)
+    crop = max(p - span, 0)
+    if crop:
+        dout = dout[:, :, crop : ho - crop, crop : wo - crop]
+    flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    dx, _, _ = _conv_rows(dout, flipped, max(span - p, 0), d)
+    return np.ascontiguousarray(dx), dw
 
 
 def maxpool_forward(x, f: int, s: int, p: int):
-    """x (N, C, H, W) -> out (N, C, Ho, Wo), cache; padding never wins (it is -inf)."""
+    """x (N, C, H, W) -> out (N, C, Ho, Wo), cache (the offset k = i*F + j of each window's first
+    maximum); padding never wins (it is -inf)."""
+    if f == s == 2 and p == 0 and x.shape[2] % 2 == 0 and x.shape[3] % 2 == 0:
+        return _maxpool_2x2(x)
     ho, wo = out_size(x.shape[2], f, s, p), out_size(x.shape[3], f, s, p)
     xp = pad_hw(x, p, -np.inf)
     out = window(xp, 0, 0, s, ho, wo).copy()
@@ -96,8 +139,19 @@ def maxpool_forward(x, f: int, s: int, p: int):
         cand = window(xp, k // f, k % f, s, ho, wo)
         better = cand > out  # strict: ties keep the first maximum, as PyTorch does
         np.copyto(out, cand, where=better)
-        arg[better] = k
+        np.copyto(arg, k, where=better)
     return out, (x.shape, f, s, p, arg)
+
+
+def _maxpool_2x2(x):
+    """The common 2x2 stride-2 pool: a tournament of the four window corners."""
+    a, b, c, e = x[:, :, 0::2, 0::2], x[:, :, 0::2, 1::2], x[:, :, 1::2, 0::2], x[:, :, 1::2, 1::2]
+    top, bottom = np.maximum(a, b), np.maximum(c, e)
+    right, lower_right = b > a, e > c
+    low = bottom > top
+    out = np.maximum(top, bottom, out=top)
+    arg = np.where(low, 2 + lower_right, right).astype(np.int8)
+    return out, (x.shape, 2, 2, 0, arg)
 
 
 def maxpool_backward(dout, cache):
@@ -105,10 +159,11 @@ def maxpool_backward(dout, cache):
     shape, f, s, p, arg = cache
     n, c, h, w = shape
     ho, wo = dout.shape[2:]
-    if s == f and p == 0 and h == f * ho and w == f * wo:  # tiling windows: one scatter
-        dx = np.zeros((n, c, ho, wo, f * f), dtype=dout.dtype)
-        np.put_along_axis(dx, arg[..., None].astype(np.intp), dout[..., None], axis=-1)
-        return dx.reshape(n, c, ho, wo, f, f).transpose(0, 1, 2, 4, 3, 5).reshape(shape)
+    if s == f and p == 0 and h == f * ho and w == f * wo:  # tiling windows: each input in one window
+        dx = np.empty(shape, dtype=dout.dtype)
+        for k in range(f * f):
+            np.multiply(dout, arg == k, out=window(dx, k // f, k % f, s, ho, wo))
+        return dx
     dxp = np.zeros((n, c, h + 2 * p, w + 2 * p), dtype=dout.dtype)
     for k in range(f * f):
         window(dxp, k // f, k % f, s, ho, wo)[...] += np.where(arg == k, dout, 0)

@@ -5,7 +5,8 @@ reads these declarations.
 
 Arrays are NCHW: a volume of width W, height H and depth D is (N, D, H, W). Layers after `fc`
 keep four axes: fc gives (N, units, 1, 1).
-forward(hp, params, buffers, x, ctx) -> (out, cache); backward(hp, params, dout, cache) -> (dx, grads).
+forward(hp, params, buffers, x, ctx) -> (out, cache); backward(hp, params, dout, cache) -> (dx, grads),
+dx None when ctx.input_grad was False.
 """
 from __future__ import annotations
 
@@ -95,10 +96,12 @@ class Hyper:
 
 @dataclass
 class Context:
-    """What a forward pass needs besides its input: training or evaluation, and the dropout RNG."""
+    """What a forward pass needs besides its input: training or evaluation, the dropout RNG, and
+    whether the backward pass will need the gradient of the layer's input (not for the first layer)."""
 
     train: bool
     rng: np.random.Generator | None = None
+    input_grad: bool = True
 
 
 class LayerType:
@@ -168,7 +171,8 @@ class Conv(LayerType):
         return hp["dilation"] * (hp["size"] - 1) + 1, hp["stride"]
 
     def forward(self, hp, params, buffers, x, ctx):
-        return kernels.conv_forward(x, params["weight"], params["bias"], hp["stride"], hp["pad"], hp["dilation"])
+        return kernels.conv_forward(x, params["weight"], params["bias"], hp["stride"], hp["pad"], hp["dilation"],
+                                    need_dx=ctx.input_grad)
 
     def backward(self, hp, params, dout, cache):
         dx, dw, db = kernels.conv_backward(dout, cache)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .layers import ACTIVATIONS, LAYER_TYPES, Context, Volume, softmax, softmax_cross_entropy
+from .layers import LAYER_TYPES, Context, Volume, softmax, softmax_cross_entropy
+from .threads import batch_chunks, run_chunks
 
 _RELU_LIKE = {"relu", "leakyrelu"}
 _PASS_THROUGH = {"batchnorm", "dropout", "maxpool", "avgpool"}
@@ -92,44 +93,116 @@ class Network:
             raise ValueError(f"input must be (N, {want[0]}, {want[1]}, {want[2]}) NCHW, got {tuple(x.shape)}")
         return np.asarray(x, dtype=self.dtype)
 
-    def _run(self, x, stop: int, train: bool):
-        """Layers [0, stop) on x -> (list of outputs, list of caches)."""
-        ctx = Context(train=train, rng=self.rng)
-        outs, caches = [], []
-        for i in range(stop):
-            x, cache = self.types[i].forward(self.hps[i], self.layer_params[i], self.layer_buffers[i], x, ctx)
-            outs.append(x)
-            caches.append(cache)
-        return outs, caches
+    def _coupled(self, i: int, train: bool) -> bool:
+        """Whether layer i mixes the images of a batch (batchnorm while training): it sees the whole batch."""
+        return train and self.types[i].name == "batchnorm"
 
-    def _backward(self, dout, caches, start: int, keep: bool = False):
-        """Backprop dout (the gradient at layer start-1's output) through layers start-1 .. 0.
-        -> (grads keyed like params, list of d loss / d output of each layer if keep)."""
-        grads, douts = {}, [None] * start
-        for i in range(start - 1, -1, -1):
-            if keep:
-                douts[i] = dout
-            dout, g = self.types[i].backward(self.hps[i], self.layer_params[i], dout, caches[i])
+    def _segments(self, stop: int, train: bool) -> list[tuple[int, int]]:
+        """Layers [0, stop) as runs [lo, hi): each coupled layer alone, the others in maximal runs."""
+        segments, lo = [], 0
+        for i in range(stop):
+            if self._coupled(i, train):
+                segments += [(lo, i)] * (lo < i) + [(i, i + 1)]
+                lo = i + 1
+        return segments + [(lo, stop)] * (lo < stop)
+
+    def _contexts(self, train: bool, count: int) -> list[Context]:
+        """One context per batch chunk; several chunks draw dropout masks from generators seeded by self.rng."""
+        if count == 1 or not train:
+            return [Context(train=train, rng=self.rng)]  * count
+        return [Context(train=train, rng=np.random.default_rng(seed)) for seed in self.rng.integers(2**63, size=count)]
+
+    def _run(self, x, stop: int, train: bool, keep: bool = False):
+        """Layers [0, stop) on x (N, D, H, W), each batch chunk in its own thread between coupled layers.
+        -> (chunks (slices of the batch), the last output per chunk, caches[i] (per chunk, or one for a
+        coupled layer), outputs[i] of every layer (whole batch) if keep)."""
+        chunks = batch_chunks(len(x))
+        parts = [x[sl] for sl in chunks]
+        ctxs = self._contexts(train, len(chunks))
+        caches, outs = [None] * stop, [None] * stop
+
+        def run_segment(k: int, lo: int, hi: int):
+            h, seg_caches, seg_outs = parts[k], [], []
+            for i in range(lo, hi):
+                ctx = Context(ctxs[k].train, ctxs[k].rng, input_grad=i > 0)
+                h, cache = self.types[i].forward(self.hps[i], self.layer_params[i], self.layer_buffers[i], h, ctx)
+                seg_caches.append(cache)
+                seg_outs.append(h if keep else None)
+            return h, seg_caches, seg_outs
+
+        for lo, hi in self._segments(stop, train):
+            if self._coupled(lo, train):
+                whole = _join(parts)
+                ctx = Context(train, self.rng, input_grad=lo > 0)
+                y, caches[lo] = self.types[lo].forward(self.hps[lo], self.layer_params[lo], self.layer_buffers[lo], whole, ctx)
+                parts, outs[lo] = [y[sl] for sl in chunks], y
+                continue
+            results = run_chunks(lambda k: run_segment(k, lo, hi), range(len(chunks)))
+            parts = [r[0] for r in results]
+            for i in range(lo, hi):
+                caches[i] = [r[1][i - lo] for r in results]
+                if keep:
+                    outs[i] = _join([r[2][i - lo] for r in results])
+        return chunks, parts, caches, outs
+
+    def _backward(self, chunks, douts, caches, start: int, train: bool, keep: bool = False):
+        """Backprop douts (per chunk, the gradient at layer start-1's output) through layers start-1 .. 0.
+        -> (grads keyed like params, d loss / d output of every layer (whole batch) if keep)."""
+        grads, kept = {}, [None] * start
+
+        def add(i: int, g: dict) -> None:
             for k, a in g.items():
-                grads[f"{i}.{k}"] = a
-        return grads, douts
+                key = f"{i}.{k}"
+                grads[key] = grads[key] + a if key in grads else a
+
+        def back_segment(k: int, lo: int, hi: int):
+            dout, seg_grads, seg_douts = douts[k], [], []
+            for i in range(hi - 1, lo - 1, -1):
+                seg_douts.append(dout if keep else None)
+                dout, g = self.types[i].backward(self.hps[i], self.layer_params[i], dout, caches[i][k])
+                seg_grads.append(g)
+            return dout, seg_grads, seg_douts
+
+        for lo, hi in reversed(self._segments(start, train)):
+            if self._coupled(lo, train):
+                whole = _join(douts)
+                kept[lo] = whole
+                dx, g = self.types[lo].backward(self.hps[lo], self.layer_params[lo], whole, caches[lo])
+                add(lo, g)
+                douts = [dx[sl] for sl in chunks] if dx is not None else None
+                continue
+            results = run_chunks(lambda k: back_segment(k, lo, hi), range(len(chunks)))
+            douts = [r[0] for r in results]
+            for n, i in enumerate(range(hi - 1, lo - 1, -1)):
+                for r in results:
+                    add(i, r[1][n])
+                if keep:
+                    kept[i] = _join([r[2][n] for r in results])
+        return grads, kept
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         """x (N, D, H, W) -> logits (N, classes): the input of the final softmax."""
-        outs, _ = self._run(self._check_input(x), len(self.types) - 1, train)
-        return outs[-1].reshape(len(x), -1)
+        _, parts, _, _ = self._run(self._check_input(x), len(self.types) - 1, train)
+        return _join(parts).reshape(len(x), -1)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """x (N, D, H, W) -> class probabilities (N, classes), evaluation mode."""
         return softmax(self.forward(x))
 
+    def _loss(self, parts, y):
+        """Per-chunk logits -> (loss, per-chunk d loss / d logits, probabilities (N, classes))."""
+        logits = _join(parts)
+        n = len(logits)
+        loss, dlogits, probs = softmax_cross_entropy(logits.reshape(n, -1), np.asarray(y))
+        dlogits = dlogits.reshape(logits.shape).astype(self.dtype, copy=False)
+        return loss, dlogits, probs
+
     def backprop(self, x: np.ndarray, y: np.ndarray, train: bool = True):
         """One training pass -> (mean cross-entropy loss, grads keyed like params, probabilities (N, classes))."""
         last = len(self.types) - 1
-        outs, caches = self._run(self._check_input(x), last, train)
-        logits = outs[-1]
-        loss, dlogits, probs = softmax_cross_entropy(logits.reshape(len(x), -1), np.asarray(y))
-        grads, _ = self._backward(dlogits.reshape(logits.shape).astype(self.dtype), caches, last)
+        chunks, parts, caches, _ = self._run(self._check_input(x), last, train)
+        loss, dlogits, probs = self._loss(parts, y)
+        grads, _ = self._backward(chunks, [dlogits[sl] for sl in chunks], caches, last, train)
         return loss, grads, probs
 
     def loss_and_gradients(self, x: np.ndarray, y: np.ndarray):
@@ -142,11 +215,10 @@ class Network:
         -> (outputs of every layer, the last being the class probabilities,
             d loss / d output of every layer, the last being d loss / d logits)."""
         last = len(self.types) - 1
-        outs, caches = self._run(self._check_input(x), last, train=False)
-        loss, dlogits, probs = softmax_cross_entropy(outs[-1].reshape(len(x), -1), np.asarray(y))
-        dlogits = dlogits.reshape(outs[-1].shape).astype(self.dtype)
-        _, douts = self._backward(dlogits, caches, last, keep=True)
-        return outs + [probs.reshape(outs[-1].shape)], douts + [dlogits]
+        chunks, parts, caches, outs = self._run(self._check_input(x), last, train=False, keep=True)
+        _, dlogits, probs = self._loss(parts, y)
+        _, douts = self._backward(chunks, [dlogits[sl] for sl in chunks], caches, last, train=False, keep=True)
+        return outs + [probs.reshape(dlogits.shape).astype(self.dtype, copy=False)], douts + [dlogits]
 
     def state(self) -> dict[str, np.ndarray]:
         """Parameters and buffers, keyed like the weights file."""
@@ -195,3 +267,8 @@ class Network:
             raise WeightsError(f"{source} does not fit this architecture: " + "; ".join(problems))
         for k, a in want.items():
             np.copyto(a, arrays[k], casting="unsafe")
+
+
+def _join(parts: list[np.ndarray]) -> np.ndarray:
+    """Batch chunks back into one array (no copy for a single chunk)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)

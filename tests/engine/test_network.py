@@ -223,3 +223,46 @@ def test_optimizer_state_round_trip_continues_identically():
 def test_unknown_optimizer():
     with pytest.raises(ValueError, match="choose one of sgd, adam, adadelta"):
         make_optimizer("rmsprop", {})
+
+
+def test_batch_split_across_threads_gives_the_single_chunk_results(monkeypatch):
+    """Network runs each batch chunk in its own thread between batch-coupled layers (batchnorm while
+    training): splitting the batch in three must not change the loss, gradients, statistics or trace."""
+    import convviz.engine.network as network_module
+
+    layers = [("conv", {"filters": 3, "size": 3, "pad": 1}), ("relu", {}), ("batchnorm", {}),
+              ("maxpool", {"size": 2, "stride": 2}), ("conv", {"filters": 4, "size": 2, "stride": 2}), ("fc", {"units": 5}),
+              ("batchnorm", {}), ("sigmoid", {}), ("fc", {"units": 3}), ("softmax", {})]
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((16, 2, 8, 8)), rng.integers(0, 3, 16)
+    results = []
+    for parts in (1, 3):
+        monkeypatch.setattr(network_module, "batch_chunks",
+                            lambda n, parts=parts: [slice(n * k // parts, n * (k + 1) // parts) for k in range(parts)])
+        net = Network(arch(layers, input=(8, 8, 2)), seed=0, dtype=np.float64)
+        loss, grads, probs = net.backprop(x, y)
+        outs, douts = net.trace(x[:7], y[:7])
+        results.append((loss, grads, probs, dict(net.buffers), outs, douts, net.forward(x)))
+    (l1, g1, p1, b1, o1, d1, f1), (l2, g2, p2, b2, o2, d2, f2) = results
+    assert l1 == pytest.approx(l2, rel=1e-12)
+    np.testing.assert_allclose(p1, p2, rtol=1e-10)
+    np.testing.assert_allclose(f1, f2, rtol=1e-10)
+    for k in g1:
+        np.testing.assert_allclose(g1[k], g2[k], rtol=1e-9, atol=1e-12, err_msg=k)
+    for k in b1:
+        np.testing.assert_allclose(b1[k], b2[k], rtol=1e-10, err_msg=k)
+    for a, b in zip(o1 + d1, o2 + d2):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_first_conv_skips_its_input_gradient():
+    net = Network(arch(TINY), seed=0)
+    x = np.zeros((2, 2, 7, 7), np.float32)
+    net.loss_and_gradients(x, np.array([0, 1]))  # would fail if the skipped dx were used
+    from convviz.engine.layers import Context
+    t = LAYER_TYPES["conv"]
+    hp = t.resolve({"filters": 2, "size": 3})
+    params = {"weight": np.ones((2, 2, 3, 3)), "bias": np.zeros(2)}
+    out, cache = t.forward(hp, params, {}, np.ones((1, 2, 5, 5)), Context(train=True, input_grad=False))
+    dx, grads = t.backward(hp, params, np.ones_like(out), cache)
+    assert dx is None and grads["weight"].shape == (2, 2, 3, 3)
