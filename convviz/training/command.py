@@ -113,6 +113,10 @@ def run(trainer: Trainer, args) -> int:
                 print(f"Diverged at step {event.step}: {event.message}", file=sys.stderr)
             elif isinstance(event, FinishedEvent):
                 finished = event
+    except KeyboardInterrupt:
+        bar.clear()
+        print("Aborted in the middle of a step: nothing written.", file=sys.stderr)
+        return 130
     finally:
         if in_main_thread:
             signal.signal(signal.SIGINT, previous)

@@ -37,6 +37,11 @@ class Trainer:
     init_weights: a weights .npz path or a dict of arrays keyed like Network.state(), or None for
     the engine's seeded initialisation. Raises ValueError for unusable settings and
     convviz.engine.WeightsError for weights that do not fit.
+
+    history holds the curves as lists: per step "step", "loss", "accuracy", "lr"; per epoch "epoch",
+    "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy" (None
+    where not evaluated) and "epoch_seconds". step, epoch (completed) and batch_index say where
+    training stands; normalizer is the one fitted on the training split.
     """
 
     def __init__(self, arch: Architecture, data: Cifar10, config: TrainConfig | None = None, init_weights=None):

@@ -33,7 +33,7 @@ def run_in_fresh_process(code: str, sample_dir: Path) -> None:
         data = slice_data(load_cifar10({sample!r}), 256, 64)
         arch = tiny_architecture()
     """).format(here=str(HERE), sample=str(sample_dir)) + textwrap.dedent(code)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr
 
 

@@ -107,7 +107,7 @@ def test_ctrl_c_stops_after_the_step_and_writes_the_checkpoint(tiny_json, sample
     assert first_epoch.startswith("epoch 1/50"), process.stderr.read()
     time.sleep(0.2)
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=30)
+    out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
     assert "Stopping after the current step" in err
     result = json.loads(out.strip().splitlines()[-1])
