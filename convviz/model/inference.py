@@ -183,8 +183,8 @@ def _infer_block(i: int, layer: LayerSpec, vol: Volume | None, rf: tuple[int, in
     if vol is None:
         return info
     if bad_values:
-        if type(t).output_volume is LayerType.output_volume:  # the volume does not depend on the values
-            info.output, info.memory_bytes = vol, vol.size * BYTES_PER_NUMBER
+        if type(t).output_volume is LayerType.output_volume:  # element-wise: the volume does not depend on them
+            info.output, info.memory_bytes, info.receptive_field = vol, vol.size * BYTES_PER_NUMBER, rf
         return info
     try:
         out = t.output_volume(hp, vol)

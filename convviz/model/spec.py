@@ -50,5 +50,6 @@ class Architecture:
                    d.get("classes", DEFAULT_CLASSES), d.get("description", ""))
 
     def copy(self) -> "Architecture":
-        return Architecture(self.input, [LayerSpec(l.type, dict(l.params)) for l in self.layers],
-                            self.classes, self.description)
+        """A copy whose blocks can be edited without touching this one."""
+        layers = [LayerSpec(l.type, dict(l.params) if isinstance(l.params, dict) else l.params) for l in self.layers]
+        return Architecture(self.input, layers, self.classes, self.description)

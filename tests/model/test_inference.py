@@ -189,6 +189,21 @@ def test_params_equal_engine_arrays():
     assert result.total_memory_bytes == 4 * sum(v.size for v in net.volumes[1:])
 
 
+def test_bad_value_in_an_element_wise_block_does_not_stop_inference():
+    a = arch(8, 8, 3, L("conv", size=3), L("dropout", rate=2), L("maxpool"), L("fc"), L("softmax"))
+    result = infer(a)
+    assert [p.index for p in result.errors] == [1]
+    assert result.blocks[1].output == Volume(6, 6, 16) and result.blocks[1].receptive_field == (3, 1)
+    assert result.blocks[2].output == Volume(3, 3, 16) and result.blocks[2].receptive_field == (4, 2)
+
+
+def test_fixes_apply_to_blocks_with_junk_params():
+    a = Architecture(Volume(8, 0, 3), [LayerSpec("fc", None), L("softmax")])
+    input_fix, params_fix = (p.fixes[0] for p in infer(a).errors)
+    assert input_fix.apply(a).layers[0].params is None
+    assert infer(params_fix.apply(input_fix.apply(a))).valid
+
+
 def test_never_raises_on_junk():
     junk = [LayerSpec(None, {}), LayerSpec("conv", None), LayerSpec("conv", {"size": 10 ** 400}),
             LayerSpec("dropout", {"rate": 10 ** 400}), LayerSpec("dropout", {"rate": float("nan")}),

@@ -27,6 +27,8 @@ def blocks(draw, junk: bool):
         params[draw(st.sampled_from([h.name for h in LAYER_TYPES[kind].hypers] + ["bogus"]))] = draw(JUNK)
     if junk and draw(st.integers(0, 19)) == 0:
         kind = draw(st.sampled_from(["softmax", "conv2d", "", "FC"]))
+    if junk and draw(st.integers(0, 29)) == 0:
+        params = draw(st.one_of(st.none(), st.lists(st.integers(), max_size=2)))
     return LayerSpec(kind, params)
 
 
@@ -38,6 +40,8 @@ def architectures(draw, junk: bool = False):
     tail = draw(st.sampled_from(["fc+softmax", "softmax", "none"]))
     layers = body + {"fc+softmax": [LayerSpec("fc", {"units": classes}), LayerSpec("softmax")],
                      "softmax": [LayerSpec("softmax")], "none": []}[tail]
+    if junk and draw(st.integers(0, 19)) == 0:
+        side, classes = JUNK, draw(JUNK)
     return Architecture(Volume(draw(side), draw(side), draw(st.integers(1, 4))), layers, classes)
 
 
