@@ -14,10 +14,15 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance() or QApplication(sys.argv if argv is None else argv)
     app.setApplicationName("ConvViz")
     app.setOrganizationName("ConvViz")
+    apply_style(app)
+    return app
+
+
+def apply_style(app: QApplication) -> None:
+    """The Fusion style (the same look on every platform) and resources/style.qss."""
     app.setStyle("Fusion")
     if STYLE_SHEET.exists():
         app.setStyleSheet(STYLE_SHEET.read_text(encoding="utf-8"))
-    return app
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,9 @@
 """The window around the builder: files, the unsaved mark and the close question, settings, menus."""
 import json
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QApplication, QLabel
 
 from convviz.model.io import load_architecture
 from convviz.ui.main_window import MainWindow, volume_formula_html
@@ -145,3 +146,29 @@ def test_architecture_changed_carries_copies(window, qtbot):
     arch.layers.clear()                                           # a listener cannot edit the document
     assert window.current_architecture().layers[0].type == "dropout"
     assert inference is window.current_inference() and len(inference.blocks) == 12
+
+
+def test_keyboard_tab_order_and_section_mnemonics(window, qtbot):
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    builder = window.builder
+    builder.palette_list.setFocus()
+    qtbot.keyClick(builder.palette_list, Qt.Key_Tab)
+    assert builder.stack.hasFocus()
+    qtbot.keyClick(builder.stack, Qt.Key_Down)                     # arrows walk the blocks
+    assert window.document.selected == 0
+    assert "filters" in builder.inspector.spin_boxes
+    qtbot.keyClick(builder.stack, Qt.Key_Tab)
+    assert builder.inspector.isAncestorOf(QApplication.focusWidget())
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key_L, Qt.AltModifier)   # Alt+L: the layer palette
+    assert builder.palette_list.hasFocus()
+
+
+def test_network_level_problems_show_on_the_input_block_with_fixes(window):
+    window.document.delete_layer(10)                               # no softmax any more
+    window.builder.select(-1)
+    cards = window.builder.inspector.problem_cards
+    assert len(cards) == 1 and "softmax" in cards[0].findChild(QLabel).text()
+    assert "softmax" in window.builder.model.index(0).data(Qt.ToolTipRole)
+    cards[0].fix_buttons[0].click()
+    assert window.current_inference().valid and window.current_architecture().layers[-1].type == "softmax"

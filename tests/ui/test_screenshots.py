@@ -6,6 +6,7 @@ from pathlib import Path
 
 from PySide6.QtGui import QColor
 
+from convviz.ui.app import apply_style
 from convviz.ui.builder.style import ERROR
 
 SHOTS = Path(os.environ.get("CONVVIZ_SHOTS", "/tmp/convviz-shots"))
@@ -38,7 +39,17 @@ def save(window, name):
     return path
 
 
-def test_screenshots(window, qtbot):
+def test_screenshots(window, qtbot, qapp):
+    style, sheet = qapp.style().name(), qapp.styleSheet()
+    apply_style(qapp)                                         # as main() starts the app
+    try:
+        take_screenshots(window, qtbot)
+    finally:
+        qapp.setStyleSheet(sheet)
+        qapp.setStyle(style)
+
+
+def take_screenshots(window, qtbot):
     window.resize(1400, 900)
     settle(qtbot)
     assert save(window, "default").stat().st_size > 20_000

@@ -1,7 +1,7 @@
 """The network drawn as the seed draws it: each activation volume a 3-D box (height up, depth across,
 width receding), the filters (or pooling windows) as small boxes between volumes, labelled with their
 sizes. Sizes are drawn on a log scale so a 1x1x10 classifier and a 224x224x64 volume both read, and
-the boxes shrink (down to MIN_ZOOM) to fit the height available. Layers that keep the volume
+the boxes are scaled (MIN_ZOOM to MAX_ZOOM) to the height available. Layers that keep the volume
 (activations, dropout, batch norm, softmax) are listed under the volume they act on."""
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ TOP_MARGIN = 40    # room for the operator labels above the tallest box
 LABEL_SPACE = 46   # room under the boxes for the size label (plus LINE per listed layer)
 LINE = 14
 MIN_ZOOM = 0.45
+MAX_ZOOM = 1.6
 OPERATOR_SHRINK = 0.55
 
 
@@ -111,7 +112,7 @@ class NetworkDrawing(QWidget):
         """Choose the zoom that fits the height, then place the slots left to right."""
         tallest = max(sum(b.extent(1.0)[1:]) for b in self.boxes)
         fixed = self._fixed_height()
-        self.zoom = max(MIN_ZOOM, min(1.0, (self.height() - fixed) / tallest))
+        self.zoom = max(MIN_ZOOM, min(MAX_ZOOM, (self.height() - fixed) / tallest))
         small, bold = (QFontMetrics(font) for font in self._fonts())
         x = MARGIN
         for box in self.boxes:

@@ -202,8 +202,6 @@ class Inspector(QScrollArea):
             self.volume_label.setText(f"Output volume <b>{self.document.arch.input}</b>")
             problems = [(p, True) for p in inference.errors if p.index is None]
             problems += [(p, False) for p in inference.warnings if p.index is None]
-            if problems:
-                self.volume_label.setText(self.volume_label.text() + "<br><br><b>Network problems</b>")
         else:
             info = inference.blocks[index]
             rf = f"{info.receptive_field[0]} (jump {info.receptive_field[1]})" if info.receptive_field else "–"
