@@ -52,6 +52,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.validity)
 
         self.document.changed.connect(self._document_changed)
+        self.builder.stack.selectionModel().currentRowChanged.connect(self._update_edit_actions)
         self.document.undo_stack.cleanChanged.connect(self._update_title)
         self._document_changed(self.document.arch, self.document.inference)
         self.document.selectionRequested.emit(-1)
@@ -164,9 +165,21 @@ class MainWindow(QMainWindow):
     def _document_changed(self, arch, inference) -> None:
         self._update_title()
         blocker = training_blocker(inference)
-        self.validity.setText("Ready to train" if blocker is None else "Training disabled: network invalid")
-        self.validity.setToolTip("" if blocker is None else blocker)
+        if blocker is None:
+            self.validity.setText("Ready to train")
+            self.validity.setToolTip("")
+        else:
+            short = blocker if len(blocker) <= 90 else blocker[:89] + "…"
+            self.validity.setText(f"Cannot train: {short}")
+            self.validity.setToolTip(f"Training cannot start while the network is invalid: {blocker}")
+        self._update_edit_actions()
         self.architectureChanged.emit(arch.copy(), inference)
+
+    def _update_edit_actions(self, *_) -> None:
+        """Delete and Duplicate apply to a selected layer block (not to INPUT)."""
+        selected = self.document.selected
+        for action in (self.delete_action, self.duplicate_action):
+            action.setEnabled(selected is not None and selected >= 0)
 
     def _update_title(self, *_) -> None:
         """'name[*] — ConvViz': Qt shows the [*] placeholder as '*' while there are unsaved changes."""

@@ -172,3 +172,18 @@ def test_network_level_problems_show_on_the_input_block_with_fixes(window):
     assert "softmax" in window.builder.model.index(0).data(Qt.ToolTipRole)
     cards[0].fix_buttons[0].click()
     assert window.current_inference().valid and window.current_architecture().layers[-1].type == "softmax"
+
+
+def test_status_bar_says_why_training_cannot_start(window):
+    assert window.validity.text() == "Ready to train"
+    window.builder.select(0)
+    window.builder.inspector.spin_boxes["stride"].setValue(3)
+    assert window.validity.text().startswith("Cannot train: Block 0 (Conv)")
+    assert "11.3333" in window.validity.toolTip()
+
+
+def test_delete_and_duplicate_follow_the_selection(window):
+    window.builder.select(-1)
+    assert not window.delete_action.isEnabled() and not window.duplicate_action.isEnabled()
+    window.builder.select(3)
+    assert window.delete_action.isEnabled() and window.duplicate_action.isEnabled()
