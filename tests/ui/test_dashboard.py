@@ -11,6 +11,8 @@ import threading
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QThread
+from PySide6.QtWidgets import QApplication
 
 from convviz.data import load_cifar10
 from convviz.model import Architecture, LayerSpec
@@ -80,10 +82,11 @@ def test_training_updates_curves_filters_and_views(qtbot, dashboard):
     dash.snapshot_rate = 1000.0  # a snapshot after every step
     assert dash.start_button.isEnabled(), dash.reason.text()
     dash.views.setCurrentWidget(dash.filters)
-    pictures = []
+    pictures, threads = [], set()
     show = dash.filters.set_snapshot
 
     def record(snapshot):
+        threads.add(QThread.currentThread() is QApplication.instance().thread())
         show(snapshot)
         dash.refresh_views()
         pictures.append(dash.filters.image_of(0))
@@ -93,6 +96,7 @@ def test_training_updates_curves_filters_and_views(qtbot, dashboard):
         dash.start()
     assert finished.args == ["completed"]
     assert len(pictures) >= 2
+    assert threads == {True}, "a worker event reached the views outside the GUI thread"
     before, after = pictures[0], pictures[-1]
     assert before.shape == after.shape == (2 * 3 + 1, 3 * 3 + 2, 4)  # 4 RGB 3x3 tiles, 2 rows of 3, 1-px gaps
     assert not np.array_equal(before, after), "the filters did not change while training"

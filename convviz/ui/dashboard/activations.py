@@ -113,11 +113,12 @@ class ActivationsView(QWidget):
         self.canvas.clear()
         self._rows = []
         layout = self.canvas.ci.layout
-        probe_view = self.canvas.addViewBox(row=0, col=0, lockAspect=True, invertY=True, enableMouse=False)
+        probe_view = self.canvas.addViewBox(row=0, col=0, lockAspect=True, invertY=True, enableMouse=False,
+                                            enableMenu=False)
         probe_image = pg.ImageItem()
         probe_view.addItem(probe_image)
         probe_view.setRange(xRange=(0, 32), yRange=(0, 32), padding=0.02)
-        probs = self.canvas.addPlot(row=0, col=1, title="class probabilities")
+        probs = self.canvas.addPlot(row=0, col=1, title="class probabilities", enableMenu=False)
         probs.setYRange(0, 1)
         probs.setMouseEnabled(False, False)
         probs.getAxis("bottom").setTicks([list(enumerate(self.label_names))])
@@ -133,7 +134,7 @@ class ActivationsView(QWidget):
             layout.setRowFixedHeight(1 + 2 * i, TITLE_HEIGHT)
             depth, height, width = volume.shape
             if height == 1 and width == 1:
-                plot = self.canvas.addPlot(row=2 + 2 * i, col=0, colspan=2)
+                plot = self.canvas.addPlot(row=2 + 2 * i, col=0, colspan=2, enableMenu=False)
                 plot.setMouseEnabled(x=True, y=False)
                 bars = pg.BarGraphItem(x=np.arange(depth), height=np.zeros(depth), width=0.8)
                 plot.addItem(bars)
@@ -142,8 +143,8 @@ class ActivationsView(QWidget):
                 self._rows.append((title, "bars", plot, bars))
                 row_height = BAR_HEIGHT
             else:
-                view = self.canvas.addViewBox(row=2 + 2 * i, col=0, colspan=2, lockAspect=True, invertY=True)
-                view.setMenuEnabled(False)
+                view = self.canvas.addViewBox(row=2 + 2 * i, col=0, colspan=2, lockAspect=True, invertY=True,
+                                              enableMenu=False)
                 image = pg.ImageItem()
                 view.addItem(image)
                 rows, cols = grid_shape(depth, aspect=5.0)

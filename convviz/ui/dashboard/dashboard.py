@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox, QPushButton,
                                QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
@@ -288,7 +288,8 @@ class TrainDashboard(QWidget):
         if self.trainer is not None:
             self.trainer.set_probe(index)
 
-    # ---- events from the worker (GUI thread) ----
+    # ---- events from the worker: slots of this GUI-thread object, so Qt queues them here ----
+    @Slot(object)
     def _on_ready(self, trainer) -> None:
         self.trainer = trainer
         self.checkpoint_path = self.checkpoint_path if trainer.step else None
@@ -302,6 +303,7 @@ class TrainDashboard(QWidget):
         self._set_state("Training")
         self._update_controls()
 
+    @Slot(object)
     def _on_steps(self, events) -> None:
         self.curves.add_steps(events)
         self._last_step = e = events[-1]
@@ -319,10 +321,12 @@ class TrainDashboard(QWidget):
             if not self._epoch_seconds:
                 self.status["epoch_time"].setText(f"about {_duration(e.batches_per_epoch * per_step)} (estimate)")
 
+    @Slot(object)
     def _on_snapshot(self, snapshot) -> None:
         self.filters.set_snapshot(snapshot)
         self.activations.set_snapshot(snapshot)
 
+    @Slot(object)
     def _on_epoch(self, event) -> None:
         self.curves.add_epoch(event)
         if event.test_probabilities is not None:
@@ -332,11 +336,13 @@ class TrainDashboard(QWidget):
         self.status["epoch_time"].setText(_duration(event.seconds))
         self.refresh_views(force=True)
 
+    @Slot(object)
     def _on_diverged(self, event) -> None:
         self.message.setText(event.message)
         self.message.setStyleSheet(f"color: {BAD_CSS};")
         self.show_error("Training diverged", event.message)
 
+    @Slot(object)
     def _on_finished(self, event) -> None:
         words = {"completed": "Finished: all epochs done", "stopped": "Stopped",
                  "max_steps": "Finished: the step limit was reached", "diverged": "Stopped: the loss diverged"}
@@ -345,11 +351,13 @@ class TrainDashboard(QWidget):
         self.status["left"].setText("—")
         self._finished_reason = event.reason
 
+    @Slot(str)
     def _on_failed(self, text: str) -> None:
         self._set_state("Failed (see the message)")
         self._finished_reason = "failed"
         self.show_error("Training failed", text)
 
+    @Slot()
     def _on_done(self) -> None:
         if self._run is None:
             return
@@ -411,6 +419,7 @@ class TrainDashboard(QWidget):
         self._load.start()
         self._update_controls()
 
+    @Slot(object)
     def _checkpoint_loaded(self, trainer) -> None:
         self.loaded_trainer = self.trainer = trainer
         self.checkpoint_path = self._pending_checkpoint
@@ -425,11 +434,13 @@ class TrainDashboard(QWidget):
                              "Press Continue run to go on exactly from there.")
         self.refresh_views(force=True)
 
+    @Slot(object)
     def _checkpoint_failed(self, error) -> None:
         text = str(error) if isinstance(error, (CheckpointError, OSError, ValueError)) else f"{type(error).__name__}: {error}"
         self.message.setText("")
         self.show_error("Cannot load the checkpoint", text)
 
+    @Slot()
     def _load_done(self) -> None:
         if self._load is not None:
             self._load.wait()

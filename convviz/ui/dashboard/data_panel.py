@@ -6,7 +6,7 @@ import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QVBoxLayout)
 
@@ -140,6 +140,7 @@ class DataPanel(QGroupBox):
 
         self._start(JobWorker(job), "download")
 
+    @Slot(object)
     def _on_progress(self, p) -> None:
         if p.total:
             self.progress.setRange(0, 1000)
@@ -162,6 +163,7 @@ class DataPanel(QGroupBox):
         self._job = Background(worker, f"convviz-{kind}")
         self._job.start()
 
+    @Slot(object)
     def _on_result(self, value) -> None:
         if self._kind == "download":
             self.progress.setRange(0, 1000)
@@ -172,6 +174,7 @@ class DataPanel(QGroupBox):
             self.set_data(value)
             self.progress_text.setText(f"loaded in {time.monotonic() - self._started:.1f} s")
 
+    @Slot(object)
     def _on_failed(self, error: BaseException) -> None:
         if isinstance(error, DownloadCancelled):
             self._say(f"Download cancelled. {error}", TEXT_DIM)
@@ -182,6 +185,7 @@ class DataPanel(QGroupBox):
         self._say(f"{title}: {message}", BAD_CSS)
         self.failed.emit(title, message)
 
+    @Slot()
     def _on_done(self) -> None:
         if self._job is not None:
             self._job.wait()  # the worker quits its thread itself: this returns at once

@@ -91,8 +91,7 @@ class FiltersView(QWidget):
         for index, (height, width) in shapes.items():
             label = self.canvas.addLabel("", row=2 * len(self._rows), col=0, justify="left")
             view = self.canvas.addViewBox(row=2 * len(self._rows) + 1, col=0, lockAspect=True,
-                                          enableMouse=True, invertY=True)
-            view.setMenuEnabled(False)
+                                          invertY=True, enableMenu=False)
             image = pg.ImageItem()
             view.addItem(image)
             h = height * (PIXELS_PER_RGB_WEIGHT if index == first and self._rgb_first else PIXELS_PER_WEIGHT)
