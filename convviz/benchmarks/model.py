@@ -63,4 +63,5 @@ def run(quick: bool = False) -> None:
     for name, ms in rows:
         print(f"  {name:<45} {ms:8.3f} ms  {ms / base:6.2f}x the valid 100-block infer")
     verdict = "meets" if base < TARGET_MS else "MISSES"
-    print(f"  100-block infer {verdict} the {TARGET_MS:g} ms target ({base:.3f} ms, {base / BLOCKS * 1000:.1f} us a block)")
+    print(f"  100-block infer {verdict} the {TARGET_MS:g} ms target "
+          f"({base:.3f} ms, {base / BLOCKS * 1000:.1f} us a block)")

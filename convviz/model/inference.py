@@ -344,8 +344,8 @@ def _add_warnings(blocks: list[BlockInfo]) -> None:
                                                f"10 million): a pool before it, or fewer units, would shrink it."))
     for prev, b in zip(blocks, blocks[1:]):
         if b.type in ACTIVATIONS and prev.type in ACTIVATIONS:
-            b.warnings.append(Problem(b.index, f"{_name(b.index, b.title)} follows another activation (block {prev.index}, {prev.title}); "
-                                               f"two in a row do no more than one.",
+            b.warnings.append(Problem(b.index, f"{_name(b.index, b.title)} follows another activation (block "
+                                               f"{prev.index}, {prev.title}); two in a row do no more than one.",
                                       fixes=[Fix(f"remove block {b.index}", b.index, remove=True)]))
     reached = next((b for b in blocks if b.output is not None and b.output[:2] == (1, 1)
                     and b.input is not None and b.input[:2] != (1, 1)), None)

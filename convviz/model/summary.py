@@ -55,14 +55,18 @@ def summary_table(arch: Architecture, inference: Inference) -> str:
     then every error (with its fixes) and warning."""
     rows = [("input", "INPUT", "", str(arch.input), "", "", _bytes(_size(arch.input) * 4), "1x1 (jump 1)")]
     for b, layer in zip(inference.blocks, arch.layers):
-        rf = f"{b.receptive_field[0]}x{b.receptive_field[0]} (jump {b.receptive_field[1]})" if b.receptive_field else "-"
+        rf = "-"
+        if b.receptive_field:
+            size, jump = b.receptive_field
+            rf = f"{size}x{size} (jump {jump})"
         rows.append((str(b.index), b.type, _hypers(layer.params), str(b.output) if b.output else "?",
                      f"{b.params:,}", f"{b.macs:,}", _bytes(b.memory_bytes) if b.output else "?", rf))
     widths = [max(len(COLUMNS[c]), *(len(r[c]) for r in rows)) for c in range(len(COLUMNS))]
     right = {4, 5, 6}
 
     def line(cells):
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        padded = (c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return "  ".join(padded).rstrip()
 
     rule = "-" * len(line(COLUMNS))
     out = [line(COLUMNS), rule, *map(line, rows), rule,

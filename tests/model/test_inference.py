@@ -94,7 +94,8 @@ def test_all_errors_at_once_and_structure_checked_past_a_bad_block():
     assert set(by_block) == {0, 2, 4}
     assert "filters must be" in by_block[2][0]
     assert "comes after the classifier" in by_block[4][0]
-    assert result.blocks[2].output is None and result.blocks[2].errors[0].fixes[0].label == "use filters 16 (the default)"
+    assert result.blocks[2].output is None
+    assert result.blocks[2].errors[0].fixes[0].label == "use filters 16 (the default)"
 
 
 @pytest.mark.parametrize("value", [0, -3, 2.5, "2", None, True, [1]])

@@ -86,7 +86,8 @@ def torch_volumes(arch):
             cls = nn.MaxPool2d if layer.type == "maxpool" else nn.AvgPool2d
             m = cls(p.get("size", 2), p.get("stride", p.get("size", 2)), p.get("pad", 0))
         elif layer.type == "fc":
-            m = nn.Sequential(nn.Flatten(), nn.Linear(x[0].numel(), p["units"], device="meta"), nn.Unflatten(1, (p["units"], 1, 1)))
+            linear = nn.Linear(x[0].numel(), p["units"], device="meta")
+            m = nn.Sequential(nn.Flatten(), linear, nn.Unflatten(1, (p["units"], 1, 1)))
         else:
             m = {"relu": nn.ReLU(), "tanh": nn.Tanh(), "dropout": nn.Dropout(p.get("rate", 0.5)),
                  "softmax": nn.Softmax(dim=1)}[layer.type]
