@@ -38,9 +38,12 @@ class Normalizer:
             total += x.sum(axis=(0, 2, 3))
             squares += np.einsum("nchw,nchw->c", x, x)
         n = images.size // images.shape[1]
-        mean = total / n
-        var = np.maximum(squares / n - mean * mean, 0.0)
-        return cls(mean, np.where(var > 0, np.sqrt(var), 1.0))
+        mean, std = [], []
+        for s1, s2 in zip(total.astype(np.int64).tolist(), squares.astype(np.int64).tolist()):
+            var = (n * s2 - s1 * s1) / (n * n)  # exact in Python integers: 0 for a constant channel
+            mean.append(s1 / n)
+            std.append(var ** 0.5 if var > 0 else 1.0)
+        return cls(mean, std)
 
     def apply(self, images: np.ndarray) -> np.ndarray:
         """uint8 (n, C, H, W) -> float32 (n, C, H, W), normalised."""

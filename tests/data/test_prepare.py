@@ -33,6 +33,13 @@ def test_normalizer_round_trips_through_json(images):
     np.testing.assert_array_equal(again.apply(images[:3]), norm.apply(images[:3]))
 
 
+def test_constant_channel_of_a_large_set_gets_exactly_std_one():
+    images = np.full((3000, 3, 8, 8), 201, np.uint8)
+    images[0, 2, 0, 0] = 200
+    norm = Normalizer.fit(images)
+    assert norm.std[0] == 1 and norm.std[1] == 1 and 0 < norm.std[2] < 0.1
+
+
 def test_constant_channel_gets_std_one():
     images = np.zeros((4, 3, 2, 2), np.uint8)
     images[:, 1] = 7
