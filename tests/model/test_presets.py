@@ -105,3 +105,13 @@ def test_presets_match_pytorch(name):
     result = infer(a)
     assert [b.output for b in result.blocks] == volumes
     assert result.total_params == count
+
+
+def test_alexnet_with_the_seed_filters_gives_the_ungrouped_original_count():
+    """The preset's description quotes 62,378,344 for the seed's AlexNet (96-256-384-384-256 filters)."""
+    a = load_preset("alexnet")
+    convs = [layer for layer in a.layers if layer.type == "conv"]
+    for layer, filters in zip(convs, (96, 256, 384, 384, 256)):
+        layer.params["filters"] = filters
+    assert infer(a).total_params == 62_378_344
+    assert "62,378,344" in load_preset("alexnet").description
