@@ -261,3 +261,22 @@ def test_every_preset_is_in_the_menu_and_loads(window):
         action.trigger()
         assert window.current_architecture().to_dict() == load_preset(name).to_dict()
         assert window.builder.model.rowCount() == len(load_preset(name).layers) + 1
+
+
+def test_the_insertion_point_is_drawn_while_dragging(window):
+    from PySide6.QtGui import QDragLeaveEvent, QDragMoveEvent
+
+    stack = window.builder.stack
+    mime = palette_mime(window, "conv")
+    rect = stack.visualRect(window.builder.model.index(3))
+    event = QDragMoveEvent(QPoint(rect.center().x(), rect.top() + 3), Qt.CopyAction, mime, Qt.LeftButton,
+                           Qt.NoModifier)
+    stack.dragMoveEvent(event)
+    assert event.isAccepted() and stack.drop_gap == 3
+    highlight = stack.palette().highlight().color()
+    image = stack.viewport().grab().toImage()
+    line = [QColor(image.pixel(x, rect.top() - 1)) for x in range(20, stack.viewport().width() - 20, 10)]
+    assert sum(c == highlight for c in line) > len(line) // 2        # a highlight line across the gap
+    stack.dragLeaveEvent(QDragLeaveEvent())
+    assert stack.drop_gap is None
+    assert types(window) == CONVNETJS_TYPES                         # hovering changes nothing
