@@ -84,7 +84,10 @@ class Problem:
 
 @dataclass
 class BlockInfo:
-    """One block's volumes (None when they cannot be computed), cost and receptive field."""
+    """One block's volumes (None when they cannot be computed) and cost per image: params, macs
+    (multiply-adds), memory_bytes (its output volume in float32). receptive_field: (size, jump) on the
+    input: the side of the input patch one output number sees, and the input step between neighbouring
+    outputs (an fc sees its whole input)."""
 
     index: int
     type: str
