@@ -149,9 +149,6 @@ class BuilderDocument(QObject):
         """Apply a model Fix (fix.apply(arch) -> a new Architecture) as one undoable edit."""
         self._push(fix.apply(self.arch.copy()), f"Fix: {fix.label}")
 
-    def replace(self, arch: Architecture, text: str) -> None:
-        self._push(arch.copy(), text, select=-1)
-
     def _title(self, index: int) -> str:
         kind = LAYER_TYPES.get(self.arch.layers[index].type)
         return f"{kind.title if kind else self.arch.layers[index].type} (block {index})"

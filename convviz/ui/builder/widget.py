@@ -78,10 +78,6 @@ class BuilderWidget(QWidget):
         self._document_changed(document.arch, document.inference)
 
     # --- selection ---------------------------------------------------------------------------
-    def selected_index(self) -> int | None:
-        """The selected layer index, -1 for INPUT, None for nothing."""
-        return self.document.selected
-
     def select(self, index: int) -> None:
         """Select layer index (-1 = INPUT) in the stack and the inspector."""
         row = index + 1
