@@ -71,5 +71,18 @@ def edit_repaint_bench(quick: bool) -> None:
           f"on {os.cpu_count()} cores)")
 
 
+def dashboard_bench(quick: bool) -> None:
+    """Training with the dashboard open vs headless, and the event loop's latency meanwhile
+    (convviz/ui/dashboard/benchmark.py); also saves screenshots of every view while training."""
+    if "QT_QPA_PLATFORM" not in os.environ and not os.environ.get("DISPLAY"):
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from .app import make_application
+    from .dashboard.benchmark import run as run_dashboard_bench
+
+    make_application([sys.argv[0]])
+    run_dashboard_bench(quick)
+
+
 def run(quick: bool = False) -> None:
     edit_repaint_bench(quick)
+    dashboard_bench(quick)

@@ -21,6 +21,7 @@ from ..model.summary import summary_table
 from .builder import BuilderDocument, BuilderWidget
 from .builder.style import icon
 from .builder.totals import training_blocker
+from .dashboard import TrainDashboard
 
 DEFAULT_PRESET = "convnetjs"
 MAX_RECENT = 8
@@ -43,6 +44,9 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.builder, icon("conv"), "Builder")
+        self.dashboard = TrainDashboard()
+        self.tabs.addTab(self.dashboard, icon("softmax"), "Train")
+        self.architectureChanged.connect(self.dashboard.set_architecture)
         self.setCentralWidget(self.tabs)
 
         self._create_actions()
@@ -302,6 +306,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_settings()
+        self.dashboard.shutdown()  # stops a run and waits for the training and data threads
         event.accept()
 
     # --- dialogs (replaceable in tests) ------------------------------------------------------

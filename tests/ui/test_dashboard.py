@@ -268,8 +268,9 @@ def test_download_through_the_panel(qtbot, cifar_server, tmp_path, monkeypatch, 
     monkeypatch.setenv("CONVVIZ_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CONVVIZ_CIFAR_URL", url)
     monkeypatch.setenv("CONVVIZ_CIFAR_MD5", md5)
-    dash = TrainDashboard(autoload=True)  # nothing there yet: it says so
+    dash = TrainDashboard(autoload=True)  # nothing there yet: it says so when shown
     qtbot.addWidget(dash)
+    dash.show()
     try:
         panel = dash.data_panel
         assert "not found" in panel.where.text()
@@ -328,3 +329,30 @@ def test_cancelled_download_says_so(qtbot, tmp_path, monkeypatch, started_thread
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+def test_train_tab_follows_the_builder_and_closing_mid_run_stops_it(qtbot, settings, small_data, started_threads):
+    from convviz.ui.main_window import MainWindow
+
+    window = MainWindow(settings=settings)
+    qtbot.addWidget(window)
+    window.show()
+    dash = window.dashboard
+    assert window.tabs.indexOf(dash) > 0 and window.tabs.tabText(window.tabs.indexOf(dash)) == "Train"
+    dash.show_error = lambda title, text: pytest.fail(f"unexpected message: {title}: {text}")
+    dash.set_data(small_data)
+    bad = Architecture(layers=[LayerSpec("conv", {"filters": 4, "size": 4, "stride": 3}), LayerSpec("fc"),
+                               LayerSpec("softmax")])
+    window.document.reset(bad, None, "bad")
+    assert not dash.start_button.isEnabled() and "Cannot train" in dash.reason.text()
+    window.document.reset(tiny_arch(), None, "tiny")
+    assert dash.start_button.isEnabled() and dash.arch.layers == tiny_arch().layers
+    window.tabs.setCurrentWidget(dash)
+    dash.settings.batch_size.setValue(25)
+    dash.settings.val_split.setValue(50)
+    dash.settings.epochs.setValue(100)
+    dash.start()
+    qtbot.waitUntil(lambda: len(dash.curves.steps) >= 3, timeout=WAIT)
+    assert dash.running()
+    window.close()
+    assert not dash.running(), "closing the window left the training thread running"

@@ -43,7 +43,8 @@ def layer_titles(net) -> list[str]:
 class TrainDashboard(QWidget):
     """Press Start and watch the network learn.
 
-    set_architecture(arch, inference) follows the builder; shutdown() stops a run and waits for
+    With autoload, CIFAR-10 is searched for (data_folder first) and loaded in the background
+    when the dashboard is first shown. set_architecture(arch, inference) follows the builder; shutdown() stops a run and waits for
     every background thread (call it before the window closes). runFinished(reason) is emitted when
     a run ends: a FinishedEvent reason, or "failed".
     """
@@ -123,8 +124,8 @@ class TrainDashboard(QWidget):
         side_scroll = QScrollArea()
         side_scroll.setWidgetResizable(True)
         side_scroll.setWidget(side)
-        side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        side_scroll.setMinimumWidth(side.sizeHint().width() + side_scroll.verticalScrollBar().sizeHint().width() + 4)
+        side_scroll.setMinimumWidth(240)  # narrower windows scroll; the splitter starts it at full width
+        side_width = side.sizeHint().width() + side_scroll.verticalScrollBar().sizeHint().width() + 4
 
         self.curves = CurvesView()
         self.filters = FiltersView()
@@ -138,13 +139,14 @@ class TrainDashboard(QWidget):
         self.views.addTab(self.activations, "Activations")
         self.views.addTab(self.predictions, "Predictions")
         self.views.addTab(self.confusion, "Confusion matrix")
+        self.views.setMinimumSize(400, 300)  # the views squeeze rather than force a wide window
         self.views.currentChanged.connect(lambda _: self.refresh_views(force=True))
 
         splitter = QSplitter()
         splitter.addWidget(side_scroll)
         splitter.addWidget(self.views)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([side_scroll.minimumWidth(), 1000])
+        splitter.setSizes([side_width, 1000])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
@@ -154,8 +156,15 @@ class TrainDashboard(QWidget):
         self.timer.timeout.connect(self.refresh_views)
         self.timer.start()
         self._update_controls()
-        if autoload:
-            self.data_panel.locate(data_folder)
+        self._locate_on_show = autoload  # search (and load) when first shown, not in a hidden tab
+        self._data_folder = data_folder
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._locate_on_show:
+            self._locate_on_show = False
+            if self.data is None:
+                self.data_panel.locate(self._data_folder)
 
     # ---- inputs ----
     @property
