@@ -53,29 +53,53 @@ def col2im(cols: np.ndarray, shape: tuple, f: int, s: int, d: int, p: int, ho: i
     return dxp[:, :, p : p + h, p : p + w] if p else dxp
 
 
-def row_im2col(x: np.ndarray, f: int, p: int, d: int):
-    """Stride-1 im2col on padded rows: x (N, C, H, W) -> (cols (N, C*F*F, Ho*Wp), Ho, Wo, Wp).
-    Column a*Wp + b of image n is output position (a, b); columns with b >= Wo are junk."""
+GROUP_BYTES = 1 << 20  # im2col columns per GEMM: small enough to stay in the L2 cache
+
+
+def pad_rows(x: np.ndarray, p: int, span: int) -> np.ndarray:
+    """x (N, C, H, W) zero-padded by p, plus enough zero rows below for the flat runs of the
+    last filter taps (which wrap d(F-1) = span numbers past the last row): (N, C, Hp + extra, Wp)."""
     n, c, h, w = x.shape
-    span = d * (f - 1)
-    hp, wp = h + 2 * p, w + 2 * p
-    ho, wo = hp - span, wp - span
-    extra = -(-span // wp)  # rows below the padding, so the last tap's run stays inside the array
-    xp = np.zeros((n, c, hp + extra, wp), dtype=x.dtype)
+    wp = w + 2 * p
+    xp = np.zeros((n, c, h + 2 * p - (-span // wp), wp), dtype=x.dtype)
     xp[:, :, p : p + h, p : p + w] = x
-    plane, item = (hp + extra) * wp, xp.itemsize
+    return xp
+
+
+def row_im2col(xp: np.ndarray, f: int, d: int, ho: int) -> np.ndarray:
+    """Stride-1 im2col on padded rows: xp (N, C, Hp + extra, Wp) from pad_rows -> cols (N, C*F*F, Ho*Wp),
+    rows ordered like weight[k].ravel(). Column a*Wp + b is output position (a, b); b >= Wo are junk."""
+    n, c, rows, wp = xp.shape
+    plane, item = rows * wp, xp.itemsize
     view = as_strided(xp, (n, c, f, f, ho * wp), (c * plane * item, plane * item, d * wp * item, d * item, item),
                       writeable=False)
-    return np.ascontiguousarray(view).reshape(n, c * f * f, ho * wp), ho, wo, wp
+    return np.ascontiguousarray(view).reshape(n, c * f * f, ho * wp)
 
 
-def _conv_rows(x, w, p: int, d: int):
-    """Stride-1 convolution without bias: x (N, C, H, W), w (K, C, F, F) ->
-    (out (N, K, Ho, Wo), cols (N, C*F*F, Ho*Wp), Wp)."""
-    n, k = x.shape[0], w.shape[0]
-    cols, ho, wo, wp = row_im2col(x, w.shape[2], p, d)
-    y = np.matmul(w.reshape(k, -1), cols).reshape(n, k, ho, wp)
-    return y[..., :wo], cols, wp
+def _groups(n: int, f: int, c: int, ho: int, wp: int, item: int) -> range:
+    """Start indices of the image groups whose columns fit GROUP_BYTES (at least one image)."""
+    return range(0, n, max(1, GROUP_BYTES // (c * f * f * ho * wp * item)))
+
+
+def _conv_rows(x, w, b, p: int, d: int):
+    """Stride-1 convolution: x (N, C, H, W), w (K, C, F, F), b (K,) or None -> (out (N, K, Ho, Wo),
+    padded input). Runs im2col and the GEMM group by group, so the columns are still in cache."""
+    n, c, h, wd = x.shape
+    k, _, f, _ = w.shape
+    span = d * (f - 1)
+    ho, wo = h + 2 * p - span, wd + 2 * p - span
+    xp = pad_rows(x, p, span)
+    wp = xp.shape[3]
+    w2 = w.reshape(k, -1)
+    out = np.empty((n, k, ho, wo), dtype=x.dtype)
+    step = _groups(n, f, c, ho, wp, x.itemsize).step
+    for i in range(0, n, step):
+        y = np.matmul(w2, row_im2col(xp[i : i + step], f, d, ho)).reshape(-1, k, ho, wp)[..., :wo]
+        if b is None:
+            out[i : i + step] = y
+        else:
+            np.add(y, b.reshape(1, k, 1, 1), out=out[i : i + step])
+    return out, xp
 
 
 def conv_forward(x, w, b, s: int, p: int, d: int, need_dx: bool = True):
@@ -84,9 +108,8 @@ def conv_forward(x, w, b, s: int, p: int, d: int, need_dx: bool = True):
     n, c, h, wd = x.shape
     k, _, f, _ = w.shape
     if s == 1:
-        y, cols, wp = _conv_rows(x, w, p, d)
-        out = y + b.reshape(1, k, 1, 1)
-        return out, ("rows", x.shape, w, p, d, cols, wp, need_dx)
+        out, xp = _conv_rows(x, w, b, p, d)
+        return out, ("rows", x.shape, w, p, d, xp, need_dx)
     ho, wo = out_size(h, f, s, p, d), out_size(wd, f, s, p, d)
     cols = im2col(pad_hw(x, p), f, s, d, ho, wo)
     y = (w.reshape(k, -1) @ cols).reshape(k, n, ho, wo)
@@ -109,21 +132,29 @@ def conv_backward(dout, cache):
 
 
 def _conv_rows_backward(dout, cache):
-    _, shape, w, p, d, cols, wp, need_dx = cache
+    """dw from the recomputed columns, group by group; dx = dout, padded by D(F-1) - P (or cropped,
+    when P is larger), convolved with the flipped, transposed filters."""
+    _, shape, w, p, d, xp, need_dx = cache
     n, k, ho, wo = dout.shape
-    dy = np.zeros((n, k, ho, wp), dtype=dout.dtype)
-    dy[..., :wo] = dout  # junk columns get no gradient
-    dw = np.matmul(dy.reshape(n, k, -1), cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+    c, f = shape[1], w.shape[2]
+    wp = xp.shape[3]
+    dw = np.zeros((c * f * f, k), dtype=dout.dtype)
+    step = _groups(n, f, c, ho, wp, xp.itemsize).step
+    for i in range(0, n, step):
+        cols = row_im2col(xp[i : i + step], f, d, ho)
+        dy = np.zeros((len(cols), k, ho, wp), dtype=dout.dtype)
+        dy[..., :wo] = dout[i : i + step]  # junk columns get no gradient
+        dw += np.matmul(cols, dy.reshape(len(cols), k, -1).transpose(0, 2, 1)).sum(axis=0)
+    dw = np.ascontiguousarray(dw.T).reshape(w.shape)
     if not need_dx:
         return None, dw
-    # dx = dout, padded by D(F-1) - P (or cropped, when P is larger), correlated with the flipped filters.
-    span = d * (w.shape[2] - 1)
+    span = d * (f - 1)
     crop = max(p - span, 0)
     if crop:
         dout = dout[:, :, crop : ho - crop, crop : wo - crop]
     flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-    dx, _, _ = _conv_rows(dout, flipped, max(span - p, 0), d)
-    return np.ascontiguousarray(dx), dw
+    dx, _ = _conv_rows(dout, flipped, None, max(span - p, 0), d)
+    return dx, dw
 
 
 def maxpool_forward(x, f: int, s: int, p: int):

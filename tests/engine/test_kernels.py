@@ -20,7 +20,9 @@ CONV_CASES = [  # (N, C, H, W), (K, F), stride, pad, dilation
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape, kf, s, p, d", CONV_CASES)
-def test_conv_matches_reference(shape, kf, s, p, d, dtype):
+@pytest.mark.parametrize("group_bytes", [kernels.GROUP_BYTES, 1], ids=["one-group", "group-per-image"])
+def test_conv_matches_reference(shape, kf, s, p, d, dtype, group_bytes, monkeypatch):
+    monkeypatch.setattr(kernels, "GROUP_BYTES", group_bytes)
     rng = np.random.default_rng(0)
     k, f = kf
     x = rng.standard_normal(shape).astype(dtype)
