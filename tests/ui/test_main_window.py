@@ -100,7 +100,9 @@ def test_layout_and_recent_files_are_remembered(qtbot, settings, tmp_path):
     qtbot.addWidget(first)
     first.resize(777, 555)                                       # inside the 800x800 offscreen screen
     first.show()
+    qtbot.waitExposed(first)
     first.builder.columns.setSizes([150, 600, 350])
+    qtbot.wait(10)                                                # let any pending layout settle
     sizes = first.builder.columns.sizes()
     path = tmp_path / "r.json"
     first.save_to(path)
@@ -108,6 +110,7 @@ def test_layout_and_recent_files_are_remembered(qtbot, settings, tmp_path):
     again = MainWindow(settings=QSettings(settings.fileName(), QSettings.IniFormat))
     qtbot.addWidget(again)
     again.show()
+    qtbot.waitExposed(again)
     assert (again.width(), again.height()) == (777, 555)
     assert again.builder.columns.sizes() == sizes
     assert again.recent_files() == [str(path.resolve())]
