@@ -10,6 +10,7 @@ blocked in `wait()`), so `stop_and_wait()` is a plain stop + wait.
 """
 from __future__ import annotations
 
+import threading
 import time
 import traceback
 from typing import Callable
@@ -32,11 +33,14 @@ class TrainingWorker(QObject):
     """Runs make_trainer() and then trainer.run() in its thread; re-emits the events as signals.
 
     steps(list[StepEvent]) batches step events; the other signals carry one event each.
-    ready(trainer) tells the GUI which trainer to steer (pause/resume/stop/set_hyper/set_probe are
-    the trainer's own thread-safe methods). failed(str) reports an exception; done() comes last.
+    ready(trainer) tells the GUI which trainer to steer (set_hyper/set_probe are the trainer's own
+    thread-safe methods). pause() holds the run between two events, where the generator is suspended
+    and the trainer may be saved from another thread; paused(True) confirms it, paused(False) follows
+    resume(). failed(str) reports an exception; done() comes last.
     """
 
     ready = Signal(object)
+    paused = Signal(bool)
     steps = Signal(object)
     epoch = Signal(object)
     snapshot = Signal(object)
@@ -50,19 +54,45 @@ class TrainingWorker(QObject):
         self._make_trainer = make_trainer
         self.trainer = None
         self._stop_requested = False
+        self._pause_requested = False
+        self._gate = threading.Condition()
 
     def request_stop(self) -> None:
-        """Stop as soon as possible (also before the trainer exists). Thread-safe."""
-        self._stop_requested = True
-        if self.trainer is not None:
-            self.trainer.stop()
+        """Stop as soon as possible (also before the trainer exists, or while paused). Thread-safe."""
+        with self._gate:
+            self._stop_requested = True
+            if self.trainer is not None:
+                self.trainer.stop()
+            self._gate.notify_all()
+
+    def pause(self) -> None:
+        """Hold the run after the event being handled. Thread-safe."""
+        with self._gate:
+            self._pause_requested = True
+
+    def resume(self) -> None:
+        with self._gate:
+            self._pause_requested = False
+            self._gate.notify_all()
+
+    def _hold_while_paused(self) -> None:
+        with self._gate:
+            if not self._pause_requested or self._stop_requested:
+                return
+        self.paused.emit(True)
+        with self._gate:
+            while self._pause_requested and not self._stop_requested:
+                self._gate.wait()
+        self.paused.emit(False)
 
     def run(self) -> None:
         try:
-            self.trainer = self._make_trainer()
-            if self._stop_requested:
-                self.trainer.stop()
-            self.ready.emit(self.trainer)
+            trainer = self._make_trainer()
+            with self._gate:
+                self.trainer = trainer
+                if self._stop_requested:
+                    trainer.stop()
+            self.ready.emit(trainer)
             self._forward_events(self.trainer.run())
         except Exception as error:  # shown to the user as a message box by the GUI
             self.failed.emit(describe_error(error))
@@ -78,9 +108,10 @@ class TrainingWorker(QObject):
             if isinstance(event, StepEvent):
                 pending.append(event)
                 now = time.monotonic()
-                if now - last_emit >= interval:
+                if now - last_emit >= interval or self._pause_requested:
                     self.steps.emit(pending)
                     pending, last_emit = [], now
+                self._hold_while_paused()
                 continue
             if pending:
                 self.steps.emit(pending)
@@ -93,6 +124,7 @@ class TrainingWorker(QObject):
                 self.diverged.emit(event)
             elif isinstance(event, FinishedEvent):
                 self.finished.emit(event)
+            self._hold_while_paused()
         if pending:
             self.steps.emit(pending)
 

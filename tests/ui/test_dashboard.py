@@ -146,16 +146,21 @@ def test_pause_resume_stop_and_live_learning_rate(qtbot, dashboard):
     qtbot.waitUntil(lambda: dash.status["lr"].text() == "0.0025", timeout=WAIT)
 
     dash.toggle_pause()
-    assert dash.pause_button.text() == "Resume" and dash.save_button.isEnabled()
-    qtbot.wait(300)
+    assert dash.pause_button.text() == "Resume"
+    qtbot.waitUntil(dash.save_button.isEnabled, timeout=WAIT)  # the worker confirmed the pause
+    assert dash.status["state"].text().startswith("Paused")
     count = len(dash.curves.steps)
     qtbot.wait(400)
     assert len(dash.curves.steps) == count, "steps went on while paused"
     dash.toggle_pause()
     qtbot.waitUntil(lambda: len(dash.curves.steps) > count, timeout=WAIT)
+    assert not dash.save_button.isEnabled() and not dash.save_checkpoint("/nonexistent/never.npz")
+    assert dash.messages.pop() == ("Cannot save now", "Pause or stop training before saving a checkpoint.")
 
+    dash.toggle_pause()
+    qtbot.waitUntil(dash.save_button.isEnabled, timeout=WAIT)
     with qtbot.waitSignal(dash.runFinished, timeout=WAIT) as finished:
-        dash.stop()
+        dash.stop()  # while paused
     assert finished.args == ["stopped"]
     assert dash.start_button.isEnabled() and not dash.stop_button.isEnabled()
     assert dash.status["state"].text().startswith("Stopped")
@@ -167,7 +172,7 @@ def test_close_during_training_stops_and_keeps_the_checkpoint(qtbot, dashboard, 
     dash.start()
     qtbot.waitUntil(lambda: len(dash.curves.steps) >= 2, timeout=WAIT)
     dash.toggle_pause()
-    qtbot.wait(200)
+    qtbot.waitUntil(dash.save_button.isEnabled, timeout=WAIT)
     path = tmp_path / "run.npz"
     assert dash.save_checkpoint(path)
     saved_step = Trainer.from_checkpoint(path, small_data).step

@@ -18,7 +18,7 @@ MAX_ROW_HEIGHT = 420
 
 
 def _pixels_per_cell(height: int) -> int:
-    return int(np.clip(96 // max(height, 1), 2, 6))
+    return int(np.clip(96 // max(height, 1), 2, 16))
 
 
 class ActivationsView(QWidget):
@@ -68,13 +68,13 @@ class ActivationsView(QWidget):
         self.caption.setStyleSheet(f"color: {TEXT_DIM};")
 
         self.canvas = pg.GraphicsLayoutWidget()
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.canvas)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(self.canvas)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(self.caption)
-        layout.addWidget(scroll, 1)
+        layout.addWidget(self.scroll, 1)
 
     def set_test_count(self, n: int) -> None:
         self.index.setRange(0, max(0, n - 1))
@@ -193,7 +193,7 @@ class ActivationsView(QWidget):
             if rebuilt:
                 holder.autoRange(padding=0.01)
             scale = "blue − · white 0 · red +" if signed else "dark low · yellow high"
-            title.setText(f"<b>{name}</b> — {width}x{height}x{depth}: {depth} slices · "
+            title.setText(f"<b>{name}</b> — {depth} depth slices of {width}x{height} · "
                           f"{low:.3g} … {high:.3g} ({scale})")
         which = "test image #%d" % s.probe_index if s.probe_index is not None else "a training image"
         kind = "gradients of the loss" if signed else "activations"

@@ -95,19 +95,25 @@ def _data():
     return load_cifar10(SAMPLE) if SAMPLE.is_dir() else None
 
 
+SHOTS_OF = [("curves", 0), ("filters", 1), ("activations", 2), ("activations-deep", 2), ("gradients", 2),
+            ("predictions", 3), ("confusion", 4)]  # (file name, tab index)
+
+
 def save_screenshots(dash: TrainDashboard, folder: Path, steps: int) -> list[Path]:
-    """Train for a while (past one epoch) and grab every view while training -> the PNG paths."""
+    """Train past the first epoch and grab every view while training -> the PNG paths."""
     folder.mkdir(parents=True, exist_ok=True)
     dash.settings.max_steps.setValue(steps)
     dash.start()
-    names = ["curves", "filters", "activations", "predictions", "confusion"]
     paths = []
     _spin(lambda: not dash.running() or bool(dash.curves.epochs), 600)
-    for index, name in enumerate(names):
-        dash.views.setCurrentIndex(index)
+    for name, tab in SHOTS_OF:
+        dash.views.setCurrentIndex(tab)
+        dash.activations.gradients.setChecked(name == "gradients")
+        bar = dash.activations.scroll.verticalScrollBar()
+        bar.setValue(bar.maximum() if name == "activations-deep" else 0)
         if name == "confusion" and dash.confusion.confusion is not None:
             matrix = dash.confusion.confusion
-            off = matrix - np.diag(np.diag(matrix))
+            off = matrix - np.diag(np.diag(matrix))  # show the most frequent mistake
             dash.confusion.show_cell(*map(int, np.unravel_index(np.argmax(off), off.shape)))
         _spin(lambda: False, 0.5)
         dash.refresh_views(force=True)

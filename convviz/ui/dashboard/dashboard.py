@@ -67,6 +67,8 @@ class TrainDashboard(QWidget):
         self._epoch_seconds: list[float] = []
         self._steps_at_save = 0
         self._finished_reason = "failed"
+        self._pause_requested = False   # the user pressed Pause (the worker holds after the current step)
+        self._paused = False            # the worker confirmed it holds: the trainer is safe to save
         self.snapshot_rate = TrainConfig().snapshot_rate  # snapshots per second for the views
 
         self.data_panel = DataPanel()
@@ -216,14 +218,14 @@ class TrainDashboard(QWidget):
 
     def _update_controls(self) -> None:
         running = self.running()
-        paused = running and self.trainer is not None and self.trainer.paused
+        paused = running and self._paused
         blocker = self.start_blocker()
         self.start_button.setEnabled(not running and blocker is None)
         self.start_button.setText("Continue run" if self.loaded_trainer is not None else "Start")
         self.reason.setText("" if running else blocker or "")
         self.reason.setVisible(bool(blocker) and not running)
         self.pause_button.setEnabled(running and self.trainer is not None)
-        self.pause_button.setText("Resume" if paused else "Pause")
+        self.pause_button.setText("Resume" if running and self._pause_requested else "Pause")
         self.stop_button.setEnabled(running)
         self.save_button.setEnabled(self.trainer is not None and (paused or not running))
         self.load_button.setEnabled(not running and self.data is not None and not self.data_panel.busy()
@@ -253,8 +255,10 @@ class TrainDashboard(QWidget):
         self.trainer = None
         self._last_step = None
         self._steps_at_save = 0
+        self._pause_requested = self._paused = False
         worker = TrainingWorker(make)
         worker.ready.connect(self._on_ready)
+        worker.paused.connect(self._on_paused)
         worker.steps.connect(self._on_steps)
         worker.snapshot.connect(self._on_snapshot)
         worker.epoch.connect(self._on_epoch)
@@ -270,14 +274,22 @@ class TrainDashboard(QWidget):
         self._update_controls()
 
     def toggle_pause(self) -> None:
-        if self.trainer is None or not self.running():
+        """Pause after the current step (confirmed by the worker: then Save checkpoint is safe), or resume."""
+        if not self.running():
             return
-        if self.trainer.paused:
-            self.trainer.resume()
-            self._set_state("Training")
+        worker = self._run.worker
+        self._pause_requested = not self._pause_requested
+        if self._pause_requested:
+            worker.pause()
+            self._set_state("Pausing after the current step…")
         else:
-            self.trainer.pause()
-            self._set_state("Paused (after the current step)")
+            worker.resume()
+        self._update_controls()
+
+    @Slot(bool)
+    def _on_paused(self, paused: bool) -> None:
+        self._paused = paused
+        self._set_state("Paused: Save checkpoint is available" if paused else "Training")
         self._update_controls()
 
     def stop(self) -> None:
@@ -343,7 +355,7 @@ class TrainDashboard(QWidget):
         self.confusion.set_epoch(event)
         self._epoch_seconds.append(event.seconds)
         self.status["epoch_time"].setText(_duration(event.seconds))
-        self.refresh_views(force=True)
+        self.refresh_views()
 
     @Slot(object)
     def _on_diverged(self, event) -> None:
@@ -372,6 +384,7 @@ class TrainDashboard(QWidget):
             return
         self._run.wait()  # the worker has quit its thread: returns at once
         self._run = None
+        self._pause_requested = self._paused = False
         self.refresh_views(force=True)
         self._update_controls()
         self.runFinished.emit(self._finished_reason)
@@ -390,7 +403,7 @@ class TrainDashboard(QWidget):
     # ---- checkpoints ----
     def save_checkpoint(self, path=None) -> bool:
         """Write the current run to path (asked for when None); only while paused or stopped."""
-        if self.trainer is None or (self.running() and not self.trainer.paused):
+        if self.trainer is None or (self.running() and not self._paused):
             self.show_error("Cannot save now", "Pause or stop training before saving a checkpoint.")
             return False
         if path is None:
@@ -473,6 +486,7 @@ class TrainDashboard(QWidget):
             self._run.worker.request_stop()
             self._run.wait()
             self._run = None
+            self._pause_requested = self._paused = False
             if self.trainer is not None and self.checkpoint_path is not None and self.trainer.step > self._steps_at_save:
                 try:
                     self.trainer.save_checkpoint(self.checkpoint_path)
