@@ -183,22 +183,33 @@ def test_close_during_training_stops_and_keeps_the_checkpoint(qtbot, dashboard, 
     assert Trainer.from_checkpoint(path, small_data).step > saved_step, "closing lost the run's progress"
 
 
-def test_checkpoint_continues_the_run(qtbot, dashboard, tmp_path):
+def test_checkpoint_continues_the_run_with_its_live_settings(qtbot, dashboard, tmp_path):
     dash = dashboard
-    dash.settings.max_steps.setValue(4)
-    with qtbot.waitSignal(dash.runFinished, timeout=WAIT):
-        dash.start()
-    path = tmp_path / "four.npz"
+    dash.settings.epochs.setValue(50)
+    dash.start()
+    qtbot.waitUntil(lambda: len(dash.curves.steps) >= 2, timeout=WAIT)
+    dash.settings.lr.setValue(0.004)  # a live change: the checkpoint must continue with it
+    qtbot.waitUntil(lambda: dash.status["lr"].text() == "0.004", timeout=WAIT)
+    dash.toggle_pause()
+    qtbot.waitUntil(dash.save_button.isEnabled, timeout=WAIT)
+    path = tmp_path / "run.npz"
     assert dash.save_checkpoint(path)
+    saved = dash.trainer.step
+    with qtbot.waitSignal(dash.runFinished, timeout=WAIT):
+        dash.stop()
+
+    dash.settings.lr.setValue(0.01)
     dash.curves.clear()
     dash.load_checkpoint(path)
     qtbot.waitUntil(lambda: dash.loaded_trainer is not None, timeout=WAIT)
-    assert dash.start_button.text() == "Continue run" and dash.curves.steps == [1, 2, 3, 4]
-    dash.settings.max_steps.setValue(7)
+    assert dash.start_button.text() == "Continue run" and dash.curves.steps == list(range(1, saved + 1))
+    assert dash.settings.lr.value() == pytest.approx(0.004)
+    dash.settings.max_steps.setValue(saved + 3)
     with qtbot.waitSignal(dash.runFinished, timeout=WAIT) as finished:
         dash.start()
     assert finished.args == ["max_steps"]
-    assert dash.curves.steps == list(range(1, 8))
+    assert dash.curves.steps == list(range(1, saved + 4))
+    assert dash.trainer.history["lr"][saved:] == pytest.approx([0.004] * 3)
 
 
 def test_bad_checkpoint_is_reported(qtbot, dashboard, tmp_path):

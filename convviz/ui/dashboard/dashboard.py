@@ -3,6 +3,7 @@ predictions, confusion matrix) on the right. Training runs in a QThread (ui.work
 only steers the trainer through its thread-safe methods and draws what the events carry."""
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -38,6 +39,15 @@ def _duration(seconds: float) -> str:
 def layer_titles(net) -> list[str]:
     """'0 · Conv → 32x32x16' for each layer of an engine Network."""
     return [f"{i} · {t.title} → {net.volumes[i + 1]}" for i, t in enumerate(net.types)]
+
+
+def live_hyper(trainer) -> dict:
+    """The hyperparameters a run uses now (live changes included): lr (before the schedule), weight
+    decay and, for SGD, momentum."""
+    current = {"lr": trainer.base_lr, "weight_decay": trainer.optimizer.weight_decay}
+    if hasattr(trainer.optimizer, "momentum"):
+        current["momentum"] = trainer.optimizer.momentum
+    return current
 
 
 class TrainDashboard(QWidget):
@@ -243,7 +253,11 @@ class TrainDashboard(QWidget):
         loaded, self.loaded_trainer = self.loaded_trainer, None
         if loaded is not None:
             loaded.config.epochs, loaded.config.max_steps = config.epochs, config.max_steps
-            loaded.set_hyper(lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+            current = live_hyper(loaded)
+            changed = {k: v for k, v in (("lr", config.lr), ("momentum", config.momentum),
+                                         ("weight_decay", config.weight_decay)) if k in current and v != current[k]}
+            if changed:  # only what the user edited: an untouched form continues exactly
+                loaded.set_hyper(**changed)
             make = lambda: loaded  # noqa: E731
         else:
             arch, data = self.arch.copy(), self.data
@@ -320,7 +334,6 @@ class TrainDashboard(QWidget):
         self.filters.set_layer_names({i: titles[i] for i, t in enumerate(net.types) if t.name == "conv"})
         self.activations.set_network(titles, trainer.label_names)
         trainer.set_probe(self.activations.probe())
-        self.settings.set_config(trainer.config)
         self._set_state("Training")
         self._update_controls()
 
@@ -445,15 +458,16 @@ class TrainDashboard(QWidget):
     def _checkpoint_loaded(self, trainer) -> None:
         self.loaded_trainer = self.trainer = trainer
         self.checkpoint_path = self._pending_checkpoint
-        self.settings.set_config(trainer.config)
+        self.settings.set_config(dataclasses.replace(trainer.config, **live_hyper(trainer)))
         h = trainer.history
         self.curves.load_history(h.get("step", []), h.get("loss", []), h.get("epoch", []),
                                  h.get("train_accuracy", []), h.get("val_accuracy", []), h.get("test_accuracy", []))
         self.filters.clear()
         self.activations.clear()
         self.message.setStyleSheet("")
-        self.message.setText(f"Loaded {self.checkpoint_path.name}: step {trainer.step:,}, epoch {trainer.epoch}. "
-                             "Press Continue run to go on exactly from there.")
+        self.message.setText(f"Loaded {self.checkpoint_path.name}: step {trainer.step:,}, {trainer.epoch} epochs done, "
+                             f"with its own {len(trainer.arch.layers)}-layer network. Press Continue run to go on "
+                             "exactly from there.")
         self.refresh_views(force=True)
 
     @Slot(object)
