@@ -280,3 +280,16 @@ def test_the_insertion_point_is_drawn_while_dragging(window):
     stack.dragLeaveEvent(QDragLeaveEvent())
     assert stack.drop_gap is None
     assert types(window) == CONVNETJS_TYPES                         # hovering changes nothing
+
+
+def test_clicking_a_volume_in_the_drawing_selects_its_block(window, qtbot):
+    drawing = window.builder.drawing
+    pool_out = [b for b in drawing.boxes if not b.operator][2]        # after conv 0 and the first pool
+    assert pool_out.label == "16x16x16" and pool_out.index == 2
+    point = QPoint(int(drawing._offset.x() + pool_out.x + pool_out.slot / 2), int(drawing.baseline))
+    qtbot.mouseClick(drawing, Qt.LeftButton, pos=point)
+    assert window.document.selected == 2
+    assert window.builder.inspector.spin_boxes.keys() == {"size", "stride", "pad"}
+    assert drawing.selected == 2
+    window.builder.select(1)                                          # ReLU: listed under conv 0's volume
+    assert drawing.selected == 1 and 1 in [b for b in drawing.boxes if not b.operator][1].listed

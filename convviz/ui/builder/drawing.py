@@ -8,9 +8,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPolygonF
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from ...engine import LAYER_TYPES, Volume
 from .style import ERROR, kind_colour
@@ -48,6 +48,9 @@ class Box:
     below: list[str] = field(default_factory=list)
     above: list[str] = field(default_factory=list)
     operator: bool = False
+    index: int = -1    # the layer block that makes this box (-1: INPUT)
+    tip: str = ""
+    listed: list[int] = field(default_factory=list)   # the blocks listed under it (element-wise layers)
     x: float = 0.0
     slot: float = 0.0
 
@@ -73,35 +76,44 @@ def operator_box(layer_type: str, hp: dict, vol_in: Volume | None) -> tuple[list
 
 
 class NetworkDrawing(QWidget):
-    """set_network(arch, inference) builds the boxes; the layout follows the widget's height."""
+    """set_network(arch, inference) builds the boxes; the layout follows the widget's height.
+    Clicking a box emits blockClicked(layer index, -1 for INPUT); the selected block's box is outlined."""
+
+    blockClicked = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.boxes: list[Box] = []
+        self.selected: int | None = None
+        self._offset = QPointF()
         self.zoom = 1.0
         self.baseline = 0.0
         self._natural = QSize(200, 160)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.setAccessibleName("Network drawing")
-        self.setToolTip("Each activation volume as a box (height up, depth across, width receding; log scale), "
-                        "with the filters or pooling windows between them")
 
     def set_network(self, arch, inference) -> None:
-        boxes = [Box(arch.input, kind_colour("input"), str(arch.input), below=["INPUT"])]
+        boxes = [Box(arch.input, kind_colour("input"), str(arch.input), below=["INPUT"],
+                     tip=f"INPUT volume <b>{arch.input}</b>")]
         for layer, info in zip(arch.layers, inference.blocks):
             declared = LAYER_TYPES.get(layer.type)
             if declared is None or declared.kind not in SHAPING_KINDS:
                 title = declared.title if declared else f"{layer.type}?"
                 boxes[-1].below.append(f"{title} ✖" if info.errors else title)
+                boxes[-1].tip += f"<br>then {title} (block {info.index})"
+                boxes[-1].listed.append(info.index)
                 continue
             try:
                 above, dims = operator_box(layer.type, declared.resolve(layer.params), info.input)
             except (KeyError, TypeError, ValueError):
                 above, dims = [declared.title], None
             colour = kind_colour(declared.kind)
-            boxes.append(Box(dims, colour, "", above=above, operator=True))
+            boxes.append(Box(dims, colour, "", above=above, operator=True, index=info.index,
+                             tip=f"<b>{declared.title}</b> (block {info.index}): " + ", ".join(above)))
             out = info.output
-            boxes.append(Box(out, ERROR if out is None else colour, str(out) if out is not None else "?"))
+            boxes.append(Box(out, ERROR if out is None else colour, str(out) if out is not None else "?",
+                             index=info.index, tip=f"Output of {declared.title} (block {info.index}): "
+                             + (f"<b>{out}</b>" if out is not None else "cannot be computed")))
         self.boxes = boxes
         self._layout()
 
@@ -149,6 +161,7 @@ class NetworkDrawing(QWidget):
         dx = max(0.0, (self.width() - used) / 2)
         dy = max(0.0, (self.height() - self.baseline - self._fixed_height() + TOP_MARGIN) / 2) if self.boxes else 0
         painter.translate(dx, dy)
+        self._offset = QPointF(dx, dy)
         visible = QRectF(event.rect()).translated(-dx, -dy).adjusted(-GAP, 0, GAP, 0)
         small, bold = self._fonts()
         text = self.palette().text().color()
@@ -183,8 +196,33 @@ class NetworkDrawing(QWidget):
                                  Qt.AlignCenter, line)
         painter.end()
 
+    def set_selected(self, index: int | None) -> None:
+        self.selected = index
+        self.update()
+
+    def box_at(self, pos: QPointF) -> Box | None:
+        """The box whose slot (full height) contains a widget position."""
+        x = pos.x() - self._offset.x()
+        return next((b for b in self.boxes if b.x - GAP / 2 <= x < b.x + b.slot + GAP / 2), None)
+
+    def mousePressEvent(self, event):
+        box = self.box_at(event.position())
+        if box is not None and event.button() == Qt.LeftButton:
+            self.blockClicked.emit(box.index)
+        super().mousePressEvent(event)
+
+    def event(self, event):
+        if event.type() == QEvent.ToolTip:
+            box = self.box_at(QPointF(event.pos()))
+            if box is not None:
+                QToolTip.showText(event.globalPos(), box.tip, self)
+            else:
+                QToolTip.hideText()
+            return True
+        return super().event(event)
+
     def _draw_box(self, painter: QPainter, box: Box, x0: float, front: float, height: float, recede: float) -> None:
-        """Front face, top and side of a box standing on the baseline at x0."""
+        """Front face, top and side of a box standing on the baseline at x0 (outlined when selected)."""
         y0, r = self.baseline, recede
         face = QPolygonF([QPointF(x0, y0 - height), QPointF(x0 + front, y0 - height),
                           QPointF(x0 + front, y0), QPointF(x0, y0)])
@@ -206,3 +244,7 @@ class NetworkDrawing(QWidget):
         if not known:
             painter.setPen(ERROR)
             painter.drawText(QRectF(x0, y0 - height, front, height), Qt.AlignCenter, "?")
+        if not box.operator and (box.index == self.selected or self.selected in box.listed):
+            painter.setPen(QPen(self.palette().highlight().color(), 2.5))
+            painter.setBrush(Qt.NoBrush)
+            painter.drawRoundedRect(QRectF(x0 - 4, y0 - height - recede - 4, front + recede + 8, height + recede + 8), 3, 3)

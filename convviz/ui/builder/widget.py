@@ -73,6 +73,7 @@ class BuilderWidget(QWidget):
         self.stack.selectionModel().currentRowChanged.connect(self._row_selected)
         self.model.modelReset.connect(self._reselect)
         self.stack.deleteRequested.connect(self.delete_selected)
+        self.drawing.blockClicked.connect(self.select)
         document.changed.connect(self._document_changed)
         document.selectionRequested.connect(self.select)
         self._document_changed(document.arch, document.inference)
@@ -91,6 +92,7 @@ class BuilderWidget(QWidget):
         index = current.row() - 1 if current.isValid() else None
         self.document.selected = index
         self.inspector.show_block(index)
+        self.drawing.set_selected(index)
 
     def _reselect(self) -> None:
         if self.document.selected is not None:
