@@ -1,12 +1,18 @@
-"""BLAS threads and the batch split.
+"""BLAS threads, the batch split, and the allocator.
 
 NumPy's BLAS runs single-threaded (set explicitly: oversubscribing two cores made an im2col
-engine 3x slower); instead the heavy kernels split each batch into one chunk per core and run
-the chunks in a small thread pool (NumPy releases the GIL in GEMMs and copies).
+engine 3x slower); instead Network splits each batch into one chunk per core and runs the
+chunks through whole runs of layers in a small thread pool (NumPy releases the GIL in GEMMs
+and copies). glibc's malloc hands multi-megabyte arrays back to the kernel on every free, so
+each training step page-faulted them in again (2,500 faults, a fifth of the step's time): the
+engine asks it to keep freed memory for reuse instead.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence, TypeVar
 
@@ -17,7 +23,24 @@ T = TypeVar("T")
 WORKERS = max(1, min(int(os.environ.get("CONVVIZ_THREADS", os.cpu_count() or 1)), 8))
 MIN_CHUNK = 4  # below this many images per chunk, splitting costs more than it saves
 
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (malloc.h)
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc to serve arrays up to 32 MB from its heap and not trim freed memory below 256 MB,
+    so the engine's large temporaries are reused instead of page-faulted in again. False where
+    the C library is not glibc."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20) and libc.mallopt(_M_TRIM_THRESHOLD, 256 << 20))
+    except (OSError, AttributeError):
+        return False
+
+
 threadpool_limits(limits=1, user_api="blas")
+KEEPS_FREED_MEMORY = keep_freed_memory()
 _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="convviz-engine") if WORKERS > 1 else None
 
 
