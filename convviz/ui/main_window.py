@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         self.document.undo_stack.cleanChanged.connect(self._update_title)
         self._document_changed(self.document.arch, self.document.inference)
         self.document.selectionRequested.emit(-1)
+        self.setAcceptDrops(True)
         self._restore_settings()
         self.statusBar().showMessage("Drag layers from the palette into the network, or double-click one to add it.", 8000)
 
@@ -112,6 +113,10 @@ class MainWindow(QMainWindow):
         self.builder.stack.addAction(self.delete_action)
         self.duplicate_action = self._action("D&uplicate block", self.builder.duplicate_selected, "Ctrl+D",
                                              "Duplicate the selected block", QStyle.SP_FileDialogNewFolder)
+        self.move_up_action = self._action("Move block &up", lambda: self.builder.move_selected(-1), "Ctrl+Up",
+                                           "Move the selected block one place up")
+        self.move_down_action = self._action("Move block do&wn", lambda: self.builder.move_selected(+1),
+                                             "Ctrl+Down", "Move the selected block one place down")
         self.about_action = self._action("&About ConvViz", self.show_about)
         self.formula_action = self._action("The &volume formula", self.show_formula, QKeySequence.HelpContents,
                                            "How each layer's output volume is computed")
@@ -129,7 +134,7 @@ class MainWindow(QMainWindow):
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addActions([self.undo_action, self.redo_action])
         edit_menu.addSeparator()
-        edit_menu.addActions([self.delete_action, self.duplicate_action])
+        edit_menu.addActions([self.delete_action, self.duplicate_action, self.move_up_action, self.move_down_action])
         presets_menu = bar.addMenu("&Presets")
         self.preset_actions = {}
         for name in preset_names():
@@ -182,7 +187,7 @@ class MainWindow(QMainWindow):
     def _update_edit_actions(self, *_) -> None:
         """Delete and Duplicate apply to a selected layer block (not to INPUT)."""
         selected = self.document.selected
-        for action in (self.delete_action, self.duplicate_action):
+        for action in (self.delete_action, self.duplicate_action, self.move_up_action, self.move_down_action):
             action.setEnabled(selected is not None and selected >= 0)
 
     def _update_title(self, *_) -> None:
@@ -229,6 +234,20 @@ class MainWindow(QMainWindow):
         self._add_recent(path)
         self.statusBar().showMessage(f"Opened {path}", 5000)
         return True
+
+    def dragEnterEvent(self, event) -> None:
+        """Accept an architecture file dragged from the file manager."""
+        urls = event.mimeData().urls()
+        if len(urls) == 1 and urls[0].isLocalFile() and urls[0].toLocalFile().lower().endswith(".json"):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event) -> None:
+        path = event.mimeData().urls()[0].toLocalFile()
+        event.acceptProposedAction()
+        if self.maybe_save():
+            self.open_file(path)
 
     def save(self) -> bool:
         if self.document.path is None:

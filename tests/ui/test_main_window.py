@@ -1,7 +1,7 @@
 """The window around the builder: files, the unsaved mark and the close question, settings, menus."""
 import json
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel
 
@@ -132,7 +132,8 @@ def test_menus_shortcuts_and_help(window):
     file_items = [a.text().replace("&", "") for a in menus["File"].actions() if a.text()]
     assert file_items[:6] == ["New", "Open...", "Open Recent", "Save", "Save As...", "Export summary..."]
     edit_items = [a.text().replace("&", "") for a in menus["Edit"].actions() if a.text()]
-    assert edit_items[2:] == ["Delete block", "Duplicate block"] and edit_items[0].startswith("Undo")
+    assert edit_items[2:] == ["Delete block", "Duplicate block", "Move block up", "Move block down"]
+    assert edit_items[0].startswith("Undo")
     assert window.undo_action.shortcut() == QKeySequence(QKeySequence.Undo)
     assert window.save_action.shortcut() == QKeySequence(QKeySequence.Save)
     assert window.delete_action.shortcut() == QKeySequence(QKeySequence.Delete)
@@ -190,3 +191,40 @@ def test_delete_and_duplicate_follow_the_selection(window):
     assert not window.delete_action.isEnabled() and not window.duplicate_action.isEnabled()
     window.builder.select(3)
     assert window.delete_action.isEnabled() and window.duplicate_action.isEnabled()
+
+
+def test_blocks_move_with_the_keyboard(window, qtbot):
+    window.builder.select(1)                                      # relu
+    window.builder.stack.setFocus()
+    window.move_down_action.trigger()
+    assert [layer.type for layer in window.current_architecture().layers][:3] == ["conv", "maxpool", "relu"]
+    assert window.document.selected == 2
+    window.move_up_action.trigger()
+    window.move_up_action.trigger()
+    assert [layer.type for layer in window.current_architecture().layers][:3] == ["relu", "conv", "maxpool"]
+    window.move_up_action.trigger()                               # already first: nothing happens
+    assert window.document.undo_stack.count() == 3
+
+
+def test_dropping_a_json_file_on_the_window_opens_it(window, tmp_path):
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+
+    from convviz.model.io import save_architecture
+    from convviz.model.presets import load_preset
+
+    path = tmp_path / "lenet.json"
+    save_architecture(load_preset("lenet5"), path)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    window.dropEvent(QDropEvent(QPointF(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier))
+    assert window.document.path == path
+    assert window.current_architecture().to_dict() == load_preset("lenet5").to_dict()
+    text = QMimeData()
+    text.setUrls([QUrl.fromLocalFile(str(tmp_path / "notes.txt"))])
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.CopyAction, text, Qt.LeftButton, Qt.NoModifier)
+    window.dragEnterEvent(enter)
+    assert not enter.isAccepted()

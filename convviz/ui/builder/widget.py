@@ -109,6 +109,12 @@ class BuilderWidget(QWidget):
         if self.document.selected is not None and self.document.selected >= 0:
             self.document.delete_layer(self.document.selected)
 
+    def move_selected(self, step: int) -> None:
+        """Move the selected block one place up (step -1) or down (step +1)."""
+        index = self.document.selected
+        if index is not None and 0 <= index + step < len(self.document.arch.layers) and index >= 0:
+            self.document.move_layer(index, index + step + (1 if step > 0 else 0))
+
     def duplicate_selected(self) -> None:
         if self.document.selected is not None and self.document.selected >= 0:
             self.document.duplicate_layer(self.document.selected)
