@@ -85,9 +85,6 @@ class StackModel(QAbstractListModel):
             self._rebuild()
             self.dataChanged.emit(self.index(0), self.index(before - 1))
 
-    def block(self, row: int) -> BlockView:
-        return self._rows[row]
-
     def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
 
