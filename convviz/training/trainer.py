@@ -166,28 +166,20 @@ class Trainer:
                     self.order = self.shuffle_rng.permutation(self.train_idx)
                     self.epoch_totals = {"loss": 0.0, "correct": 0, "images": 0, "seconds": 0.0}
                 started = time.perf_counter()
-                self._apply_pending_hyper()
-                images, x, y = self._next_batch()
-                with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught just below
-                    loss, grads, probs = self.net.backprop(x, y)
-                if not math.isfinite(loss):
-                    self.net.set_state(self._good_state)
-                    yield DivergedEvent(self.step + 1, self.epoch, loss, _diverged_message(loss, self.optimizer.lr))
+                outcome = self._train_step()
+                if isinstance(outcome, DivergedEvent):
+                    yield outcome
                     reason = "diverged"
                     break
-                for k, a in self.net.state().items():
-                    np.copyto(self._good_state[k], a)
-                self.optimizer.step(grads)
-                correct = int((probs.argmax(axis=1) == y).sum())
-                event = self._record_step(loss, correct, len(y))
+                event, images, labels = outcome
                 snapshot = None
                 if cfg.snapshot_rate > 0 and started - last_snapshot >= 1.0 / cfg.snapshot_rate:
                     last_snapshot = started
-                    snapshot = self._snapshot(images[0], int(y[0]))
+                    snapshot = self._snapshot(images[0], int(labels[0]))
                 seconds = time.perf_counter() - started
                 self.epoch_totals["seconds"] += seconds
-                recent.append((len(y), seconds))
-                run_images += len(y)
+                recent.append((len(labels), seconds))
+                run_images += len(labels)
                 run_seconds += seconds
                 self.images_per_second = run_images / run_seconds
                 event.images_per_second = sum(n for n, _ in recent) / sum(s for _, s in recent)
@@ -205,6 +197,23 @@ class Trainer:
             while self._paused and not self._stop:
                 self._wake.wait()
             return not self._stop
+
+    def _train_step(self):
+        """One optimiser step on the next minibatch -> (StepEvent without its speed, uint8 images
+        (n, 3, H, W), labels (n,)), or a DivergedEvent after putting the last good weights back."""
+        self._apply_pending_hyper()
+        images, x, y = self._next_batch()
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught just below
+            loss, grads, probs = self.net.backprop(x, y)
+        if not math.isfinite(loss):
+            self.net.set_state(self._good_state)
+            self.optimizer.slots = {}  # momentum / moments grown on the way to divergence
+            return DivergedEvent(self.step + 1, self.epoch, loss, _diverged_message(loss, self.optimizer.lr))
+        for k, a in self.net.state().items():
+            np.copyto(self._good_state[k], a)
+        self.optimizer.step(grads)
+        correct = int((probs.argmax(axis=1) == y).sum())
+        return self._record_step(loss, correct, len(y)), images, y
 
     def _apply_pending_hyper(self) -> None:
         with self._wake:

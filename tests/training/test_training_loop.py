@@ -173,6 +173,11 @@ def test_nan_loss_stops_with_the_last_good_weights(small_data, tiny_config):
     for k, a in trainer.net.state().items():
         assert np.isfinite(a).all()
         np.testing.assert_array_equal(a, good[k])
+    # training can go on from there at a lower rate
+    trainer.set_hyper(lr=0.01)
+    trainer.config.max_steps = diverged.step + 1
+    assert list(trainer.run())[-1] == FinishedEvent("max_steps", diverged.step + 1, 0)
+    assert all(np.isfinite(a).all() for a in trainer.net.state().values())
 
 
 def test_evaluation_changes_nothing_in_the_model(tiny_arch, small_data, tiny_config):
