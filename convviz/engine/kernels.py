@@ -181,7 +181,9 @@ def _maxpool_2x2(x):
     right, lower_right = b > a, e > c
     low = bottom > top
     out = np.maximum(top, bottom, out=top)
-    arg = np.where(low, 2 + lower_right, right).astype(np.int8)
+    column = right ^ (low & (right ^ lower_right))  # the winning pair's column (np.where is slower)
+    arg = np.left_shift(low.view(np.uint8), 1)  # window offset k = 2 * row + column, as uint8
+    arg |= column.view(np.uint8)
     return out, (x.shape, 2, 2, 0, arg)
 
 
