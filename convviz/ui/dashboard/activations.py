@@ -3,6 +3,8 @@ slices (small heat maps), 1x1 volumes (fc, softmax) as bars, and the class proba
 the gradient of the loss with respect to each volume instead, as ConvNetJS shows."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
@@ -13,8 +15,15 @@ from .imaging import DIVERGING, SEQUENTIAL, colorize, grid_shape, mosaic, volume
 from .style import ACCENT, BAD, GOOD, INFO, TEXT_DIM
 
 TITLE_HEIGHT = 24
+TITLE_SECONDS = 2.0  # value ranges in the titles change at most this often (re-laying text out is costly)
 BAR_HEIGHT = 130
 MAX_ROW_HEIGHT = 420
+
+
+def _set_text(label: pg.LabelItem, text: str) -> None:
+    """Re-lay a graphics label out only when its text changes (it is costly)."""
+    if label.text != text:
+        label.setText(text)
 
 
 def _pixels_per_cell(height: int) -> int:
@@ -35,6 +44,7 @@ class ActivationsView(QWidget):
         self._dirty = False
         self._signature = None
         self._rows: list[tuple] = []
+        self._titles_at = 0.0
 
         self.use_test = QRadioButton("Test image #")
         self.use_training = QRadioButton("Next training image")
@@ -166,6 +176,10 @@ class ActivationsView(QWidget):
             self._rebuild(volumes)
             self._signature = signature
         signed = self.gradients.isChecked()
+        now = time.monotonic()
+        titles = force or rebuilt or now - self._titles_at >= TITLE_SECONDS
+        if titles:
+            self._titles_at = now
         probe_view, probe_image, probs_plot, prob_bars = self._probe
         probe_image.setImage(np.ascontiguousarray(s.probe_image.transpose(1, 2, 0)), autoLevels=False,
                              levels=(0, 255))
@@ -176,8 +190,9 @@ class ActivationsView(QWidget):
         prob_bars.setOpts(height=probs, brushes=brushes)
         truth = self._name(s.probe_label)
         verdict = "right" if predicted == s.probe_label else "wrong"
-        probs_plot.setTitle(f"class probabilities — true: {truth}, predicted: {self._name(predicted)} "
-                            f"({probs[predicted]:.0%}, {verdict})")
+        if titles:
+            probs_plot.setTitle(f"class probabilities — true: {truth}, predicted: {self._name(predicted)} "
+                                f"({probs[predicted]:.0%}, {verdict})")
         for i, (volume, row) in enumerate(zip(volumes, self._rows)):
             title, kind, holder, item = row
             name = self.layer_names[i] if i < len(self.layer_names) else f"layer {i}"
@@ -185,7 +200,8 @@ class ActivationsView(QWidget):
             if kind == "bars":
                 values = volume.reshape(-1).astype(float)
                 item.setOpts(height=values, brushes=[pg.mkBrush(INFO if v >= 0 else ACCENT) for v in values])
-                title.setText(f"<b>{name}</b> — {depth} values · {values.min():.3g} … {values.max():.3g}")
+                if titles:
+                    _set_text(title, f"<b>{name}</b> — {depth} values · {values.min():.3g} … {values.max():.3g}")
                 continue
             tiles, low, high = volume_tiles(volume, signed)
             grid = mosaic(tiles, grid_shape(depth, aspect=5.0)[1])
@@ -193,8 +209,9 @@ class ActivationsView(QWidget):
             if rebuilt:
                 holder.autoRange(padding=0.01)
             scale = "blue − · white 0 · red +" if signed else "dark low · yellow high"
-            title.setText(f"<b>{name}</b> — {depth} depth slices of {width}x{height} · "
-                          f"{low:.3g} … {high:.3g} ({scale})")
+            if titles:
+                _set_text(title, f"<b>{name}</b> — {depth} depth slices of {width}x{height} · "
+                                 f"{low:.2g} … {high:.2g} ({scale})")
         which = "test image #%d" % s.probe_index if s.probe_index is not None else "a training image"
         kind = "gradients of the loss" if signed else "activations"
         self.caption.setText(f"Step {s.step}: {kind} for {which}, one scale per layer.")

@@ -6,6 +6,7 @@ Runs alternate (headless, dashboard, headless, dashboard, ...) so machine noise 
 Uses the CIFAR-10 found by find_cifar10(), else the sample in ../shared/cifar10-sample."""
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from pathlib import Path
@@ -55,8 +56,9 @@ def _spin(until, seconds: float) -> None:
     poll.stop()
 
 
-def _with_dashboard(dash: TrainDashboard, steps: int) -> tuple[float, float, list[float]]:
-    """-> (wall images/s, the trainer's step images/s, gaps between 10 ms timer ticks in ms)."""
+def _with_dashboard(dash: TrainDashboard, steps: int) -> tuple[float, float, list[float], float]:
+    """-> (wall images/s, the trainer's step images/s, gaps between 10 ms timer ticks in ms,
+    the GUI thread's CPU time as a share of the wall time)."""
     s = dash.settings
     s.batch_size.setValue(64)
     s.epochs.setValue(100)
@@ -77,6 +79,7 @@ def _with_dashboard(dash: TrainDashboard, steps: int) -> tuple[float, float, lis
     switch.setInterval(int(TAB_SECONDS * 1000))
     switch.timeout.connect(lambda: dash.views.setCurrentIndex((dash.views.currentIndex() + 1) % dash.views.count()))
     started = time.perf_counter()
+    gui_cpu = time.thread_time()
     dash.start()
     clock.start()
     tick.start()
@@ -85,7 +88,8 @@ def _with_dashboard(dash: TrainDashboard, steps: int) -> tuple[float, float, lis
     tick.stop()
     switch.stop()
     wall = time.perf_counter() - started
-    return len(dash.curves.steps) * 64 / wall, dash.trainer.images_per_second, gaps[1:]
+    gui_share = (time.thread_time() - gui_cpu) / wall
+    return len(dash.curves.steps) * 64 / wall, dash.trainer.images_per_second, gaps[1:], gui_share
 
 
 def _data():
@@ -138,14 +142,15 @@ def run(quick: bool = False) -> None:
     dash.show()
     dash.set_data(data)
     dash.set_architecture(arch, infer(arch))
-    headless, gui, gaps = [], [], []
+    headless, gui, gaps, gui_shares = [], [], [], []
     try:
         _headless(arch, data, 5)  # warm up caches and the thread pool
         for _ in range(rounds):
             headless.append(_headless(arch, data, steps))
-            wall, step_rate, round_gaps = _with_dashboard(dash, steps)
+            wall, step_rate, round_gaps, gui_share = _with_dashboard(dash, steps)
             gui.append((wall, step_rate))
             gaps.extend(round_gaps)
+            gui_shares.append(gui_share)
         shots = save_screenshots(dash, SHOTS, 10_000)
     finally:
         dash.shutdown()
@@ -162,6 +167,8 @@ def run(quick: bool = False) -> None:
           f"({len(gaps)} ticks; target p95 <= 50 ms)")
     print(f"  headless (as convviz train): {head_wall:7.1f} images/s wall, {head_step:7.1f} images/s in steps")
     print(f"  dashboard open:              {gui_wall:7.1f} images/s wall, {gui_step:7.1f} images/s in steps")
+    print(f"  GUI thread CPU while training: {statistics.median(gui_shares):.0%} of one core "
+          f"(of {os.cpu_count()}; load average {os.getloadavg()[0]:.1f})")
     print(f"  dashboard / headless: {gui_wall / head_wall:.1%} wall, {gui_step / head_step:.1%} in steps "
           "(target >= 90%)")
     print(f"  screenshots while training: {', '.join(str(p) for p in shots)}")

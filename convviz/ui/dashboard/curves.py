@@ -20,6 +20,7 @@ class CurvesView(QWidget):
         self.losses: list[float] = []
         self.smoothed: list[float] = []
         self._average = 0.0
+        self._epochs_drawn = -1
         self.epochs: list[int] = []
         self.train_acc: list[float] = []
         self.val_acc: list[float] = []
@@ -39,8 +40,11 @@ class CurvesView(QWidget):
         self.loss_plot.setLabel("left", "cross-entropy loss")
         self.loss_plot.showGrid(x=True, y=True, alpha=0.15)
         self.loss_plot.addLegend(offset=(-10, 10))
+        self.loss_plot.setDownsampling(auto=True, mode="peak")  # long runs: thousands of steps
+        self.loss_plot.setClipToView(True)
         self.raw_item = self.loss_plot.plot(pen=pg.mkPen((120, 170, 255, 110), width=1), name="loss (raw)")
-        self.smooth_item = self.loss_plot.plot(pen=pg.mkPen(ACCENT, width=2.5), name="loss (smoothed)")
+        self.smooth_item = self.loss_plot.plot(pen=pg.mkPen(ACCENT, width=2.5), name="loss (smoothed)",
+                                               antialias=True)
 
         self.acc_plot = pg.PlotWidget(title="Accuracy per epoch")
         self.acc_plot.setLabel("bottom", "epoch")
@@ -64,6 +68,7 @@ class CurvesView(QWidget):
                        self.test_acc):
             series.clear()
         self._average = 0.0
+        self._epochs_drawn = -1
         self._dirty = True
         self.refresh(force=True)
 
@@ -111,10 +116,12 @@ class CurvesView(QWidget):
         steps = np.asarray(self.steps, float)
         self.raw_item.setData(steps, np.asarray(self.losses))
         self.smooth_item.setData(steps, np.asarray(self.smoothed))
-        epochs = np.asarray(self.epochs, float)
-        self.train_item.setData(epochs, np.asarray(self.train_acc))
-        self.val_item.setData(epochs, np.asarray(self.val_acc), connect="finite")
-        self.test_item.setData(epochs, np.asarray(self.test_acc), connect="finite")
+        if len(self.epochs) != self._epochs_drawn:  # the accuracy plot changes once an epoch
+            self._epochs_drawn = len(self.epochs)
+            epochs = np.asarray(self.epochs, float)
+            self.train_item.setData(epochs, np.asarray(self.train_acc))
+            self.val_item.setData(epochs, np.asarray(self.val_acc), connect="finite")
+            self.test_item.setData(epochs, np.asarray(self.test_acc), connect="finite")
         if self.losses:
             text = f"step {self.steps[-1]}: loss {self.losses[-1]:.3f} (smoothed {self.smoothed[-1]:.3f})"
             if self.epochs:

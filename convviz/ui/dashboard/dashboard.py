@@ -24,7 +24,7 @@ from .predictions import PredictionsView
 from .settings import SettingsPanel
 from .style import BAD_CSS, GROUP_CSS, TEXT_DIM, configure_pyqtgraph
 
-REFRESH_MS = 200  # views redraw at most 5 times a second, and only the visible one
+REFRESH_MS = 250  # the status and the visible view redraw at most 4 times a second
 
 
 def _duration(seconds: float) -> str:
@@ -77,6 +77,7 @@ class TrainDashboard(QWidget):
         self._epoch_seconds: list[float] = []
         self._steps_at_save = 0
         self._finished_reason = "failed"
+        self._status_dirty = False
         self._pause_requested = False   # the user pressed Pause (the worker holds after the current step)
         self._paused = False            # the worker confirmed it holds: the trainer is safe to save
         self.snapshot_rate = TrainConfig().snapshot_rate  # snapshots per second for the views
@@ -340,7 +341,12 @@ class TrainDashboard(QWidget):
     @Slot(object)
     def _on_steps(self, events) -> None:
         self.curves.add_steps(events)
-        self._last_step = e = events[-1]
+        self._last_step = events[-1]
+        self._status_dirty = True
+
+    def _show_step_status(self) -> None:
+        """The status lines for the latest step (on the refresh timer, not for every step)."""
+        e = self._last_step
         config = self.trainer.config if self.trainer is not None else self.settings.config()
         self.status["epoch"].setText(f"{e.epoch + 1} of {config.epochs}")
         self.status["step"].setText(f"{e.step:,} (batch {e.batch_index + 1} of {e.batches_per_epoch})")
@@ -408,7 +414,11 @@ class TrainDashboard(QWidget):
 
     # ---- views ----
     def refresh_views(self, force: bool = False) -> None:
-        """Redraw the visible view if its data changed (the timer calls this REFRESH_MS apart)."""
+        """Redraw the status and the visible view if their data changed (the timer calls this
+        REFRESH_MS apart)."""
+        if self._status_dirty and self._last_step is not None:
+            self._status_dirty = False
+            self._show_step_status()
         view = self.views.currentWidget()
         if view is not None and (force or self.isVisible()):
             view.refresh(force=force)

@@ -131,8 +131,9 @@ class FiltersView(QWidget):
             detail = ("RGB" if index == first and c == 3 else
                       f"rows: {k} filters, columns: {c} input channels" if self.mode.currentData() == "channels"
                       else f"{k} filters, mean of {c} input channels")
-            label.setText(f"<b>{name}</b> — {k} filters of {f}x{f}x{c} · {detail} · |w| max "
-                          f"{np.abs(weights).max():.3g}")
+            text = f"<b>{name}</b> — {k} filters of {f}x{f}x{c} · {detail} · |w| max {np.abs(weights).max():.2g}"
+            if label.text != text:  # re-laying a graphics label out is costly
+                label.setText(text)
             image.setImage(picture, autoLevels=False)
             if rebuilt:
                 view.autoRange(padding=0.01)

@@ -14,8 +14,9 @@ BAD_CSS = "#e05555"
 
 
 def configure_pyqtgraph() -> None:
-    """Row-major images (NumPy's (H, W) order), antialiased lines, dark plots."""
-    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, background=(24, 26, 30),
+    """Row-major images (NumPy's (H, W) order), dark plots; antialiasing only where an item asks
+    (it costs GUI time that training would otherwise get)."""
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background=(24, 26, 30),
                         foreground=(200, 204, 210))
 
 
