@@ -2,7 +2,8 @@
 (a) headless, consuming Trainer.run() in a plain loop as `convviz train` does, and (b) from the
 dashboard shown offscreen with every view drawn in turn (the visible tab changes every second),
 while a 10 ms precise QTimer measures how late the GUI event loop answers.
-Runs alternate (headless, dashboard, headless, dashboard, ...) so machine noise hits both.
+Runs alternate in ABBA order (headless, dashboard, dashboard, headless, ...) so machine noise and
+warm-up hit both sides alike.
 Uses the CIFAR-10 found by find_cifar10(), else the sample in ../shared/cifar10-sample."""
 from __future__ import annotations
 
@@ -135,8 +136,8 @@ def run(quick: bool = False) -> None:
         print("ui dashboard: skipped (no CIFAR-10 found; run `convviz download`)")
         return
     arch = load_preset("convnetjs")
-    steps = 40 if quick else 100
-    rounds = 2 if quick else 3
+    steps = 40 if quick else 80
+    rounds = 2 if quick else 4
     dash = TrainDashboard(autoload=False)
     dash.resize(1400, 900)
     dash.show()
@@ -145,12 +146,14 @@ def run(quick: bool = False) -> None:
     headless, gui, gaps, gui_shares = [], [], [], []
     try:
         _headless(arch, data, 5)  # warm up caches and the thread pool
-        for _ in range(rounds):
-            headless.append(_headless(arch, data, steps))
-            wall, step_rate, round_gaps, gui_share = _with_dashboard(dash, steps)
-            gui.append((wall, step_rate))
-            gaps.extend(round_gaps)
-            gui_shares.append(gui_share)
+        for round_index in range(2 * rounds):  # ABBA order: neither side always goes first
+            if round_index % 4 in (0, 3):
+                headless.append(_headless(arch, data, steps))
+            else:
+                wall, step_rate, round_gaps, gui_share = _with_dashboard(dash, steps)
+                gui.append((wall, step_rate))
+                gaps.extend(round_gaps)
+                gui_shares.append(gui_share)
         shots = save_screenshots(dash, SHOTS, 10_000)
     finally:
         dash.shutdown()
@@ -161,12 +164,14 @@ def run(quick: bool = False) -> None:
     gui_wall = statistics.median(g[0] for g in gui)
     gui_step = statistics.median(g[1] for g in gui)
     p50, p95 = np.percentile(gaps, [50, 95])
-    print(f"ui dashboard: ConvNetJS net, batch 64, {steps} steps x {rounds} round(s), {len(data.train_labels):,} "
-          f"training images, every view shown in turn ({TAB_SECONDS:g} s each)")
+    print(f"ui dashboard: ConvNetJS net, batch 64, {steps} steps per run, {rounds} runs each side, "
+          f"{len(data.train_labels):,} training images, every view shown in turn ({TAB_SECONDS:g} s each)")
     print(f"  event loop, {TICK_MS} ms timer: gap p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(gaps):.1f} ms "
           f"({len(gaps)} ticks; target p95 <= 50 ms)")
-    print(f"  headless (as convviz train): {head_wall:7.1f} images/s wall, {head_step:7.1f} images/s in steps")
-    print(f"  dashboard open:              {gui_wall:7.1f} images/s wall, {gui_step:7.1f} images/s in steps")
+    print(f"  headless (as convviz train): {head_wall:7.1f} images/s wall, {head_step:7.1f} images/s in steps (medians)")
+    print(f"  dashboard open:              {gui_wall:7.1f} images/s wall, {gui_step:7.1f} images/s in steps (medians)")
+    print(f"  each run, wall images/s: headless {', '.join(f'{h[0]:.0f}' for h in headless)}; "
+          f"dashboard {', '.join(f'{g[0]:.0f}' for g in gui)}")
     print(f"  GUI thread CPU while training: {statistics.median(gui_shares):.0%} of one core "
           f"(of {os.cpu_count()}; load average {os.getloadavg()[0]:.1f})")
     print(f"  dashboard / headless: {gui_wall / head_wall:.1%} wall, {gui_step / head_step:.1%} in steps "

@@ -1,11 +1,11 @@
 """The Train tab: data, settings and controls on the left; live views (curves, filters, activations,
 predictions, confusion matrix) on the right. Training runs in a QThread (ui.worker); this widget
-only steers the trainer through its thread-safe methods and draws what the events carry."""
+steers it (pause and stop through the worker, live hyperparameters and the probe image through the
+trainer's thread-safe methods) and draws what the events carry, at a bounded rate."""
 from __future__ import annotations
 
 import dataclasses
 import sys
-import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
@@ -22,7 +22,7 @@ from .data_panel import DataPanel
 from .filters import FiltersView
 from .predictions import PredictionsView
 from .settings import SettingsPanel
-from .style import BAD_CSS, GROUP_CSS, TEXT_DIM, configure_pyqtgraph
+from .style import BAD_CSS, GROUP_CSS, configure_pyqtgraph
 
 REFRESH_MS = 250  # the status and the visible view redraw at most 4 times a second
 
@@ -53,10 +53,10 @@ def live_hyper(trainer) -> dict:
 class TrainDashboard(QWidget):
     """Press Start and watch the network learn.
 
-    With autoload, CIFAR-10 is searched for (data_folder first) and loaded in the background
-    when the dashboard is first shown. set_architecture(arch, inference) follows the builder; shutdown() stops a run and waits for
-    every background thread (call it before the window closes). runFinished(reason) is emitted when
-    a run ends: a FinishedEvent reason, or "failed".
+    With autoload, CIFAR-10 is searched for (data_folder first) and loaded in the background when
+    the dashboard is first shown. set_architecture(arch, inference) follows the builder; shutdown()
+    stops a run and waits for every background thread (call it before the window closes).
+    runFinished(reason) is emitted when a run ends: a FinishedEvent reason, or "failed".
     """
 
     runFinished = Signal(str)
@@ -72,7 +72,6 @@ class TrainDashboard(QWidget):
         self.checkpoint_path: Path | None = None
         self._run: Background | None = None
         self._load: Background | None = None
-        self._run_started = 0.0
         self._last_step = None
         self._epoch_seconds: list[float] = []
         self._steps_at_save = 0
@@ -84,7 +83,7 @@ class TrainDashboard(QWidget):
 
         self.data_panel = DataPanel()
         self.data_panel.loaded.connect(self._data_loaded)
-        self.data_panel.failed.connect(self.show_error)
+        self.data_panel.failed.connect(self._data_failed)
         self.settings = SettingsPanel()
         self.settings.liveChanged.connect(self._live_hyper)
 
@@ -194,6 +193,9 @@ class TrainDashboard(QWidget):
         self.inference = inference if inference is not None else infer(self.arch)
         self._update_controls()
 
+    def _data_failed(self, title: str, text: str) -> None:
+        self.show_error(title, text)
+
     def _data_loaded(self, data) -> None:
         self.predictions.set_data(data.test_images, data.test_labels, data.label_names)
         self.confusion.set_data(data.test_images, data.test_labels, data.label_names)
@@ -282,7 +284,6 @@ class TrainDashboard(QWidget):
         worker.failed.connect(self._on_failed)
         worker.done.connect(self._on_done)
         self._run = Background(worker, "convviz-training")
-        self._run_started = time.monotonic()
         self._set_state("Preparing (normalising the data, building the network)…")
         self.message.clear()
         self._run.start()
