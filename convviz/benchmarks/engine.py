@@ -93,7 +93,7 @@ def _time(fn) -> float:
     return time.perf_counter() - start
 
 
-def _measure(arch, batch: int, reps: int, torch) -> dict:
+def _measure(arch, batch: int, reps: int, torch, train_only: bool = False) -> dict:
     """Images/s of each side, best and median over reps that alternate the sides:
     {side: (best, median)}. The best is the least disturbed by other processes on a shared machine."""
     rng = np.random.default_rng(0)
@@ -126,6 +126,8 @@ def _measure(arch, batch: int, reps: int, torch) -> dict:
                 model(tx)
 
         sides.update({"torch train": torch_train, "torch infer": torch_infer})
+    if train_only:
+        sides = {k: fn for k, fn in sides.items() if k.endswith("train")}
     for fn in sides.values():  # warm up
         fn()
     times = {k: [] for k in sides}
@@ -133,6 +135,13 @@ def _measure(arch, batch: int, reps: int, torch) -> dict:
         for k, fn in sides.items():
             times[k].append(_time(fn))
     return {k: (batch / min(v), batch / statistics.median(v)) for k, v in times.items()}
+
+
+def _ratio(r: dict, task: str) -> str:
+    ours, theirs = r[f"ours {task}"], r.get(f"torch {task}")
+    if theirs is None:
+        return f" {ours[0]:>7.0f} {'-':>7} {'-':>12}"
+    return f" {ours[0]:>7.0f} {theirs[0]:>7.0f} {f'{ours[0] / theirs[0]:.2f} ({ours[1] / theirs[1]:.2f})':>12}"
 
 
 def run(quick: bool = False) -> None:
@@ -153,16 +162,18 @@ def run(quick: bool = False) -> None:
     for name, make in NETS.items():
         for batch in BATCHES:
             r = _measure(make(), batch, reps, torch)
-            line = f"  {name:<10} {batch:>5}"
-            for task in ("train", "infer"):
-                ours = r[f"ours {task}"]
-                if torch is None:
-                    line += f" {ours[0]:>7.0f} {'-':>7} {'-':>12}  "
-                    continue
-                theirs = r[f"torch {task}"]
-                ratio = f"{ours[0] / theirs[0]:.2f} ({ours[1] / theirs[1]:.2f})"
-                line += f" {ours[0]:>7.0f} {theirs[0]:>7.0f} {ratio:>12}  "
-            print(line.rstrip(), flush=True)
+            print(f"  {name:<10} {batch:>5}{_ratio(r, 'train')}  {_ratio(r, 'infer')}", flush=True)
+    print("  one core each (ConvViz without the batch split, PyTorch with 1 thread), training:")
+    if torch is not None:
+        torch.set_num_threads(1)
+    try:
+        with threads.limit_workers(1):
+            for name, make in NETS.items():
+                r = _measure(make(), BATCHES[0], reps, torch, train_only=True)
+                print(f"  {name:<10} {BATCHES[0]:>5}{_ratio(r, 'train')}", flush=True)
+    finally:
+        if torch is not None:
+            torch.set_num_threads(TORCH_THREADS)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ import ctypes.util
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Sequence, TypeVar
+from contextlib import contextmanager
+from typing import Any, Callable, Sequence, TypeVar
 
 from threadpoolctl import threadpool_info, threadpool_limits
 
@@ -49,6 +50,17 @@ def blas_threads() -> int:
     return max((i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"), default=1)
 
 
+@contextmanager
+def limit_workers(count: int):
+    """Temporarily split batches into at most count chunks (count <= WORKERS runs them in parallel)."""
+    global WORKERS
+    saved, WORKERS = WORKERS, max(1, count)
+    try:
+        yield
+    finally:
+        WORKERS = saved
+
+
 def batch_chunks(n: int) -> list[slice]:
     """Split range(n) into up to WORKERS contiguous slices of at least MIN_CHUNK items."""
     parts = max(1, min(WORKERS, n // MIN_CHUNK))
@@ -56,8 +68,8 @@ def batch_chunks(n: int) -> list[slice]:
     return [slice(bounds[k], bounds[k + 1]) for k in range(parts)]
 
 
-def run_chunks(fn: Callable[[slice], T], chunks: Sequence[slice]) -> list[T]:
-    """fn(chunk) for every chunk, in parallel when there are several; results in order."""
+def run_chunks(fn: Callable[[Any], T], chunks: Sequence) -> list[T]:
+    """fn(chunk) for every chunk (any items), in parallel when there are several; results in order."""
     if len(chunks) == 1 or _pool is None:
         return [fn(c) for c in chunks]
     return list(_pool.map(fn, chunks))
