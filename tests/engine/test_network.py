@@ -266,3 +266,16 @@ def test_first_conv_skips_its_input_gradient():
     out, cache = t.forward(hp, params, {}, np.ones((1, 2, 5, 5)), Context(train=True, input_grad=False))
     dx, grads = t.backward(hp, params, np.ones_like(out), cache)
     assert dx is None and grads["weight"].shape == (2, 2, 3, 3)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "adadelta"])
+def test_optimizers_keep_float32(name):
+    net = Network(arch(TINY), seed=0)
+    x = np.random.default_rng(0).standard_normal((4, 2, 7, 7)).astype(np.float32)
+    opt = make_optimizer(name, net.params, weight_decay=1e-3)
+    before = {k: v.copy() for k, v in net.params.items()}
+    for _ in range(2):
+        opt.step(net.loss_and_gradients(x, np.array([0, 1, 2, 0]))[1])
+    assert all(p.dtype == np.float32 for p in net.params.values())
+    assert all(a.dtype == np.float32 for t in opt.slots.values() for a in t.values())
+    assert any(not np.array_equal(before[k], net.params[k]) for k in before)
