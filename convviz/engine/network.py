@@ -109,7 +109,7 @@ class Network:
     def _contexts(self, train: bool, count: int) -> list[Context]:
         """One context per batch chunk; several chunks draw dropout masks from generators seeded by self.rng."""
         if count == 1 or not train:
-            return [Context(train=train, rng=self.rng)]  * count
+            return [Context(train=train, rng=self.rng)] * count
         return [Context(train=train, rng=np.random.default_rng(seed)) for seed in self.rng.integers(2**63, size=count)]
 
     def _run(self, x, stop: int, train: bool, keep: bool = False):
@@ -169,7 +169,7 @@ class Network:
                 kept[lo] = whole
                 dx, g = self.types[lo].backward(self.hps[lo], self.layer_params[lo], whole, caches[lo])
                 add(lo, g)
-                douts = [dx[sl] for sl in chunks] if dx is not None else None
+                douts = [dx[sl] for sl in chunks]
                 continue
             results = run_chunks(lambda k: back_segment(k, lo, hi), range(len(chunks)))
             douts = [r[0] for r in results]
@@ -190,10 +190,14 @@ class Network:
         return softmax(self.forward(x))
 
     def _loss(self, parts, y):
-        """Per-chunk logits -> (loss, per-chunk d loss / d logits, probabilities (N, classes))."""
+        """Per-chunk logits, labels (N,) -> (loss, d loss / d logits shaped like the logits, probabilities (N, classes))."""
         logits = _join(parts)
         n = len(logits)
-        loss, dlogits, probs = softmax_cross_entropy(logits.reshape(n, -1), np.asarray(y))
+        y = np.asarray(y)
+        if y.shape != (n,) or y.dtype.kind not in "iu" or (n and (y.min() < 0 or y.max() >= self.classes)):
+            raise ValueError(f"labels must be {n} whole numbers from 0 to {self.classes - 1}, "
+                             f"got {y.dtype} array of shape {y.shape}" + (f" from {y.min()} to {y.max()}" if y.size else ""))
+        loss, dlogits, probs = softmax_cross_entropy(logits.reshape(n, -1), y)
         dlogits = dlogits.reshape(logits.shape).astype(self.dtype, copy=False)
         return loss, dlogits, probs
 

@@ -279,3 +279,10 @@ def test_optimizers_keep_float32(name):
     assert all(p.dtype == np.float32 for p in net.params.values())
     assert all(a.dtype == np.float32 for t in opt.slots.values() for a in t.values())
     assert any(not np.array_equal(before[k], net.params[k]) for k in before)
+
+
+@pytest.mark.parametrize("labels", [[0, 3], [0, -1], [0.0, 1.0], [0]])
+def test_bad_labels_get_a_clear_message(labels):
+    net = Network(arch(TINY), seed=0)
+    with pytest.raises(ValueError, match="labels must be 2 whole numbers from 0 to 2"):
+        net.loss_and_gradients(np.zeros((2, 2, 7, 7), np.float32), np.array(labels))
