@@ -106,9 +106,10 @@ class ActivationsView(QWidget):
         self._dirty = True
 
     def clear(self) -> None:
-        self.snapshot, self._signature = None, None
-        self.canvas.clear()
-        self._rows = []
+        """Forget the snapshot; the pictures stay until the next run's first snapshot replaces them
+        (made again only if the network's volumes differ)."""
+        self.snapshot = None
+        self.caption.setText("Waiting for the first snapshot of this run…")
 
     def _redraw(self) -> None:
         self._dirty = True

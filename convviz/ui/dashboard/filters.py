@@ -73,9 +73,10 @@ class FiltersView(QWidget):
         self._dirty = True
 
     def clear(self) -> None:
+        """Forget the filters; the pictures stay until the next run's first snapshot replaces them
+        (made again only if the layers differ)."""
         self.filters, self.step = {}, None
-        self._rebuild({})
-        self.caption.setText("The filters appear with the first snapshot once training starts.")
+        self.caption.setText("Waiting for the first snapshot of this run…")
 
     def _mode_changed(self) -> None:
         self._shapes.clear()
