@@ -286,3 +286,16 @@ def test_bad_labels_get_a_clear_message(labels):
     net = Network(arch(TINY), seed=0)
     with pytest.raises(ValueError, match="labels must be 2 whole numbers from 0 to 2"):
         net.loss_and_gradients(np.zeros((2, 2, 7, 7), np.float32), np.array(labels))
+
+
+def test_dropout_masks_follow_the_seed_across_batch_chunks():
+    layers = [("conv", {"filters": 3, "size": 3, "pad": 1}), ("dropout", {"rate": 0.5}), ("fc", {"units": 3}),
+              ("softmax", {})]
+    x = np.random.default_rng(0).standard_normal((16, 2, 7, 7)).astype(np.float32)
+    y = np.arange(16) % 3
+    runs = [Network(arch(layers), seed=4).backprop(x, y) for _ in range(2)]
+    np.testing.assert_array_equal(runs[0][2], runs[1][2])
+    other = Network(arch(layers), seed=5).backprop(x, y)
+    assert not np.array_equal(runs[0][2], other[2])
+    evaluated = Network(arch(layers), seed=4)
+    np.testing.assert_array_equal(evaluated.forward(x), evaluated.forward(x))
