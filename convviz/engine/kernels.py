@@ -76,9 +76,9 @@ def row_im2col(xp: np.ndarray, f: int, d: int, ho: int) -> np.ndarray:
     return np.ascontiguousarray(view).reshape(n, c * f * f, ho * wp)
 
 
-def _groups(n: int, f: int, c: int, ho: int, wp: int, item: int) -> range:
-    """Start indices of the image groups whose columns fit GROUP_BYTES (at least one image)."""
-    return range(0, n, max(1, GROUP_BYTES // (c * f * f * ho * wp * item)))
+def _group_size(c: int, f: int, ho: int, wp: int, item: int) -> int:
+    """How many images' columns (C*F*F, Ho*Wp each) fit GROUP_BYTES; at least one."""
+    return max(1, GROUP_BYTES // (c * f * f * ho * wp * item))
 
 
 def _conv_rows(x, w, b, p: int, d: int):
@@ -92,7 +92,7 @@ def _conv_rows(x, w, b, p: int, d: int):
     wp = xp.shape[3]
     w2 = w.reshape(k, -1)
     out = np.empty((n, k, ho, wo), dtype=x.dtype)
-    step = _groups(n, f, c, ho, wp, x.itemsize).step
+    step = _group_size(c, f, ho, wp, x.itemsize)
     for i in range(0, n, step):
         y = np.matmul(w2, row_im2col(xp[i : i + step], f, d, ho)).reshape(-1, k, ho, wp)[..., :wo]
         if b is None:
@@ -139,7 +139,7 @@ def _conv_rows_backward(dout, cache):
     c, f = shape[1], w.shape[2]
     wp = xp.shape[3]
     dw = np.zeros((c * f * f, k), dtype=dout.dtype)
-    step = _groups(n, f, c, ho, wp, xp.itemsize).step
+    step = _group_size(c, f, ho, wp, xp.itemsize)
     for i in range(0, n, step):
         cols = row_im2col(xp[i : i + step], f, d, ho)
         dy = np.zeros((len(cols), k, ho, wp), dtype=dout.dtype)
