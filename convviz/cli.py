@@ -51,8 +51,8 @@ def _add_train(sub) -> None:
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's)")
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--weight-decay", type=float, default=5e-4, help="L2 weight decay")
-    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
-                   help="random crops and flips while training")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=False,
+                   help="random crops and flips while training (pays off over more than 10 epochs)")
     p.add_argument("--val-split", type=int, default=500, help="training images held out for validation")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
@@ -60,7 +60,7 @@ def _add_train(sub) -> None:
     p.add_argument("--init-weights", help="start from this weights .npz")
     p.add_argument("--save-weights", help="write the trained weights to this .npz")
     p.add_argument("--checkpoint", help="write a checkpoint here after every epoch and on stop")
-    p.add_argument("--resume", help="continue from this checkpoint")
+    p.add_argument("--resume", help="continue from this checkpoint, with its settings (--epochs and --max-steps still apply)")
     p.add_argument("--json", action="store_true", help="end with one line of JSON results")
     p.set_defaults(run=_train)
 
