@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
+from ..engine import OPTIMIZERS
+
 SCHEDULES = ("constant", "step", "cosine")
 
 
@@ -30,8 +32,6 @@ class TrainConfig:
 
     def problems(self) -> list[str]:
         """What is wrong with these settings, one sentence each (empty when they are usable)."""
-        from ..engine import OPTIMIZERS
-
         out = []
         if self.epochs < 1:
             out.append(f"epochs must be at least 1, got {self.epochs}")
