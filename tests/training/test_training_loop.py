@@ -153,6 +153,7 @@ def test_schedules_multiply_the_base_rate(tiny_arch, small_data, tiny_config):
     assert lrs[7] == pytest.approx(0.05 * lr_factor("cosine", 0.5))
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point (engine worker threads warn)
 def test_nan_loss_stops_with_the_last_good_weights(small_data, tiny_config):
     arch = Architecture(layers=[LayerSpec("conv", {"filters": 4, "size": 4, "stride": 2, "pad": 1}),
                                 LayerSpec("relu"), LayerSpec("fc", {"units": 10}), LayerSpec("softmax")])
