@@ -88,7 +88,7 @@ def test_training_updates_curves_filters_and_views(qtbot, dashboard):
     def record(snapshot):
         threads.add(QThread.currentThread() is QApplication.instance().thread())
         show(snapshot)
-        dash.refresh_views()
+        dash.refresh_views(force=True)
         pictures.append(dash.filters.image_of(0))
 
     dash.filters.set_snapshot = record
@@ -133,6 +133,18 @@ def test_training_updates_curves_filters_and_views(qtbot, dashboard):
     dash.confusion.table.cellClicked.emit(int(true_class), int(predicted_class))
     assert dash.confusion.cell_images.count() == matrix[true_class, predicted_class]
     assert not dash.messages
+
+
+def test_hidden_views_are_not_drawn_until_shown(qtbot, dashboard):
+    dash = dashboard
+    dash.settings.max_steps.setValue(3)
+    dash.views.setCurrentWidget(dash.curves)
+    with qtbot.waitSignal(dash.runFinished, timeout=WAIT):
+        dash.start()
+    assert dash.filters.filters and dash.filters.image_of(0) is None  # data arrived, nothing drawn
+    assert dash.activations.snapshot is not None and dash.activations.image_of(0) is None
+    dash.views.setCurrentWidget(dash.filters)
+    assert dash.filters.image_of(0) is not None
 
 
 def test_pause_resume_stop_and_live_learning_rate(qtbot, dashboard):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
@@ -24,7 +25,8 @@ from .predictions import PredictionsView
 from .settings import SettingsPanel
 from .style import BAD_CSS, GROUP_CSS, configure_pyqtgraph
 
-REFRESH_MS = 250  # the status and the visible view redraw at most 4 times a second
+REFRESH_MS = 250  # the status and the visible view redraw at most 4 times a second ...
+VIEW_SECONDS = {"FiltersView": 0.5, "ActivationsView": 0.5}  # ... the picture views at most twice
 
 
 def _duration(seconds: float) -> str:
@@ -77,6 +79,7 @@ class TrainDashboard(QWidget):
         self._steps_at_save = 0
         self._finished_reason = "failed"
         self._status_dirty = False
+        self._drawn_at: dict = {}  # view -> time.monotonic() of its last redraw
         self._pause_requested = False   # the user pressed Pause (the worker holds after the current step)
         self._paused = False            # the worker confirmed it holds: the trainer is safe to save
         self.snapshot_rate = TrainConfig().snapshot_rate  # snapshots per second for the views
@@ -421,7 +424,11 @@ class TrainDashboard(QWidget):
             self._status_dirty = False
             self._show_step_status()
         view = self.views.currentWidget()
-        if view is not None and (force or self.isVisible()):
+        if view is None or not (force or self.isVisible()):
+            return
+        now = time.monotonic()
+        if force or now - self._drawn_at.get(view, 0.0) >= VIEW_SECONDS.get(type(view).__name__, 0.0):
+            self._drawn_at[view] = now
             view.refresh(force=force)
 
     # ---- checkpoints ----
