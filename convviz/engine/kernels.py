@@ -66,14 +66,20 @@ def pad_rows(x: np.ndarray, p: int, span: int) -> np.ndarray:
     return xp
 
 
-def row_im2col(xp: np.ndarray, f: int, d: int, ho: int) -> np.ndarray:
-    """Stride-1 im2col on padded rows: xp (N, C, Hp + extra, Wp) from pad_rows -> cols (N, C*F*F, Ho*Wp),
-    rows ordered like weight[k].ravel(). Column a*Wp + b is output position (a, b); b >= Wo are junk."""
+def row_windows(xp: np.ndarray, f: int, d: int, ho: int) -> np.ndarray:
+    """Stride-1 im2col on padded rows, as a view: xp (N, C, Hp + extra, Wp) from pad_rows ->
+    (N, C, F, F, Ho*Wp), where [n, c, i, j, a*Wp + b] is the input under tap (i, j) of output
+    position (a, b). Columns with b >= Wo are junk (the run wraps past the row end)."""
     n, c, rows, wp = xp.shape
     plane, item = rows * wp, xp.itemsize
-    view = as_strided(xp, (n, c, f, f, ho * wp), (c * plane * item, plane * item, d * wp * item, d * item, item),
+    return as_strided(xp, (n, c, f, f, ho * wp), (c * plane * item, plane * item, d * wp * item, d * item, item),
                       writeable=False)
-    return np.ascontiguousarray(view).reshape(n, c * f * f, ho * wp)
+
+
+def row_cols(windows: np.ndarray) -> np.ndarray:
+    """A (g, C, F, F, L) slice of row_windows copied into columns (g, C*F*F, L), rows ordered like weight[k].ravel()."""
+    g, c, f, _, length = windows.shape
+    return np.ascontiguousarray(windows).reshape(g, c * f * f, length)
 
 
 def _group_size(c: int, f: int, ho: int, wp: int, item: int) -> int:
@@ -93,8 +99,9 @@ def _conv_rows(x, w, b, p: int, d: int):
     w2 = w.reshape(k, -1)
     out = np.empty((n, k, ho, wo), dtype=x.dtype)
     step = _group_size(c, f, ho, wp, x.itemsize)
+    windows = row_windows(xp, f, d, ho)
     for i in range(0, n, step):
-        y = np.matmul(w2, row_im2col(xp[i : i + step], f, d, ho)).reshape(-1, k, ho, wp)[..., :wo]
+        y = np.matmul(w2, row_cols(windows[i : i + step])).reshape(-1, k, ho, wp)[..., :wo]
         if b is None:
             out[i : i + step] = y
         else:
@@ -140,8 +147,9 @@ def _conv_rows_backward(dout, cache):
     wp = xp.shape[3]
     dw = np.zeros((c * f * f, k), dtype=dout.dtype)
     step = _group_size(c, f, ho, wp, xp.itemsize)
+    windows = row_windows(xp, f, d, ho)
     for i in range(0, n, step):
-        cols = row_im2col(xp[i : i + step], f, d, ho)
+        cols = row_cols(windows[i : i + step])
         dy = np.zeros((len(cols), k, ho, wp), dtype=dout.dtype)
         dy[..., :wo] = dout[i : i + step]  # junk columns get no gradient
         dw += np.matmul(cols, dy.reshape(len(cols), k, -1).transpose(0, 2, 1)).sum(axis=0)
