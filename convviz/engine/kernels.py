@@ -5,9 +5,10 @@ planes are flat, so the window of filter tap (i, j) is one contiguous run of Ho*
 im2col is a copy of long runs; the output is computed for all Wp columns of each row and the
 d(F-1) columns that wrap past the row end are dropped. Its input gradient is itself a stride-1
 convolution (of dout with the flipped, transposed filters), so it needs no col2im. Other strides
-use a classic im2col + one GEMM, and col2im for the input gradient. Pooling loops over the F*F
-window offsets, each a whole-volume vector operation, with a fast path for 2x2 stride 2.
-`reference.py` holds the naive loops these are tested against.
+use a classic im2col + GEMM, and col2im for the input gradient. Both run group by group, with
+columns small enough to stay in cache, and recompute the columns for the weight gradient.
+Pooling loops over the F*F window offsets, each a whole-volume vector operation, with a fast
+path for 2x2 stride 2. `reference.py` holds the naive loops these are tested against.
 
 Shapes: x (N, C, H, W); conv weight (K, C, F, F); outputs (N, K, Ho, Wo) with
 Ho = (H + 2P - D(F-1) - 1) / S + 1 (callers have checked it is a whole number).
@@ -82,9 +83,9 @@ def row_cols(windows: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(windows).reshape(g, c * f * f, length)
 
 
-def _group_size(c: int, f: int, ho: int, wp: int, item: int) -> int:
-    """How many images' columns (C*F*F, Ho*Wp each) fit GROUP_BYTES; at least one."""
-    return max(1, GROUP_BYTES // (c * f * f * ho * wp * item))
+def _group_size(c: int, f: int, ho: int, wo: int, item: int) -> int:
+    """How many images' columns (C*F*F, Ho*Wo each) fit GROUP_BYTES; at least one."""
+    return max(1, GROUP_BYTES // (c * f * f * ho * wo * item))
 
 
 def _conv_rows(x, w, b, p: int, d: int):
@@ -118,11 +119,13 @@ def conv_forward(x, w, b, s: int, p: int, d: int, need_dx: bool = True):
         out, xp = _conv_rows(x, w, b, p, d)
         return out, ("rows", x.shape, w, p, d, xp, need_dx)
     ho, wo = out_size(h, f, s, p, d), out_size(wd, f, s, p, d)
-    cols = im2col(pad_hw(x, p), f, s, d, ho, wo)
-    y = (w.reshape(k, -1) @ cols).reshape(k, n, ho, wo)
-    out = np.empty((n, k, ho, wo), dtype=y.dtype)
-    np.add(y.transpose(1, 0, 2, 3), b.reshape(1, k, 1, 1), out=out)
-    return out, ("cols", x.shape, w, (s, p, d, ho, wo), cols, need_dx)
+    xp = pad_hw(x, p)
+    out = np.empty((n, k, ho, wo), dtype=x.dtype)
+    step = _group_size(c, f, ho, wo, x.itemsize)
+    for i in range(0, n, step):
+        y = (w.reshape(k, -1) @ im2col(xp[i : i + step], f, s, d, ho, wo)).reshape(k, -1, ho, wo)
+        np.add(y.transpose(1, 0, 2, 3), b.reshape(1, k, 1, 1), out=out[i : i + step])
+    return out, ("cols", x.shape, w, (s, p, d, ho, wo), xp, need_dx)
 
 
 def conv_backward(dout, cache):
@@ -130,12 +133,20 @@ def conv_backward(dout, cache):
     db = dout.sum(axis=(0, 2, 3))
     if cache[0] == "rows":
         return (*_conv_rows_backward(dout, cache), db)
-    _, shape, w, (s, p, d, ho, wo), cols, need_dx = cache
+    _, shape, w, (s, p, d, ho, wo), xp, need_dx = cache
+    n, c = shape[:2]
     k, f = w.shape[0], w.shape[2]
-    dy = dout.transpose(1, 0, 2, 3).reshape(k, -1)
-    dw = (dy @ cols.T).reshape(w.shape)
-    dx = col2im(w.reshape(k, -1).T @ dy, shape, f, s, d, p, ho, wo) if need_dx else None
-    return dx, dw, db
+    w2 = w.reshape(k, -1)
+    dw = np.zeros(w2.shape, dtype=dout.dtype)
+    dx = np.empty(shape, dtype=dout.dtype) if need_dx else None
+    step = _group_size(c, f, ho, wo, xp.itemsize)
+    for i in range(0, n, step):  # columns recomputed group by group, as in the forward
+        part = xp[i : i + step]
+        dy = dout[i : i + step].transpose(1, 0, 2, 3).reshape(k, -1)
+        dw += dy @ im2col(part, f, s, d, ho, wo).T
+        if need_dx:
+            dx[i : i + step] = col2im(w2.T @ dy, (len(part),) + tuple(shape[1:]), f, s, d, p, ho, wo)
+    return dx, dw.reshape(w.shape), db
 
 
 def _conv_rows_backward(dout, cache):
