@@ -21,7 +21,23 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 T = TypeVar("T")
 
-WORKERS = max(1, min(int(os.environ.get("CONVVIZ_THREADS", os.cpu_count() or 1)), 8))
+def _usable_cores() -> int:
+    """Cores this process may run on (the affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _configured_workers() -> int:
+    """$CONVVIZ_THREADS, else one worker per usable core; 1 to 8."""
+    value = os.environ.get("CONVVIZ_THREADS")
+    if value is None:
+        return max(1, min(_usable_cores(), 8))
+    try:
+        return max(1, min(int(value), 8))
+    except ValueError:
+        raise ValueError(f"CONVVIZ_THREADS must be a whole number of engine threads (1 to 8), got {value!r}") from None
+
+
+WORKERS = _configured_workers()
 MIN_CHUNK = 4  # below this many images per chunk, splitting costs more than it saves
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (malloc.h)
