@@ -35,6 +35,9 @@ class ConfusionView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        small = self.table.horizontalHeader().font()
+        small.setPointSizeF(small.pointSizeF() * 0.85)  # "automobile" fits a column of a 10x10 matrix
+        self.table.horizontalHeader().setFont(small)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.cellClicked.connect(self.show_cell)
         self.cell_title = QLabel("No cell selected.")
@@ -56,7 +59,7 @@ class ConfusionView(QWidget):
         splitter.addWidget(side)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([900, 280])
+        splitter.setSizes([1000, 240])
         top = QHBoxLayout()
         top.addWidget(self.caption, 1)
         layout = QVBoxLayout(self)
