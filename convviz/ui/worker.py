@@ -167,9 +167,6 @@ class Background:
     def start(self) -> None:
         self.thread.start()
 
-    def running(self) -> bool:
-        return self.thread.isRunning()
-
     def wait(self, timeout_ms: int | None = None) -> bool:
         """Block until the thread has ended (True) or timeout_ms has passed (False)."""
         if timeout_ms is None:

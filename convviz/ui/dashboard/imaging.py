@@ -75,11 +75,6 @@ def mosaic(tiles: np.ndarray, cols: int, gap: int = 1) -> np.ndarray:
     return out
 
 
-def upscale(image: np.ndarray, factor: int) -> np.ndarray:
-    """Nearest-neighbour enlargement of a (H, W, ...) image by an integer factor."""
-    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1) if factor > 1 else image
-
-
 def filter_tiles(weights: np.ndarray, mode: str) -> tuple[np.ndarray, int]:
     """Conv weights (K, C, F, F) -> (tiles, cols) ready for mosaic().
 
