@@ -147,6 +147,24 @@ def test_hidden_views_are_not_drawn_until_shown(qtbot, dashboard):
     assert dash.filters.image_of(0) is not None
 
 
+def test_probe_picker_chooses_the_activations_image(qtbot, dashboard, small_data):
+    dash = dashboard
+    dash.snapshot_rate = 1000.0
+    dash.settings.epochs.setValue(50)
+    dash.views.setCurrentWidget(dash.activations)
+    dash.start()
+    qtbot.waitUntil(lambda: dash.activations.snapshot is not None, timeout=WAIT)
+    dash.activations.index.setValue(7)
+    qtbot.waitUntil(lambda: dash.activations.snapshot.probe_index == 7, timeout=WAIT)
+    assert np.array_equal(dash.activations.snapshot.probe_image, small_data.test_images[7])
+    dash.activations.use_training.setChecked(True)
+    qtbot.waitUntil(lambda: dash.activations.snapshot.probe_index is None, timeout=WAIT)
+    dash.refresh_views(force=True)
+    assert "a training image" in dash.activations.caption.text()
+    with qtbot.waitSignal(dash.runFinished, timeout=WAIT):
+        dash.stop()
+
+
 def test_pause_resume_stop_and_live_learning_rate(qtbot, dashboard):
     dash = dashboard
     dash.settings.epochs.setValue(50)

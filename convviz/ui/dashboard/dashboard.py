@@ -325,8 +325,10 @@ class TrainDashboard(QWidget):
                 self.show_error("Cannot change the setting", str(error))
 
     def _probe_changed(self, index) -> None:
-        if self.trainer is not None:
+        if self.trainer is not None and self.running():
             self.trainer.set_probe(index)
+        else:  # the probe is passed through the network in the worker: it needs a run
+            self.activations.caption.setText("The chosen image appears with the next snapshot once training runs.")
 
     # ---- events from the worker: slots of this GUI-thread object, so Qt queues them here ----
     @Slot(object)
