@@ -45,6 +45,7 @@ class ActivationsView(QWidget):
         self._signature = None
         self._rows: list[tuple] = []
         self._titles_at = 0.0
+        self._heading = ""
 
         self.use_test = QRadioButton("Test image #")
         self.use_training = QRadioButton("Next training image")
@@ -122,6 +123,7 @@ class ActivationsView(QWidget):
     def _rebuild(self, volumes: list[np.ndarray]) -> None:
         """One title and one picture (or bar chart) per layer, made when the network changes."""
         self.canvas.clear()
+        self._heading = ""
         self._rows = []
         layout = self.canvas.ci.layout
         probe_view = self.canvas.addViewBox(row=0, col=0, lockAspect=True, invertY=True, enableMouse=False,
@@ -191,9 +193,10 @@ class ActivationsView(QWidget):
         prob_bars.setOpts(height=probs, brushes=brushes)
         truth = self._name(s.probe_label)
         verdict = "right" if predicted == s.probe_label else "wrong"
-        if titles:
-            probs_plot.setTitle(f"class probabilities — true: {truth}, predicted: {self._name(predicted)} "
-                                f"({probs[predicted]:.0%}, {verdict})")
+        heading = f"class probabilities — true: {truth}, predicted: {self._name(predicted)} ({verdict})"
+        if heading != self._heading:  # only when the prediction changes: re-laying text out is costly
+            self._heading = heading
+            probs_plot.setTitle(heading)
         for i, (volume, row) in enumerate(zip(volumes, self._rows)):
             title, kind, holder, item = row
             name = self.layer_names[i] if i < len(self.layer_names) else f"layer {i}"
