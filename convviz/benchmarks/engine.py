@@ -7,6 +7,7 @@ per layer, so a ConvViz weights file loads into it with load_state_dict (see REA
 """
 from __future__ import annotations
 
+import os
 import statistics
 import time
 
@@ -155,25 +156,36 @@ def run(quick: bool = False) -> None:
     print(f"engine: images/s, best of {reps} interleaved reps (ratio of medians in brackets)")
     print(f"  ConvViz: {threads.WORKERS} batch-split worker thread(s), NumPy BLAS threads {threads.blas_threads()}")
     if torch is not None:
-        print(f"  PyTorch {torch.__version__}: {torch.get_num_threads()} intra-op threads")
+        from threadpoolctl import threadpool_info
+
+        pools = ", ".join(f"{i['prefix']} {i['num_threads']}" for i in threadpool_info())
+        print(f"  PyTorch {torch.__version__}: {torch.get_num_threads()} intra-op threads "
+              f"(thread pools in this process: {pools}; ConvViz limits only NumPy's BLAS)")
     else:
         print("  PyTorch not importable: ConvViz figures only")
     print(f"  {'net':<10} {'batch':>5} {'train':>7} {'torch':>7} {'ratio':>12}   {'infer':>7} {'torch':>7} {'ratio':>12}")
+    two_cores = {}
     for name, make in NETS.items():
         for batch in BATCHES:
             r = _measure(make(), batch, reps, torch)
+            two_cores.setdefault(name, r)
             print(f"  {name:<10} {batch:>5}{_ratio(r, 'train')}  {_ratio(r, 'infer')}", flush=True)
     print("  one core each (ConvViz without the batch split, PyTorch with 1 thread), training:")
     if torch is not None:
         torch.set_num_threads(1)
+    single = {}
     try:
         with threads.limit_workers(1):
             for name, make in NETS.items():
-                r = _measure(make(), BATCHES[0], reps, torch, train_only=True)
+                single[name] = r = _measure(make(), BATCHES[0], reps, torch, train_only=True)
                 print(f"  {name:<10} {BATCHES[0]:>5}{_ratio(r, 'train')}", flush=True)
     finally:
         if torch is not None:
             torch.set_num_threads(TORCH_THREADS)
+    if torch is not None and any(single[n]["torch train"][0] > two_cores[n]["torch train"][0] for n in NETS):
+        print("  note: PyTorch ran faster on 1 thread than on 2, so other processes are loading the cores and the\n"
+              "  2-core ratios above are not meaningful. OpenMP's spinning threads suffer most; rerun on a quiet\n"
+              f"  machine, or with OMP_WAIT_POLICY=PASSIVE (now {os.environ.get('OMP_WAIT_POLICY', 'unset')}).")
 
 
 if __name__ == "__main__":
