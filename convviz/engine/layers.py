@@ -139,6 +139,11 @@ class LayerType:
         None for layers that work number by number."""
         return None
 
+    def problem(self, hp: dict) -> tuple[str, dict] | None:
+        """What makes these (individually valid) hyperparameters unusable together, with the
+        hyperparameter values that fix it; None when they work."""
+        return None
+
     def forward(self, hp, params, buffers, x, ctx: Context):
         raise NotImplementedError
 
@@ -196,6 +201,12 @@ class _Pool(LayerType):
 
     def window(self, hp, vol):
         return hp["size"], hp["stride"]
+
+    def problem(self, hp):
+        f, p = hp["size"], hp["pad"]
+        if 2 * p > f:  # as PyTorch: a corner window would then hold padding only
+            return f"pad {p} is more than half the window size {f}, so some windows see only padding", {"pad": f // 2}
+        return None
 
 
 class MaxPool(_Pool):

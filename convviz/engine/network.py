@@ -39,6 +39,11 @@ class Network:
                 raise ValueError(f"layer {i}: unknown layer type {layer.type!r}")
             self.types.append(LAYER_TYPES[layer.type])
             self.hps.append(self.types[-1].resolve(dict(layer.params)))
+            problem = self.types[-1].problem(self.hps[-1])
+            if problem:
+                message, fix = problem
+                use = " and ".join(f"{k} {v}" for k, v in fix.items())
+                raise ValueError(f"layer {i} ({layer.type}): {message}: use {use}")
         if not self.types or self.types[-1].name != "softmax":
             raise ValueError("the last layer must be softmax (the classifier)")
         vol = Volume(arch.input.width, arch.input.height, arch.input.depth)

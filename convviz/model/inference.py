@@ -199,6 +199,12 @@ def _infer_block(i: int, layer: LayerSpec, vol: Volume | None, rf: tuple[int, in
     info.macs = t.macs(hp, vol, out)
     info.memory_bytes = out.size * BYTES_PER_NUMBER
     info.receptive_field = _receptive_field(rf, t.window(hp, vol))
+    problem = t.problem(hp)  # hyperparameters that fit the volume but not each other (engine's declaration)
+    if problem:
+        message, fix = problem
+        use = "use " + " and ".join(f"{k} {v}" for k, v in fix.items())
+        info.errors.append(Problem(i, f"{_name(i, t.title)}: {message}; {use}.", fixes=[Fix(use, i, params=fix)],
+                                   param=next(iter(fix))))
     return info
 
 

@@ -299,3 +299,10 @@ def test_dropout_masks_follow_the_seed_across_batch_chunks():
     assert not np.array_equal(runs[0][2], other[2])
     evaluated = Network(arch(layers), seed=4)
     np.testing.assert_array_equal(evaluated.forward(x), evaluated.forward(x))
+
+
+@pytest.mark.parametrize("kind", ["maxpool", "avgpool"])
+def test_pool_padding_over_half_the_window_is_refused(kind):
+    assert LAYER_TYPES[kind].problem(LAYER_TYPES[kind].resolve({"size": 3, "pad": 1})) is None
+    with pytest.raises(ValueError, match=rf"layer 0 \({kind}\): pad 2 is more than half the window size 3.*: use pad 1"):
+        Network(arch([(kind, {"size": 3, "stride": 1, "pad": 2}), ("fc", {"units": 2}), ("softmax", {})]))
