@@ -5,6 +5,10 @@ The architecture is anything with `.input` (width, height, depth) and `.layers` 
 Parameters are keyed like the weights file: "{i}.weight", "{i}.bias" with i the layer index,
 in PyTorch layouts (conv [out, in, kh, kw], fc [out, in]); batchnorm buffers "{i}.running_mean",
 "{i}.running_var".
+
+Each batch is split into one chunk per core (threads.py); every chunk runs through whole runs of
+layers in its own thread, and only a batchnorm in training, which needs the whole batch's
+statistics, joins the chunks back together.
 """
 from __future__ import annotations
 

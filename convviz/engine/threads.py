@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 T = TypeVar("T")
 
+
 def _usable_cores() -> int:
     """Cores this process may run on (the affinity mask where the OS has one)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
