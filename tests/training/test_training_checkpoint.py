@@ -156,3 +156,18 @@ def test_damaged_and_hostile_files_are_refused_without_running_code(small_data, 
     with pytest.raises(CheckpointError):
         Trainer.from_checkpoint(tmp_path / "evil.npz", small_data)
     assert not marker.exists()
+
+
+def test_a_checkpoint_taken_between_the_last_step_and_the_evaluation(tiny_arch, small_data, tiny_config, tmp_path):
+    straight = Trainer(tiny_arch, small_data, tiny_config)
+    list(straight.run())
+    trainer = Trainer(tiny_arch, small_data, tiny_config)
+    for event in trainer.run():
+        if getattr(event, "step", None) == 7:  # the last step of epoch 0: its evaluation comes next
+            trainer.save_checkpoint(tmp_path / "c.npz")
+            trainer.stop()
+    rest = Trainer.from_checkpoint(tmp_path / "c.npz", small_data)
+    events = list(rest.run())
+    assert isinstance(events[0], EpochEvent) and events[0].epoch == 0
+    assert_same_state(straight, rest)
+    assert rest.history["val_loss"] == straight.history["val_loss"]

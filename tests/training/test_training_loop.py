@@ -210,3 +210,14 @@ def test_other_optimizers_take_their_default_rate(tiny_arch, small_data, tiny_co
         events = list(trainer.run())
         assert [e.lr for e in events if isinstance(e, StepEvent)] == [default, default]
         assert np.isfinite(trainer.net.params["0.weight"]).all()
+
+
+def test_without_validation_or_test_evaluation(tiny_arch, small_data, tiny_config):
+    config = dataclasses.replace(tiny_config, val_split=0, evaluate_test=False, epochs=1)
+    epoch = next(e for e in Trainer(tiny_arch, small_data, config).run() if isinstance(e, EpochEvent))
+    assert epoch.val_loss is epoch.test_accuracy is epoch.test_probabilities is None
+    assert epoch.train_loss > 0 and epoch.confusion.sum() == 0
+    config = dataclasses.replace(tiny_config, evaluate_test=False, epochs=1)
+    epoch = next(e for e in Trainer(tiny_arch, small_data, config).run() if isinstance(e, EpochEvent))
+    assert epoch.test_accuracy is None and epoch.confusion.sum() == 32  # the validation set's
+    assert np.trace(epoch.confusion) / 32 == pytest.approx(epoch.val_accuracy)
