@@ -208,7 +208,8 @@ class Trainer:
         if not math.isfinite(loss):
             self.net.set_state(self._good_state)
             self.optimizer.slots = {}  # momentum / moments grown on the way to divergence
-            return DivergedEvent(self.step + 1, self.epoch, loss, _diverged_message(loss, self.optimizer.lr))
+            return DivergedEvent(self.step + 1, self.epoch, loss, _diverged_message(
+                loss, self.optimizer.lr, any(t.name == "batchnorm" for t in self.net.types)))
         for k, a in self.net.state().items():
             np.copyto(self._good_state[k], a)
         self.optimizer.step(grads)
@@ -382,7 +383,8 @@ class Trainer:
         self._good_state = {k: a.copy() for k, a in self.net.state().items()}
 
 
-def _diverged_message(loss: float, lr: float) -> str:
+def _diverged_message(loss: float, lr: float, has_batchnorm: bool) -> str:
+    hint = "" if has_batchnorm else ", or add batch normalisation after the conv layers"
     return (f"The loss became {loss} (not a finite number) at learning rate {lr:g}: training diverged. "
             f"The weights were put back to the last ones with a finite loss. Try a lower learning rate "
-            f"(e.g. {lr / 10:g}), or add batch normalisation.")
+            f"(10 times lower: {lr / 10:g}, or less){hint}.")
