@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 from training_helpers import tiny_architecture
 
@@ -118,3 +119,17 @@ def test_ctrl_c_stops_after_the_step_and_writes_the_checkpoint(tiny_json, sample
 def test_progress_bar_text():
     text = bar_text(StepEvent(10, 2, 9, 40, 1.2345, 0.5, 0.01, 812.4), epochs=5, width=8)
     assert text == "epoch 3/5 [##......] 10/40 loss 1.2345 acc  50.0% lr 0.01 812 img/s"
+
+
+def test_init_weights_are_used_and_checked(tiny_json, sample_dir, tmp_path, capsys):
+    common = [tiny_json, "--data", sample_dir, "--max-steps", "1", "--json"]
+    status, _, err = train([*common, "--save-weights", tmp_path / "w.npz"], capsys)
+    assert status == 0, err
+    status, out, err = train([*common, "--init-weights", tmp_path / "w.npz", "--lr", "1e-12", "--momentum", "0",
+                              "--save-weights", tmp_path / "w2.npz"], capsys)
+    assert status == 0, err
+    with np.load(tmp_path / "w.npz") as start, np.load(tmp_path / "w2.npz") as end:
+        for k in ("0.weight", "5.weight"):  # one step at a negligible rate: still the given weights
+            np.testing.assert_allclose(end[k], start[k], atol=1e-6)
+    status, _, err = train(["convnetjs", "--data", sample_dir, "--init-weights", tmp_path / "w.npz"], capsys)
+    assert status == 1 and "does not fit" in err
