@@ -34,7 +34,7 @@ def train_command(args) -> int:
     """Run `convviz train` for the argparse namespace of cli._add_train -> exit status."""
     try:
         trainer = prepare(args)
-    except (ValueError, KeyError, OSError) as e:
+    except (ValueError, OSError) as e:
         print(f"convviz train: error: {e}", file=sys.stderr)
         return 1
     return run(trainer, args)
@@ -42,7 +42,10 @@ def train_command(args) -> int:
 
 def prepare(args) -> Trainer:
     """Check every flag, load the architecture and the data and build the trainer; writes nothing.
-    Raises ValueError (or a subclass) with a message for the user."""
+    Raises ValueError (or a subclass) with a message for the user. Expands ~ in the path flags."""
+    for flag in ("data", "init_weights", "save_weights", "checkpoint", "resume"):
+        if getattr(args, flag):
+            setattr(args, flag, str(Path(getattr(args, flag)).expanduser()))
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                          momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule,
                          augment=args.augment, val_split=args.val_split, seed=args.seed, max_steps=args.max_steps)
@@ -50,12 +53,12 @@ def prepare(args) -> Trainer:
     if args.resume and args.init_weights:
         problems.append("--resume and --init-weights cannot be used together: a checkpoint holds its own weights")
     for flag, value in (("--save-weights", args.save_weights), ("--checkpoint", args.checkpoint)):
-        if value and not Path(value).expanduser().resolve().parent.is_dir():
-            problems.append(f"{flag} {value}: the folder {Path(value).expanduser().resolve().parent} does not exist")
+        if value and not Path(value).resolve().parent.is_dir():
+            problems.append(f"{flag} {value}: the folder {Path(value).resolve().parent} does not exist")
         elif value and Path(value).is_dir():
             problems.append(f"{flag} {value} is a folder: give a file name such as {Path(value) / 'run.npz'}")
     for flag, value in (("--init-weights", args.init_weights), ("--resume", args.resume)):
-        if value and not Path(value).expanduser().is_file():
+        if value and not Path(value).is_file():
             problems.append(f"{flag} {value}: no such file")
     if problems:
         raise UsageError("; ".join(problems))
@@ -66,10 +69,10 @@ def prepare(args) -> Trainer:
         raise UsageError(f"{args.net} is not a valid network:\n{lines}\n(see `convviz summary {args.net}`)")
     data = load_cifar10(args.data) if args.data else _find_data()
     if args.resume:
-        trainer = Trainer.from_checkpoint(Path(args.resume).expanduser(), data, arch)
+        trainer = Trainer.from_checkpoint(args.resume, data, arch)
         trainer.config.epochs, trainer.config.max_steps = args.epochs, args.max_steps
         return trainer
-    return Trainer(arch, data, config, init_weights=Path(args.init_weights).expanduser() if args.init_weights else None)
+    return Trainer(arch, data, config, init_weights=args.init_weights)
 
 
 def _find_data():
