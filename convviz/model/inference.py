@@ -277,7 +277,7 @@ def _volume_problem(i: int, t: LayerType, given: dict, vol: Volume, e: VolumeErr
 
 def _nearest_values(i: int, t: LayerType, given: dict, vol: Volume, names: tuple[str, ...], reach: int) -> list[Fix]:
     """Fixes changing the hyperparameters `names` (each by 1 to reach) by the least total amount that
-    gives a whole output volume, ties all kept, each labelled with the volume it gives."""
+    gives a whole output volume the layer can use, ties all kept, each labelled with the volume it gives."""
     hypers = [h for h in t.hypers if h.name in names]
     current = t.resolve(given)
     steps = sorted((o for o in itertools.product(range(-reach, reach + 1), repeat=len(hypers)) if all(o)),
@@ -290,9 +290,12 @@ def _nearest_values(i: int, t: LayerType, given: dict, vol: Volume, names: tuple
         values = {h.name: current[h.name] + d for h, d in zip(hypers, offsets)}
         if any(h.check(values[h.name]) for h in hypers):
             continue
+        hp = t.resolve({**given, **values})
         try:
-            out = t.output_volume(t.resolve({**given, **values}), vol)
+            out = t.output_volume(hp, vol)
         except VolumeError:
+            continue
+        if t.problem(hp):  # whole, but unusable otherwise (e.g. a pool padded past half its window)
             continue
         best = distance
         change = " and ".join(f"{k} {v}" for k, v in values.items())

@@ -3,7 +3,7 @@ the inferred shapes and its initialised arrays hold exactly the inferred paramet
 rejects gets explained (a sentence per problem, the right block), never an exception; and every volume
 fix it offers does remove that block's volume error."""
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from convviz.engine import LAYER_TYPES, Network, Volume
@@ -92,6 +92,8 @@ def test_rejected_stacks_are_explained(arch):
 
 @settings(max_examples=100, deadline=None)
 @given(architectures(junk=True))
+@example(Architecture(Volume(32, 32, 1), [LayerSpec("avgpool", {"size": 3, "pad": 1}), LayerSpec("fc", {"units": 2}),
+                                          LayerSpec("softmax", {})]))  # once offered pad 2, past half the window
 def test_fixing_errors_one_at_a_time_terminates(arch):
     """Taking the first fix of the first error repeatedly reaches a valid network."""
     for _ in range(40):
