@@ -8,6 +8,14 @@ import sys
 BENCH_SECTIONS = ("engine", "model", "data", "training", "ui")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse that exits with status 1 (not 2) on a bad flag, like every other refusal of convviz."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(1, f"{self.prog}: error: {message}\n")
+
+
 def _summary(args) -> int:
     from .model.summary import summary_command
 
@@ -66,7 +74,7 @@ def _add_train(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="convviz", description="Build, check, train and watch ConvNets on CIFAR-10.")
+    parser = Parser(prog="convviz", description="Build, check, train and watch ConvNets on CIFAR-10.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     p = sub.add_parser("summary", help="print every layer's volume, parameters and cost, or the errors")
     p.add_argument("net", help="architecture JSON file or preset name")
