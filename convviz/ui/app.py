@@ -1,6 +1,7 @@
 """Starts the desktop app: python main.py, or convviz gui."""
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -25,7 +26,21 @@ def apply_style(app: QApplication) -> None:
         app.setStyleSheet(STYLE_SHEET.read_text(encoding="utf-8"))
 
 
+def missing_display() -> str | None:
+    """Why a window cannot open here (Linux without X11 or Wayland and no platform chosen), else None."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    return ("ConvViz needs a display, and neither DISPLAY nor WAYLAND_DISPLAY is set. Start it from a desktop "
+            "session, or on a headless machine under a virtual screen: xvfb-run python3 main.py")
+
+
 def main(argv: list[str] | None = None) -> int:
+    problem = missing_display()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
     app = make_application(argv)
     from .main_window import MainWindow
 
