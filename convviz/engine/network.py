@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .layers import LAYER_TYPES, Context, Volume, softmax, softmax_cross_entropy
+from .layers import LAYER_TYPES, Context, LayerType, Volume, VolumeError, softmax, softmax_cross_entropy
 from .threads import batch_chunks, run_chunks
 
 _RELU_LIKE = {"relu", "leakyrelu"}
@@ -36,25 +36,25 @@ class Network:
     def __init__(self, arch, seed: int = 0, dtype=np.float32):
         self.arch = arch
         self.dtype = np.dtype(dtype)
-        self.types = []
-        self.hps = []
-        for i, layer in enumerate(arch.layers):
-            if layer.type not in LAYER_TYPES:
-                raise ValueError(f"layer {i}: unknown layer type {layer.type!r}")
-            self.types.append(LAYER_TYPES[layer.type])
-            self.hps.append(self.types[-1].resolve(dict(layer.params)))
-            problem = self.types[-1].problem(self.hps[-1])
-            if problem:
-                message, fix = problem
-                use = " and ".join(f"{k} {v}" for k, v in fix.items())
-                raise ValueError(f"layer {i} ({layer.type}): {message}: use {use}")
-        if not self.types or self.types[-1].name != "softmax":
-            raise ValueError("the last layer must be softmax (the classifier)")
+        self.types = [_layer_type(i, layer) for i, layer in enumerate(arch.layers)]
+        self.hps = [_checked_hypers(i, t, layer.params) for i, (t, layer) in enumerate(zip(self.types, arch.layers))]
+        names = [t.name for t in self.types]
+        if "softmax" not in names or names.index("softmax") != len(names) - 1:
+            raise ValueError("the last layer, and only it, must be softmax (the classifier)")
         vol = Volume(arch.input.width, arch.input.height, arch.input.depth)
+        if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1 for n in vol):
+            raise ValueError(f"the input volume must be three whole numbers from 1, got {vol}")
         self.volumes = [vol]
         for i, (t, hp) in enumerate(zip(self.types, self.hps)):
-            vol = t.output_volume(hp, vol)
+            try:
+                vol = t.output_volume(hp, vol)
+            except VolumeError as e:
+                raise VolumeError(f"layer {i} ({t.name}) does not fit its {vol} input: {e}",
+                                  e.axis, e.size, e.f, e.s, e.p, e.d) from None
             self.volumes.append(vol)
+        if vol.width != 1 or vol.height != 1:
+            raise ValueError(f"the softmax needs a 1x1xC volume (C classes), but layer {len(names) - 2} gives {vol}: "
+                             f"end with an fc layer of C units")
         self.classes = vol.depth
         self.layer_params: list[dict[str, np.ndarray]] = []
         self.layer_buffers: list[dict[str, np.ndarray]] = []
@@ -280,6 +280,34 @@ class Network:
             raise WeightsError(f"{source} does not fit this architecture: " + "; ".join(problems))
         for k, a in want.items():
             np.copyto(a, arrays[k], casting="unsafe")
+
+
+def _layer_type(i: int, layer) -> LayerType:
+    if not isinstance(layer.type, str) or layer.type not in LAYER_TYPES:
+        raise ValueError(f"layer {i}: unknown layer type {layer.type!r}; the known types are {', '.join(LAYER_TYPES)}")
+    return LAYER_TYPES[layer.type]
+
+
+def _checked_hypers(i: int, t: LayerType, given) -> dict:
+    """Layer i's hyperparameters with the defaults filled in; ValueError naming the first unknown key,
+    bad value, or combination the layer refuses (model.infer reports them all, with fixes)."""
+    where = f"layer {i} ({t.name})"
+    if not isinstance(given, dict):
+        raise ValueError(f"{where}: hyperparameters must be a mapping of names to numbers, got {given!r}")
+    names = [h.name for h in t.hypers]
+    for key in given:
+        if key not in names:
+            raise ValueError(f"{where}: no hyperparameter {key!r} (it takes {', '.join(names) or 'none'})")
+    for h in t.hypers:
+        if h.name in given and (message := h.check(given[h.name])):
+            raise ValueError(f"{where}: {h.name} {message}")
+    hp = t.resolve(given)
+    problem = t.problem(hp)
+    if problem:
+        message, fix = problem
+        use = " and ".join(f"{k} {v}" for k, v in fix.items())
+        raise ValueError(f"{where}: {message}: use {use}")
+    return hp
 
 
 def _join(parts: list[np.ndarray]) -> np.ndarray:

@@ -306,3 +306,27 @@ def test_pool_padding_over_half_the_window_is_refused(kind):
     assert LAYER_TYPES[kind].problem(LAYER_TYPES[kind].resolve({"size": 3, "pad": 1})) is None
     with pytest.raises(ValueError, match=rf"layer 0 \({kind}\): pad 2 is more than half the window size 3.*: use pad 1"):
         Network(arch([(kind, {"size": 3, "stride": 1, "pad": 2}), ("fc", {"units": 2}), ("softmax", {})]))
+
+
+@pytest.mark.parametrize("layers, message", [
+    ([("conv", {"stride": 0}), ("fc", {}), ("softmax", {})], r"layer 0 \(conv\): stride must be from 1 to 64, got 0"),
+    ([("conv", {"filters": "4"}), ("fc", {}), ("softmax", {})], r"layer 0 \(conv\): filters must be a whole number"),
+    ([("conv", {"stides": 2}), ("fc", {}), ("softmax", {})], r"layer 0 \(conv\): no hyperparameter 'stides'"),
+    ([("dropout", {"rate": 1.0}), ("fc", {}), ("softmax", {})], r"layer 0 \(dropout\): rate must be from 0 to 0.95"),
+    ([("relu", None), ("fc", {}), ("softmax", {})], r"layer 0 \(relu\): hyperparameters must be a mapping"),
+    ([("conv", {"size": 2, "stride": 2}), ("fc", {}), ("softmax", {})],
+     r"layer 0 \(conv\) does not fit its 7x7x2 input: width: \(7 - 2 \+ 0\)/2 \+ 1 = 3.5 is not a whole number"),
+    ([("conv", {"filters": 4}), ("softmax", {})], r"softmax needs a 1x1xC volume .* layer 0 gives 5x5x4"),
+    ([("fc", {}), ("softmax", {}), ("fc", {}), ("softmax", {})], r"only it, must be softmax"),
+])
+def test_network_refuses_what_inference_rejects_with_the_layer_named(layers, message):
+    """The Python face takes unchecked architectures (Architecture.from_dict): no crash deep inside,
+    no silently ignored misspelt key, no logits over a whole volume."""
+    a = Architecture(Volume(7, 7, 2), [LayerSpec(t, p) for t, p in layers])
+    with pytest.raises(ValueError, match=message):
+        Network(a)
+
+
+def test_network_refuses_a_bad_input_volume():
+    with pytest.raises(ValueError, match=r"input volume must be three whole numbers from 1, got 0x7x2"):
+        Network(arch([("fc", {}), ("softmax", {})], input=(0, 7, 2)))
