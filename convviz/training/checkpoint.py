@@ -39,12 +39,18 @@ def write(path, arrays: dict[str, np.ndarray], meta: dict) -> None:
 def read(path) -> tuple[dict[str, np.ndarray], dict]:
     """-> (arrays, meta). Raises CheckpointError naming the file and the problem."""
     try:
-        with np.load(path, allow_pickle=False) as f:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("it holds one array (.npy), not an .npz archive")
+        with loaded as f:
             arrays = {k: f[k] for k in f.files}
     except FileNotFoundError as e:
         raise CheckpointError(f"{path}: no such checkpoint file") from e
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise CheckpointError(f"{path} is not a readable checkpoint (damaged or another kind of file): {e}") from e
+        reason = str(e)
+        if "pickle" in reason:  # NumPy's message suggests unpickling: never do that
+            reason = "pickles and text files are refused"
+        raise CheckpointError(f"{path} is not a readable checkpoint (damaged or another kind of file): {reason}") from e
     text = arrays.pop(META_KEY, None)
     if text is None or text.dtype.kind != "U" or text.ndim != 0:
         raise CheckpointError(f"{path} is not a ConvViz checkpoint (no description inside): write it again with convviz")

@@ -143,6 +143,13 @@ def test_damaged_and_hostile_files_are_refused_without_running_code(small_data, 
         Trainer.from_checkpoint(tmp_path / "junk.npz", small_data)
     with pytest.raises(CheckpointError, match="no such checkpoint"):
         Trainer.from_checkpoint(tmp_path / "missing.npz", small_data)
+    np.save(tmp_path / "one-array.npy", np.zeros(3))
+    with pytest.raises(CheckpointError, match=r"not a readable checkpoint.*one array \(\.npy\)"):
+        Trainer.from_checkpoint(tmp_path / "one-array.npy", small_data)
+    (tmp_path / "notes.txt").write_text("not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint") as info:
+        Trainer.from_checkpoint(tmp_path / "notes.txt", small_data)
+    assert "allow_pickle" not in str(info.value)  # never suggest unpickling it
     np.savez(tmp_path / "weights-only.npz", w=np.zeros(3))
     with pytest.raises(CheckpointError, match="not a ConvViz checkpoint"):
         Trainer.from_checkpoint(tmp_path / "weights-only.npz", small_data)
