@@ -12,13 +12,11 @@ statistics, joins the chunks back together.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_write
 from .layers import LAYER_TYPES, Context, LayerType, Volume, VolumeError, softmax, softmax_cross_entropy
 from .threads import batch_chunks, run_chunks
 
@@ -239,15 +237,8 @@ class Network:
 
     def save_weights(self, path) -> None:
         """Write an .npz of parameters and buffers, atomically (temp file + rename)."""
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **self.state())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(path) as f:
+            np.savez(f, **self.state())
 
     def load_weights(self, path) -> None:
         """Read an .npz written by save_weights (or from a PyTorch state_dict, see README).

@@ -11,12 +11,11 @@ half-edited network still loads.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 from ..engine import LAYER_TYPES, Volume
+from ..engine.files import atomic_write
 from .inference import CLASSES_HYPER, INPUT_HYPERS
 from .spec import DEFAULT_CLASSES, FORMAT_VERSION, Architecture, LayerSpec
 
@@ -192,14 +191,7 @@ def format_architecture(arch: Architecture) -> str:
 
 
 def save_architecture(arch: Architecture, path) -> None:
-    """Write arch as JSON atomically (temp file in the same folder + os.replace)."""
-    path = Path(path)
+    """Write arch as JSON atomically (temp file in the same folder + os.replace), with the usual permissions."""
     text = format_architecture(arch)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, text=True) as f:
+        f.write(text)

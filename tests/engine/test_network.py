@@ -79,7 +79,11 @@ def test_weights_round_trip(tmp_path):
     path = tmp_path / "w.npz"
     a.save_weights(path)
     assert sorted(np.load(path).files) == sorted(a.state())
-    assert not list(tmp_path.glob("*.part"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.npz"]  # no temporary file left
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"")
+    assert path.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777  # not a temporary file's 0o600
+    plain.unlink()
     b.load_weights(path)
     for k, v in a.state().items():
         np.testing.assert_array_equal(b.state()[k], v)

@@ -148,3 +148,11 @@ def test_save_is_atomic(tmp_path, monkeypatch):
         save_architecture(Architecture(), path)
     assert path.read_text() == "old contents"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.json"]
+
+
+def test_saved_file_gets_the_permissions_of_a_plain_write(tmp_path):
+    """Not the owner-only 0o600 of a temporary file: a saved network can be shared like any file."""
+    plain = tmp_path / "plain.json"
+    plain.write_text("{}")
+    save_architecture(Architecture(), tmp_path / "net.json")
+    assert (tmp_path / "net.json").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777

@@ -1,0 +1,30 @@
+"""Writing files atomically, for weights (here) and architecture files (model.io)."""
+from __future__ import annotations
+
+import os
+import secrets
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_write(path, text: bool = False):
+    """Open a new temporary file beside path (binary, or UTF-8 text); when the block ends without an
+    exception it replaces path (os.replace), so readers see the old file or the new one, never half
+    of one; otherwise it is removed. The file gets the permissions a plain open() gives (0o666 less
+    the umask), not tempfile.mkstemp's owner-only 0o600."""
+    path = Path(path)
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            break
+        except FileExistsError:
+            continue
+    try:
+        with (os.fdopen(fd, "w", encoding="utf-8") if text else os.fdopen(fd, "wb")) as f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
