@@ -369,6 +369,7 @@ def test_cancelled_download_says_so(qtbot, tmp_path, monkeypatch, started_thread
         qtbot.waitUntil(lambda: not panel.busy(), timeout=WAIT)
         assert "cancelled" in panel.where.text().lower()
         assert panel.download_button.isEnabled()
+        assert not panel.progress.isVisibleTo(panel) and not panel.progress_text.isVisibleTo(panel)  # no stale bar
     finally:
         release.set()
         dash.shutdown()

@@ -176,8 +176,11 @@ class DataPanel(QGroupBox):
 
     @Slot(object)
     def _on_failed(self, error: BaseException) -> None:
+        self.progress.setVisible(False)       # the message above says what happened: no stale bar,
+        self.progress_text.setVisible(False)  # percentage or "cancelling…" stays behind
         if isinstance(error, DownloadCancelled):
-            self._say(f"Download cancelled. {error}", TEXT_DIM)
+            text = str(error)  # "download cancelled; 1.0 MB kept in ... to resume"
+            self._say(text[:1].upper() + text[1:] + ".", TEXT_DIM)
             return
         title = "Download failed" if self._kind == "download" else "Cannot load CIFAR-10"
         known = isinstance(error, (DataError, DownloadError, OSError))
