@@ -59,8 +59,8 @@ def _train_step_seconds(images: np.ndarray, labels: np.ndarray, reps: int) -> fl
 def _prepare_figures(images: np.ndarray, reps: int) -> tuple[float, float, int]:
     """(normaliser fit seconds, data epoch seconds, steps per epoch) for a training set of images."""
     train_idx, _ = split_validation(len(images), VAL_SPLIT, seed=0)
-    fit = _median_seconds(lambda: Normalizer.fit(images[train_idx]), reps)
-    norm = Normalizer.fit(images[train_idx])
+    fit = _median_seconds(lambda: Normalizer.fit(images, train_idx), reps)
+    norm = Normalizer.fit(images, train_idx)
     steps = _data_epoch(images, train_idx, norm, seed=0)
     epoch = _median_seconds(lambda: _data_epoch(images, train_idx, norm, seed=1), reps)
     return fit, epoch, steps

@@ -26,18 +26,21 @@ class Normalizer:
         self._shift = (-self.mean / self.std).astype(np.float32)[:, None, None]
 
     @classmethod
-    def fit(cls, images: np.ndarray, chunk: int = 256) -> "Normalizer":
-        """Per-channel mean and std of uint8 images (N, C, H, W), from sums and sums of squares
-        accumulated chunk by chunk (exact integers in float64; no float copy of the whole set).
-        A constant channel gets std 1."""
-        if images.dtype != np.uint8 or images.ndim != 4 or not len(images):
-            raise DataError(f"normaliser: fit needs uint8 images (N, C, H, W), got {images.dtype} {images.shape}.")
+    def fit(cls, images: np.ndarray, indices: np.ndarray | None = None, chunk: int = 256) -> "Normalizer":
+        """Per-channel mean and std of uint8 images (N, C, H, W), or of images[indices] (indices (M,)),
+        from sums and sums of squares accumulated chunk by chunk (exact integers in float64; no copy
+        of the whole set, neither float nor gathered). A constant channel gets std 1."""
+        count = len(images) if indices is None else len(indices)
+        if images.dtype != np.uint8 or images.ndim != 4 or not count:
+            raise DataError(f"normaliser: fit needs uint8 images (N, C, H, W), got {images.dtype} {images.shape}"
+                            + ("." if indices is None else f" and {count} indices."))
         total, squares = np.zeros(images.shape[1]), np.zeros(images.shape[1])
-        for start in range(0, len(images), chunk):
-            x = images[start:start + chunk].astype(np.float64)
+        for start in range(0, count, chunk):
+            part = images[start:start + chunk] if indices is None else images[indices[start:start + chunk]]
+            x = part.astype(np.float64)
             total += x.sum(axis=(0, 2, 3))
             squares += np.einsum("nchw,nchw->c", x, x)
-        n = images.size // images.shape[1]
+        n = count * images.shape[2] * images.shape[3]
         mean, std = [], []
         for s1, s2 in zip(total.astype(np.int64).tolist(), squares.astype(np.int64).tolist()):
             var = (n * s2 - s1 * s1) / (n * n)  # exact in Python integers: 0 for a constant channel

@@ -35,16 +35,18 @@ class Trainer:
     """Trains one network on CIFAR-10 (data.train_images minus a validation split).
 
     init_weights: a weights .npz path or a dict of arrays keyed like Network.state(), or None for
-    the engine's seeded initialisation. Raises ValueError for unusable settings and
+    the engine's seeded initialisation. normalizer: the constants to use (a checkpoint's), or None to
+    fit them on the training split. Raises ValueError for unusable settings and
     convviz.engine.WeightsError for weights that do not fit.
 
     history holds the curves as lists: per step "step", "loss", "accuracy", "lr"; per epoch "epoch",
     "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy" (None
     where not evaluated) and "epoch_seconds". step, epoch (completed) and batch_index say where
-    training stands; normalizer is the one fitted on the training split.
+    training stands; normalizer is the one fitted on the training split (or given).
     """
 
-    def __init__(self, arch: Architecture, data: Cifar10, config: TrainConfig | None = None, init_weights=None):
+    def __init__(self, arch: Architecture, data: Cifar10, config: TrainConfig | None = None, init_weights=None,
+                 normalizer: Normalizer | None = None):
         self.config = config = config or TrainConfig()
         problems = config.problems()
         n_train = len(data.train_labels)
@@ -62,7 +64,7 @@ class Trainer:
         elif init_weights is not None:
             self.net.set_state(dict(init_weights))
         self.train_idx, self.val_idx = split_validation(n_train, config.val_split, config.seed)
-        self.normalizer = Normalizer.fit(data.train_images[self.train_idx])
+        self.normalizer = normalizer if normalizer is not None else Normalizer.fit(data.train_images, self.train_idx)
         hyper = {"weight_decay": config.weight_decay}
         if config.lr is not None:
             hyper["lr"] = config.lr
@@ -351,7 +353,7 @@ class Trainer:
                 f"but this CIFAR-10 has {len(data.train_labels)} and {len(data.test_labels)}: "
                 "resume with the same data folder.")
         try:
-            trainer = cls(saved_arch, data, config)
+            trainer = cls(saved_arch, data, config, normalizer=Normalizer.from_dict(meta["normalizer"]))
             trainer._restore(arrays, meta)
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"{path} does not fit its architecture or is damaged: {e}") from e
@@ -372,7 +374,6 @@ class Trainer:
         self.base_lr = float(opt["base_lr"])
         self.train_idx, self.val_idx = arrays["train_idx"], arrays["val_idx"]
         self.order = arrays.get("order")
-        self.normalizer = Normalizer.from_dict(meta["normalizer"])
         self.shuffle_rng.bit_generator.state = meta["rng"]["shuffle"]
         self.augment_rng.bit_generator.state = meta["rng"]["augment"]
         self.net.rng.bit_generator.state = meta["rng"]["dropout"]

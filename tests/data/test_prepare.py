@@ -26,6 +26,16 @@ def test_normalizer_fit_matches_float64_statistics(images):
     np.testing.assert_allclose(full.std(axis=(0, 2, 3), dtype=np.float64), 1, atol=1e-4)
 
 
+def test_normalizer_fit_on_indices_equals_fit_on_the_gathered_images(images):
+    idx = np.sort(np.random.default_rng(0).permutation(len(images))[:1000])
+    on_indices, gathered = Normalizer.fit(images, idx, chunk=96), Normalizer.fit(images[idx])
+    np.testing.assert_array_equal(on_indices.mean, gathered.mean)  # exact sums: the same numbers
+    np.testing.assert_array_equal(on_indices.std, gathered.std)
+    assert not np.array_equal(on_indices.mean, Normalizer.fit(images).mean)
+    with pytest.raises(DataError, match="0 indices"):
+        Normalizer.fit(images, idx[:0])
+
+
 def test_normalizer_round_trips_through_json(images):
     norm = Normalizer.fit(images[:500])
     again = Normalizer.from_dict(json.loads(json.dumps(norm.to_dict())))
