@@ -309,7 +309,9 @@ class Trainer:
 
     # ---- checkpoints ----
     def save_checkpoint(self, path) -> None:
-        """Write everything needed to continue exactly (atomic). Call it between events."""
+        """Write everything needed to continue exactly (atomic), hyperparameter changes that no step
+        has used yet included. Call it between events."""
+        self._apply_pending_hyper()
         arrays = {f"state/{k}": a for k, a in self.net.state().items()}
         opt = self.optimizer.state_dict()
         arrays.update({f"optimizer/{slot}/{k}": a for slot, table in opt["slots"].items() for k, a in table.items()})

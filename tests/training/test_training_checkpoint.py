@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from convviz.model.spec import LayerSpec
-from convviz.training import CheckpointError, EpochEvent, FinishedEvent, Trainer
+from convviz.training import CheckpointError, EpochEvent, FinishedEvent, StepEvent, Trainer
 
 HERE = Path(__file__).resolve().parent
 
@@ -92,6 +92,17 @@ def test_optimizer_state_and_live_changes_survive(tiny_arch, small_data, tiny_co
         for slot, table in trainer.optimizer.slots.items():
             for k, a in table.items():
                 np.testing.assert_array_equal(loaded.optimizer.slots[slot][k], a)
+
+
+def test_a_change_made_while_paused_is_saved_before_any_step_used_it(tiny_arch, small_data, tiny_config, tmp_path):
+    trainer = Trainer(tiny_arch, small_data, dataclasses.replace(tiny_config, max_steps=2))
+    list(trainer.run())
+    trainer.set_hyper(lr=0.2, momentum=0.5, weight_decay=1e-3)  # e.g. edited in the app while paused
+    trainer.save_checkpoint(tmp_path / "c.npz")
+    loaded = Trainer.from_checkpoint(tmp_path / "c.npz", small_data)
+    assert (loaded.base_lr, loaded.optimizer.momentum, loaded.optimizer.weight_decay) == (0.2, 0.5, 1e-3)
+    loaded.config.max_steps = 3
+    assert [e.lr for e in loaded.run() if isinstance(e, StepEvent)] == [0.2]
 
 
 def test_writes_are_atomic_and_leave_no_temporary_files(tiny_arch, small_data, tiny_config, tmp_path):
