@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
 
 from ...model import infer
 from ...training import CheckpointError, TrainConfig, Trainer
+from ..builder.totals import training_blocker
 from ..worker import Background, JobWorker, TrainingWorker
 from .activations import ActivationsView
 from .confusion import ConfusionView
@@ -220,10 +221,9 @@ class TrainDashboard(QWidget):
             return None
         if self.arch is None:
             return "Build a network in the builder first."
-        if not self.inference.valid:
-            first = self.inference.errors[0].message if self.inference.errors else "the network is invalid"
-            more = len(self.inference.errors) - 1
-            return f"Cannot train: {first}" + (f" (and {more} more problem{'s' * (more > 1)})" if more > 0 else "")
+        invalid = training_blocker(self.inference)
+        if invalid is not None:
+            return f"Cannot train: {invalid}"
         if self.arch.input != (32, 32, 3):
             return f"CIFAR-10 images are 32x32x3, but the INPUT block is {self.arch.input}: set it to 32x32x3."
         classes = self.inference.blocks[-1].output.depth if self.inference.blocks else None
