@@ -7,6 +7,16 @@ from dataclasses import asdict, dataclass, fields
 from ..engine import OPTIMIZERS
 
 SCHEDULES = ("constant", "step", "cosine")
+# the settings a run may change live: name -> (what it is called, test of a finite value, the values allowed)
+LIVE_HYPER = {"lr": ("learning rate", lambda v: v > 0, "a positive number"),
+              "momentum": ("momentum", lambda v: 0 <= v < 1, "from 0 to below 1"),
+              "weight_decay": ("weight decay", lambda v: v >= 0, "0 or more")}
+
+
+def hyper_problem(name: str, value: float) -> str | None:
+    """What is wrong with value for the live setting name ("lr", "momentum", "weight_decay"), or None."""
+    label, ok, wanted = LIVE_HYPER[name]
+    return None if math.isfinite(value) and ok(value) else f"{label} must be {wanted}, got {value}"
 
 
 @dataclass
@@ -39,12 +49,10 @@ class TrainConfig:
             out.append(f"batch size must be at least 1, got {self.batch_size}")
         if self.optimizer not in OPTIMIZERS:
             out.append(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
-        if self.lr is not None and not (math.isfinite(self.lr) and self.lr > 0):
-            out.append(f"learning rate must be a positive number, got {self.lr}")
-        if not 0 <= self.momentum < 1:
-            out.append(f"momentum must be from 0 to below 1, got {self.momentum}")
-        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
-            out.append(f"weight decay must be 0 or more, got {self.weight_decay}")
+        for name in LIVE_HYPER:
+            value = getattr(self, name)
+            if value is not None and (problem := hyper_problem(name, value)):
+                out.append(problem)
         if self.schedule not in SCHEDULES:
             out.append(f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
         if self.val_split < 0:

@@ -24,7 +24,7 @@ from ..engine import Network, make_optimizer
 from ..model.spec import Architecture
 from . import checkpoint
 from .checkpoint import CheckpointError
-from .config import TrainConfig, lr_factor
+from .config import TrainConfig, hyper_problem, lr_factor
 from .events import DivergedEvent, EpochEvent, FinishedEvent, SnapshotEvent, StepEvent
 
 EVAL_BATCH = 128
@@ -117,15 +117,11 @@ class Trainer:
                   weight_decay: float | None = None) -> None:
         """Change hyperparameters from the next step on. lr is the base rate the schedule multiplies;
         momentum applies to SGD only."""
-        checks = {"lr": (lr, lambda v: v > 0, "a positive number"),
-                  "momentum": (momentum, lambda v: 0 <= v < 1, "from 0 to below 1"),
-                  "weight_decay": (weight_decay, lambda v: v >= 0, "0 or more")}
-        changes = {}
-        for name, (value, ok, wanted) in checks.items():
-            if value is None:
-                continue
-            if not (math.isfinite(value) and ok(value)):
-                raise ValueError(f"{name.replace('_', ' ')} must be {wanted}, got {value}")
+        changes = {name: value for name, value in (("lr", lr), ("momentum", momentum),
+                                                   ("weight_decay", weight_decay)) if value is not None}
+        for name, value in changes.items():
+            if problem := hyper_problem(name, value):
+                raise ValueError(problem)
             changes[name] = float(value)
         with self._wake:
             self._pending_hyper.update(changes)
