@@ -10,6 +10,7 @@ dx None when ctx.input_grad was False.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -357,13 +358,13 @@ class FC(LayerType):
         return max(vol.width, vol.height), 1
 
     def forward(self, hp, params, buffers, x, ctx):
-        x2 = x.reshape(x.shape[0], -1)
+        x2 = x.reshape(len(x), math.prod(x.shape[1:]))  # not -1: that fails on an empty batch
         out = x2 @ params["weight"].T + params["bias"]
         return out.reshape(out.shape + (1, 1)), (x2, x.shape)
 
     def backward(self, hp, params, dout, cache):
         x2, shape = cache
-        d2 = dout.reshape(dout.shape[0], -1)
+        d2 = dout.reshape(len(dout), math.prod(dout.shape[1:]))
         return (d2 @ params["weight"]).reshape(shape), {"weight": d2.T @ x2, "bias": d2.sum(axis=0)}
 
 
@@ -372,7 +373,7 @@ class Softmax(LayerType):
     summary = "The classifier: turns the last 1x1xC volume into C class probabilities (trained with cross-entropy)."
 
     def forward(self, hp, params, buffers, x, ctx):
-        p = softmax(x.reshape(x.shape[0], -1))
+        p = softmax(x.reshape(len(x), math.prod(x.shape[1:])))
         return p.reshape(x.shape), p
 
     def backward(self, hp, params, dout, cache):

@@ -93,11 +93,15 @@ class Network:
     def parameter_count(self) -> int:
         return sum(a.size for a in self.params.values())
 
-    def _check_input(self, x: np.ndarray) -> np.ndarray:
+    def _check_input(self, x: np.ndarray, allow_empty: bool = False) -> np.ndarray:
+        """x as (N, D, H, W) of self.dtype. An empty batch only for an evaluation forward: a loss of
+        no images is undefined, and batchnorm's statistics would become NaN."""
         v = self.volumes[0]
         want = (v.depth, v.height, v.width)
         if x.ndim != 4 or tuple(x.shape[1:]) != want:
             raise ValueError(f"input must be (N, {want[0]}, {want[1]}, {want[2]}) NCHW, got {tuple(x.shape)}")
+        if not len(x) and not allow_empty:
+            raise ValueError("training and the loss need at least one image, got an empty batch")
         return np.asarray(x, dtype=self.dtype)
 
     def _coupled(self, i: int, train: bool) -> bool:
@@ -189,8 +193,8 @@ class Network:
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         """x (N, D, H, W) -> logits (N, classes): the input of the final softmax."""
-        _, parts, _, _ = self._run(self._check_input(x), len(self.types) - 1, train)
-        return _join(parts).reshape(len(x), -1)
+        _, parts, _, _ = self._run(self._check_input(x, allow_empty=not train), len(self.types) - 1, train)
+        return _join(parts).reshape(len(x), self.classes)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """x (N, D, H, W) -> class probabilities (N, classes), evaluation mode."""
@@ -204,7 +208,7 @@ class Network:
         if y.shape != (n,) or y.dtype.kind not in "iu" or (n and (y.min() < 0 or y.max() >= self.classes)):
             raise ValueError(f"labels must be {n} whole numbers from 0 to {self.classes - 1}, "
                              f"got {y.dtype} array of shape {y.shape}" + (f" from {y.min()} to {y.max()}" if y.size else ""))
-        loss, dlogits, probs = softmax_cross_entropy(logits.reshape(n, -1), y)
+        loss, dlogits, probs = softmax_cross_entropy(logits.reshape(n, self.classes), y)
         dlogits = dlogits.reshape(logits.shape).astype(self.dtype, copy=False)
         return loss, dlogits, probs
 

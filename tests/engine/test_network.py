@@ -334,3 +334,17 @@ def test_network_refuses_what_inference_rejects_with_the_layer_named(layers, mes
 def test_network_refuses_a_bad_input_volume():
     with pytest.raises(ValueError, match=r"input volume must be three whole numbers from 1, got 0x7x2"):
         Network(arch([("fc", {}), ("softmax", {})], input=(0, 7, 2)))
+
+
+def test_an_empty_batch():
+    """Forward of no images gives no logits (a reshape with -1 cannot do that); training and the loss
+    refuse clearly, before batchnorm's running statistics become NaN."""
+    net = Network(arch(TINY))
+    before = {k: v.copy() for k, v in net.state().items()}
+    empty = np.zeros((0, 2, 7, 7), np.float32)
+    assert net.forward(empty).shape == (0, 3) and net.predict_proba(empty).shape == (0, 3)
+    for run in (lambda: net.loss_and_gradients(empty, np.zeros(0, np.int64)), lambda: net.forward(empty, train=True),
+                lambda: net.trace(empty, np.zeros(0, np.int64))):
+        with pytest.raises(ValueError, match="at least one image"):
+            run()
+    assert_unchanged(net, before)
