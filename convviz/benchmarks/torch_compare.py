@@ -21,9 +21,8 @@ from ..data import load_cifar10
 from ..engine.optim import decays
 from ..model.presets import resolve_net
 from ..training import EpochEvent, TrainConfig, Trainer
+from .data import SAMPLE
 from .engine import TORCH_THREADS, torch_sequential
-
-DEFAULT_DATA = "../shared/cifar10-sample"
 
 
 class RecordingTrainer(Trainer):
@@ -103,7 +102,7 @@ def compare(args, data, seed: int) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m convviz.benchmarks.torch_compare", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=DEFAULT_DATA, help="folder holding CIFAR-10 (default: %(default)s)")
+    parser.add_argument("--data", default=str(SAMPLE), help="folder holding CIFAR-10 (default: %(default)s)")
     parser.add_argument("--net", default="convnetjs", help="preset name or architecture JSON")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
