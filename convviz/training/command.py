@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -53,10 +54,13 @@ def prepare(args) -> Trainer:
     if args.resume and args.init_weights:
         problems.append("--resume and --init-weights cannot be used together: a checkpoint holds its own weights")
     for flag, value in (("--save-weights", args.save_weights), ("--checkpoint", args.checkpoint)):
-        if value and not Path(value).resolve().parent.is_dir():
-            problems.append(f"{flag} {value}: the folder {Path(value).resolve().parent} does not exist")
+        folder = Path(value).resolve().parent if value else None
+        if value and not folder.is_dir():
+            problems.append(f"{flag} {value}: the folder {folder} does not exist")
         elif value and Path(value).is_dir():
             problems.append(f"{flag} {value} is a folder: give a file name such as {Path(value) / 'run.npz'}")
+        elif value and not os.access(folder, os.W_OK | os.X_OK):  # found now, not after the training
+            problems.append(f"{flag} {value}: the folder {folder} is not writable")
     for flag, value in (("--init-weights", args.init_weights), ("--resume", args.resume)):
         if value and not Path(value).is_file():
             problems.append(f"{flag} {value}: no such file")

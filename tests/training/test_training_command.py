@@ -1,9 +1,11 @@
 """`convviz train`: --json output, --epochs as a total with --resume, Ctrl-C, clear refusals."""
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -76,6 +78,17 @@ def test_bad_flags_fail_clearly_and_write_nothing(flags, message, tiny_json, sam
     status, out, err = train([tiny_json, "--data", sample_dir, "--checkpoint", "c.npz", *flags], capsys)
     assert status == 1 and message in err and out == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_an_unwritable_output_folder_is_refused_before_training(tiny_json, sample_dir, tmp_path, capsys, monkeypatch):
+    locked = (tmp_path / "locked").resolve()
+    locked.mkdir()
+    real_access = os.access  # root may write anywhere: refuse this one folder as a read-only one would be
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: Path(path) != locked and real_access(path, mode, **kw))
+    for flag in ("--checkpoint", "--save-weights"):
+        status, out, err = train([tiny_json, "--data", sample_dir, flag, locked / "c.npz"], capsys)
+        assert status == 1 and f"{flag} {locked / 'c.npz'}: the folder {locked} is not writable" in err and out == ""
+    assert list(locked.iterdir()) == []
 
 
 def test_invalid_network_and_missing_data_fail_clearly(tiny_json, sample_dir, tmp_path, capsys):
