@@ -378,6 +378,28 @@ def test_cancelled_download_says_so(qtbot, tmp_path, monkeypatch, started_thread
         thread.join()
 
 
+def test_choose_folder_loads_that_folder_or_says_what_is_missing(qtbot, tmp_path, monkeypatch, sample_dir,
+                                                                started_threads):
+    monkeypatch.setenv("CONVVIZ_DATA", str(sample_dir))  # a copy elsewhere must not stand in for the choice
+    dash = TrainDashboard(autoload=False)
+    qtbot.addWidget(dash)
+    failures = []
+    dash.data_panel.failed.connect(lambda title, text: failures.append((title, text)))
+    try:
+        panel = dash.data_panel
+        (tmp_path / "cifar-10-batches-py").mkdir()
+        (tmp_path / "cifar-10-batches-py" / "batches.meta").write_bytes(b"")
+        panel.choose_folder(tmp_path)
+        qtbot.waitUntil(lambda: not panel.busy(), timeout=WAIT)
+        assert dash.data is None and failures and "missing data_batch_1" in failures[0][1]
+        assert "missing data_batch_1" in panel.where.text()
+        panel.choose_folder(sample_dir)
+        qtbot.waitUntil(lambda: dash.data is not None, timeout=WAIT)
+        assert len(dash.data.train_labels) == 5170
+    finally:
+        dash.shutdown()
+
+
 def test_train_tab_follows_the_builder_and_closing_mid_run_stops_it(qtbot, settings, small_data, started_threads):
     from convviz.ui.main_window import MainWindow
 

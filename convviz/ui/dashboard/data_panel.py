@@ -84,7 +84,7 @@ class DataPanel(QGroupBox):
         self.where.setStyleSheet(f"color: {colour};" if colour else "")
 
     # ---- finding and loading ----
-    def locate(self, explicit=None, autoload: bool = True) -> None:
+    def locate(self, explicit=None) -> None:
         """Search the usual places (explicit first); load what is found in the background."""
         found = find_cifar10(explicit)
         if found is None:
@@ -93,15 +93,16 @@ class DataPanel(QGroupBox):
                       f"cifar-10-batches-py. Searched:{places}", BAD_CSS)
             return
         self._say(f"Found in {found.how}.")
-        if autoload:
-            self.load(found.path)
+        self.load(found.path)
 
     def choose_folder(self, folder=None) -> None:
+        """Load CIFAR-10 from the folder the user chose (asked for when None); a folder without it is
+        reported with what is missing, never replaced by a copy found elsewhere."""
         if folder is None:
             folder = QFileDialog.getExistingDirectory(self, "Folder holding CIFAR-10")
             if not folder:
                 return
-        self.locate(folder)
+        self.load(Path(folder).expanduser())
 
     def load(self, folder) -> None:
         """Load CIFAR-10 from folder in a worker thread; loaded(data) follows."""
