@@ -53,7 +53,7 @@ def run(quick: bool = False) -> None:
     rows = [
         (f"infer, {BLOCKS} valid blocks", _median_ms(lambda: infer(valid), reps)),
         (f"infer, {BLOCKS} blocks, {errors} errors with fixes", _median_ms(lambda: infer(broken), reps)),
-        ("infer, vgg16 preset (39 blocks)", _median_ms(lambda: infer(vgg), reps)),
+        (f"infer, vgg16 preset ({len(vgg.layers)} blocks)", _median_ms(lambda: infer(vgg), reps)),
         ("JSON parse + check, vgg16", _median_ms(lambda: parse_architecture(text), reps)),
         ("JSON format, vgg16", _median_ms(lambda: format_architecture(vgg), reps)),
         ("summary table, vgg16", _median_ms(lambda: summary_table(vgg, vgg_inference), reps)),

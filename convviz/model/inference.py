@@ -145,10 +145,11 @@ def infer(arch: Architecture) -> Inference:
 def _check_input(arch: Architecture, errors: list[Problem]) -> Volume | None:
     """The INPUT block's volume, or None (with errors) when it is not three whole numbers in range."""
     values = [getattr(arch.input, h.name, None) for h in INPUT_HYPERS]
-    fixed = Volume(*[h.default if h.check(v) else v for h, v in zip(INPUT_HYPERS, values)])
-    problems = [Problem(None, f"The INPUT block's {h.name} {h.check(v)}.", param=h.name,
+    wrong = [h.check(v) for h, v in zip(INPUT_HYPERS, values)]
+    fixed = Volume(*[h.default if w else v for h, v, w in zip(INPUT_HYPERS, values, wrong)])
+    problems = [Problem(None, f"The INPUT block's {h.name} {w}.", param=h.name,
                         fixes=[Fix(f"use input {fixed}", input=fixed)])
-                for h, v in zip(INPUT_HYPERS, values) if h.check(v)]
+                for h, w in zip(INPUT_HYPERS, wrong) if w]
     errors += problems
     return None if problems else fixed
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from .inference import Inference, Problem, infer
+from .inference import BYTES_PER_NUMBER, Inference, Problem, infer
 from .presets import resolve_net
 from .spec import Architecture
 
@@ -53,7 +53,8 @@ def _hypers(params) -> str:
 def summary_table(arch: Architecture, inference: Inference) -> str:
     """Every block's output volume, parameters, mult-adds, memory and receptive field, with totals,
     then every error (with its fixes) and warning."""
-    rows = [("input", "INPUT", "", str(arch.input), "", "", _bytes(_size(arch.input) * 4), "1x1 (jump 1)")]
+    rows = [("input", "INPUT", "", str(arch.input), "", "", _bytes(_size(arch.input) * BYTES_PER_NUMBER),
+             "1x1 (jump 1)")]
     for b, layer in zip(inference.blocks, arch.layers):
         rf = "-"
         if b.receptive_field:
