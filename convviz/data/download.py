@@ -8,7 +8,6 @@ import hashlib
 import http.client
 import os
 import shutil
-import socket
 import sys
 import tarfile
 import tempfile
@@ -100,16 +99,12 @@ def _fetch(url: str, part: Path, progress, cancel, timeout: float) -> None:
             return
         raise DownloadError(f"the server answered {e.code} {e.reason} for {url}. Check the address "
                             "(CONVVIZ_CIFAR_URL) or try again later.") from None
-    except urllib.error.URLError as e:
-        reason = e.reason
-        if isinstance(reason, (socket.timeout, TimeoutError)):
+    except (urllib.error.URLError, TimeoutError) as e:  # a timeout (socket.timeout) comes bare or as the reason
+        if isinstance(getattr(e, "reason", e), TimeoutError):
             raise DownloadError(f"no answer from {url} within {timeout:g} s. Check your network "
                                 "connection and try again.") from None
-        raise DownloadError(f"cannot reach {url} ({reason}). Check your network connection and the "
+        raise DownloadError(f"cannot reach {url} ({e.reason}). Check your network connection and the "
                             "address (CONVVIZ_CIFAR_URL).") from None
-    except (socket.timeout, TimeoutError):
-        raise DownloadError(f"no answer from {url} within {timeout:g} s. Check your network connection "
-                            "and try again.") from None
     except (OSError, http.client.HTTPException, ValueError) as e:
         raise DownloadError(f"cannot download {url} ({e}). Check the address (CONVVIZ_CIFAR_URL).") from None
     with response:
