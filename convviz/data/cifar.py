@@ -31,13 +31,18 @@ class Cifar10:
     source: Path
 
 
+def _places(folder: Path) -> list[tuple[Path, str, list[str]]]:
+    """(where, "py" | "bin", the files that layout needs) for every place folder may hold CIFAR-10 in:
+    folder itself, then its cifar-10-batches-py/ and cifar-10-batches-bin/."""
+    return [(sub, kind, names) for sub in (folder, folder / PY_DIR, folder / BIN_DIR)
+            for kind, names in (("py", PY_FILES), ("bin", BIN_FILES))]
+
+
 def dataset_folder(folder) -> tuple[Path, str] | None:
     """(the dataset folder, "py" | "bin") if folder is one or directly holds one, else None."""
-    folder = Path(folder)
-    for sub in (folder, folder / PY_DIR, folder / BIN_DIR):
-        for kind, names in (("py", PY_FILES), ("bin", BIN_FILES)):
-            if all((sub / n).is_file() for n in names):
-                return sub, kind
+    for sub, kind, names in _places(Path(folder)):
+        if all((sub / n).is_file() for n in names):
+            return sub, kind
     return None
 
 
@@ -66,7 +71,7 @@ def load_cifar10(folder) -> Cifar10:
 def _missing_message(folder: Path) -> str:
     if not folder.is_dir():
         return f"{folder}: no such folder. Give the folder holding {PY_DIR}/, or download CIFAR-10 (convviz download)."
-    for sub, files in ((folder, PY_FILES), (folder / PY_DIR, PY_FILES), (folder, BIN_FILES), (folder / BIN_DIR, BIN_FILES)):
+    for sub, _, files in _places(folder):
         present = [n for n in files if (sub / n).is_file()]
         if present:
             missing = [n for n in files if n not in present]
