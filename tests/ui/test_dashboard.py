@@ -336,6 +336,20 @@ def test_download_through_the_panel(qtbot, cifar_server, tmp_path, monkeypatch, 
         dash.shutdown()
 
 
+def test_closing_as_a_download_ends_starts_no_load(qtbot, cifar_server, tmp_path, monkeypatch, started_threads):
+    """The download's last signals are still queued when the window closes: the load it would chain
+    must not start a thread that outlives the window."""
+    url, md5 = cifar_server
+    dash = TrainDashboard(autoload=False)
+    qtbot.addWidget(dash)
+    panel = dash.data_panel
+    panel.download(dest=tmp_path, url=url, md5=md5)
+    assert panel._job.thread.wait(WAIT)  # the GUI thread is busy: result and done wait in its queue
+    dash.shutdown()
+    qtbot.wait(200)  # now they arrive
+    assert not panel.busy() and len(started_threads) == 1
+
+
 def test_cancelled_download_says_so(qtbot, tmp_path, monkeypatch, started_threads):
     """A server that trickles a 10 MB body: Cancel ends the download cleanly."""
     release = threading.Event()

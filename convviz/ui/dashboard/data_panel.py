@@ -191,10 +191,11 @@ class DataPanel(QGroupBox):
 
     @Slot()
     def _on_done(self) -> None:
-        if self._job is not None:
-            self._job.wait()  # the worker quits its thread itself: this returns at once
-            self._job = None
-            self._cancel = None
+        if self._job is None:  # shutdown() has waited for the job: the window is closing, start nothing
+            return
+        self._job.wait()  # the worker quits its thread itself: this returns at once
+        self._job = None
+        self._cancel = None
         self.download_button.setEnabled(True)
         self.choose_button.setEnabled(True)
         self.cancel_button.setVisible(False)
