@@ -154,7 +154,8 @@ def run(quick: bool = False) -> None:
         torch = None
     reps = 5 if quick else 15
     print(f"engine: images/s, best of {reps} interleaved reps (ratio of medians in brackets)")
-    print(f"  ConvViz: {threads.WORKERS} batch-split worker thread(s), NumPy BLAS threads {threads.blas_threads()}")
+    print(f"  ConvViz: {threads.WORKERS} batch-split worker thread(s), NumPy BLAS threads {threads.blas_threads()}, "
+          f"freed memory {'kept for reuse' if threads.KEEPS_FREED_MEMORY else 'returned to the OS (not glibc)'}")
     if torch is not None:
         from threadpoolctl import threadpool_info
 
