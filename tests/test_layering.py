@@ -1,5 +1,6 @@
 """The layering in DESIGN.md: only convviz/ui imports Qt or pyqtgraph; the engine imports NumPy only."""
 import ast
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "convviz"
@@ -41,7 +42,7 @@ def test_engine_imports_numpy_only():
             top = n.split(".")[0]
             if top == "convviz" and n.startswith("convviz.engine"):
                 continue
-            if top == "convviz" or (top not in allowed and top not in __import__("sys").stdlib_module_names):
+            if top == "convviz" or (top not in allowed and top not in sys.stdlib_module_names):
                 bad.append(f"{p.name}: {n}")
     assert not bad, bad
 

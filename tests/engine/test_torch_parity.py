@@ -19,17 +19,16 @@ MIXED = [("conv", {"filters": 6, "size": 3, "pad": 2, "dilation": 2}), ("batchno
          ("conv", {"filters": 8, "size": 3, "stride": 2, "pad": 1}), ("tanh", {}),
          ("maxpool", {"size": 3, "stride": 1, "pad": 1}), ("fc", {"units": 12}), ("batchnorm", {}),
          ("sigmoid", {}), ("dropout", {"rate": 0.0}), ("fc", {"units": 5}), ("softmax", {})]
-NETS = {"convnetjs-like": CONVNETJS_LIKE, "mixed": MIXED}
-SIDE = {id(CONVNETJS_LIKE): 16, id(MIXED): 17}  # input width and height
+NETS = {"convnetjs-like": (CONVNETJS_LIKE, 16), "mixed": (MIXED, 17)}  # layers, input width and height
 
 
-def architecture(layers):
-    side = SIDE[id(layers)]
+def architecture(name):
+    layers, side = NETS[name]
     return Architecture(Volume(side, side, 3), [LayerSpec(t, dict(p)) for t, p in layers])
 
 
-def build(layers):
-    arch = architecture(layers)
+def build(name):
+    arch = architecture(name)
     net = Network(arch, seed=0)
     model = torch_sequential(arch)
     model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in net.state().items()})
@@ -52,7 +51,7 @@ def close(ours, theirs, what):
 
 @pytest.mark.parametrize("name", NETS)
 def test_logits_probabilities_gradients_and_running_statistics(name):
-    net, model = build(NETS[name])
+    net, model = build(name)
     x, y = data(net)
     loss, grads, probs = net.backprop(x, y)
     model.train()
@@ -96,7 +95,7 @@ def torch_optimizer(name, model, **hyper):
 def test_optimizer_steps_give_the_same_weights(name, hyper):
     """On the net without batchnorm: a bias just before batchnorm has a zero gradient, whose float
     noise Adam would blow up to a full step."""
-    net, model = build(CONVNETJS_LIKE)
+    net, model = build("convnetjs-like")
     opt = make_optimizer(name, net.params, **hyper)
     topt = torch_optimizer(name, model, **dict(hyper))
     model.train()
@@ -115,7 +114,7 @@ def test_optimizer_steps_give_the_same_weights(name, hyper):
 
 def test_weights_file_loads_into_torch_with_the_readme_recipe(tmp_path):
     """README: torch_sequential(arch).load_state_dict({k: torch.from_numpy(v) for k, v in np.load(path).items()})."""
-    arch = architecture(MIXED)
+    arch = architecture("mixed")
     net = Network(arch, seed=3)
     x, y = data(net)
     net.loss_and_gradients(x, y)  # running statistics away from 0 and 1
