@@ -1,17 +1,16 @@
 """The checkpoint file: one .npz of arrays plus a JSON document (key "meta") holding everything else.
 
 Read with allow_pickle=False, so a hostile file can hold data but never run code. Written
-atomically: a temporary file in the same folder, then os.replace.
+atomically (engine.files.atomic_write): a temporary file in the same folder, then os.replace.
 """
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
-from pathlib import Path
 
 import numpy as np
+
+from ..engine.files import atomic_write
 
 FORMAT = "convviz-checkpoint"
 VERSION = 1
@@ -24,16 +23,9 @@ class CheckpointError(ValueError):
 
 def write(path, arrays: dict[str, np.ndarray], meta: dict) -> None:
     """Write arrays and the JSON-serialisable meta to path, atomically."""
-    path = Path(path)
     document = json.dumps({"format": FORMAT, "version": VERSION, **meta})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays, **{META_KEY: np.array(document)})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        np.savez(f, **arrays, **{META_KEY: np.array(document)})
 
 
 def read(path) -> tuple[dict[str, np.ndarray], dict]:

@@ -112,6 +112,10 @@ def test_writes_are_atomic_and_leave_no_temporary_files(tiny_arch, small_data, t
     path.write_bytes(b"old")
     trainer.save_checkpoint(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.npz"]
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"")
+    assert path.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777  # not a temporary file's 0o600
+    plain.unlink()
     assert Trainer.from_checkpoint(path, small_data).step == 1
 
 
