@@ -8,6 +8,7 @@ import functools
 import hashlib
 import http.server
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -187,11 +188,24 @@ def test_pause_resume_stop_and_live_learning_rate(qtbot, dashboard):
     assert not dash.save_button.isEnabled() and not dash.save_checkpoint("/nonexistent/never.npz")
     assert dash.messages.pop() == ("Cannot save now", "Pause or stop training before saving a checkpoint.")
 
+    states = []
+    show_state = dash._set_state
+    dash._set_state = lambda text: (states.append(text), show_state(text))
+    dash.toggle_pause()
+    time.sleep(1.0)  # the GUI thread is busy: the worker holds and its confirmation waits in the queue
+    dash.toggle_pause()  # Resume, before the confirmation arrives
+    qtbot.waitUntil(lambda: len(dash.curves.steps) > count + 3, timeout=WAIT)
+    assert states == ["Pausing after the current step…", "Training"], states  # the stale hold is ignored
+    assert not dash.save_button.isEnabled()
+
     dash.toggle_pause()
     qtbot.waitUntil(dash.save_button.isEnabled, timeout=WAIT)
+    states.clear()
     with qtbot.waitSignal(dash.runFinished, timeout=WAIT) as finished:
         dash.stop()  # while paused
+        assert not dash.save_button.isEnabled()  # the hold ends: no saving while the run winds down
     assert finished.args == ["stopped"]
+    assert states[0] == "Stopping…" and states[-1].startswith("Stopped") and "Training" not in states, states
     assert dash.start_button.isEnabled() and not dash.stop_button.isEnabled()
     assert dash.status["state"].text().startswith("Stopped")
 

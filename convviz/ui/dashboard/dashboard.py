@@ -303,19 +303,25 @@ class TrainDashboard(QWidget):
             self._set_state("Pausing after the current step…")
         else:
             worker.resume()
+            self._set_state("Training")
         self._update_controls()
 
     @Slot(bool)
     def _on_paused(self, paused: bool) -> None:
-        self._paused = paused
-        self._set_state("Paused: Save checkpoint is available" if paused else "Training")
+        """The worker holds (True) or goes on (False). A hold confirmed after Resume or Stop was
+        pressed is stale: the worker is already leaving it, so saving would race with training."""
+        self._paused = paused and self._pause_requested
+        if self._paused:
+            self._set_state("Paused: Save checkpoint is available")
         self._update_controls()
 
     def stop(self) -> None:
         """Ask the run to stop after the current step; the views keep the last state."""
         if self._run is not None:
             self._run.worker.request_stop()
+            self._pause_requested = self._paused = False  # a hold ends now: no saving while it winds down
             self._set_state("Stopping…")
+            self._update_controls()
 
     def _live_hyper(self, change: dict) -> None:
         if self.trainer is not None and self.running():
