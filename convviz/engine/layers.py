@@ -122,6 +122,20 @@ class LayerType:
                 hp[h.name] = hp[hp[h.name]]
         return hp
 
+    def hyper_problems(self, given: dict) -> list[tuple[Any, Hyper | None, str]]:
+        """Every given hyperparameter this layer cannot use, in the order given: (key, None, "it takes
+        <the names it declares>") for a key it does not declare, (key, its Hyper, what is wrong) for a
+        bad value (see Hyper.check)."""
+        declared = {h.name: h for h in self.hypers}
+        problems = []
+        for key, value in given.items():
+            h = declared.get(key)
+            if h is None:
+                problems.append((key, None, f"it takes {', '.join(declared) or 'none'}"))
+            elif message := h.check(value):
+                problems.append((key, h, message))
+        return problems
+
     def output_volume(self, hp: dict, vol: Volume) -> Volume:
         return vol
 

@@ -289,13 +289,10 @@ def _checked_hypers(i: int, t: LayerType, given) -> dict:
     where = f"layer {i} ({t.name})"
     if not isinstance(given, dict):
         raise ValueError(f"{where}: hyperparameters must be a mapping of names to numbers, got {given!r}")
-    names = [h.name for h in t.hypers]
-    for key in given:
-        if key not in names:
-            raise ValueError(f"{where}: no hyperparameter {key!r} (it takes {', '.join(names) or 'none'})")
-    for h in t.hypers:
-        if h.name in given and (message := h.check(given[h.name])):
-            raise ValueError(f"{where}: {h.name} {message}")
+    problems = t.hyper_problems(given)
+    if problems:
+        key, h, message = problems[0]
+        raise ValueError(f"{where}: " + (f"no hyperparameter {key!r} ({message})" if h is None else f"{key} {message}"))
     hp = t.resolve(given)
     problem = t.problem(hp)
     if problem:

@@ -229,29 +229,23 @@ def _unknown_type(i: int, kind) -> Problem:
 
 
 def _check_hypers(i: int, t: LayerType, given: dict, errors: list[Problem]) -> bool:
-    """Append a problem per unknown key and per bad value; True when a value is bad."""
+    """Append a problem per unknown key and per bad value, in the order given; True when a value is bad."""
     names = [h.name for h in t.hypers]
-    for key in given:
-        if key in names:
-            continue
-        takes = f"it takes {', '.join(names)}" if names else "it takes none"
-        fixes = [Fix(f"rename {key!r} to {match!r}", i, params={key: None, match: given[key]})
-                 for match in difflib.get_close_matches(str(key), names, n=1, cutoff=0.5) if match not in given]
-        fixes.append(Fix(f"remove {key!r}", i, params={key: None}))
-        errors.append(Problem(i, f"{_name(i, t.title)} has no hyperparameter {key!r}; {takes}.", fixes=fixes,
-                              param=str(key)))
     bad = False
-    for h in t.hypers:
-        if h.name not in given:
+    for key, h, problem in t.hyper_problems(given):
+        if h is None:
+            fixes = [Fix(f"rename {key!r} to {match!r}", i, params={key: None, match: given[key]})
+                     for match in difflib.get_close_matches(str(key), names, n=1, cutoff=0.5) if match not in given]
+            fixes.append(Fix(f"remove {key!r}", i, params={key: None}))
+            errors.append(Problem(i, f"{_name(i, t.title)} has no hyperparameter {key!r}; {problem}.", fixes=fixes,
+                                  param=str(key)))
             continue
-        problem = h.check(given[h.name])
-        if problem:
-            bad = True
-            if isinstance(h.default, str):
-                fix = Fix(f"use the default {h.name} (the {h.default})", i, params={h.name: None})
-            else:
-                fix = Fix(f"use {h.name} {h.default:g} (the default)", i, params={h.name: h.default})
-            errors.append(Problem(i, f"{_name(i, t.title)}: {h.name} {problem}.", fixes=[fix], param=h.name))
+        bad = True
+        if isinstance(h.default, str):
+            fix = Fix(f"use the default {h.name} (the {h.default})", i, params={h.name: None})
+        else:
+            fix = Fix(f"use {h.name} {h.default:g} (the default)", i, params={h.name: h.default})
+        errors.append(Problem(i, f"{_name(i, t.title)}: {h.name} {problem}.", fixes=[fix], param=h.name))
     return bad
 
 

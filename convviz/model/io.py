@@ -122,10 +122,13 @@ def _check_document(doc, problems: list[str]) -> Architecture | None:
 
 
 def _value_problem(h, value) -> str | None:
-    """Hyper.check's complaint, quoting the value as JSON (the file's language) rather than Python."""
+    """Hyper.check's complaint about value, quoted as JSON."""
     message = h.check(value)
-    if message is None:
-        return None
+    return None if message is None else _json_quoted(message, value)
+
+
+def _json_quoted(message: str, value) -> str:
+    """A Hyper.check complaint with the value quoted as JSON (the file's language) rather than Python."""
     head, sep, _ = message.rpartition(", got ")
     return f"{head}, got {_describe(value)}" if sep else message
 
@@ -168,16 +171,13 @@ def _check_layers(value, problems: list[str]) -> list[LayerSpec]:
             got = "nothing" if "type" not in block else _describe(kind)
             problems.append(f"{where}.type: must be one of {', '.join(LAYER_TYPES)}, got {got}")
             continue
-        names = [h.name for h in t.hypers]
         _report_duplicates(block, f"{where}.", problems)
         params = {k: v for k, v in block.items() if k != "type"}
-        for key, v in params.items():
-            h = next((h for h in t.hypers if h.name == key), None)
+        for key, h, message in t.hyper_problems(params):
             if h is None:
-                takes = ", ".join(names) if names else "none"
-                problems.append(f"{where}.{key}: {t.name} has no such hyperparameter (it takes {takes})")
-            elif message := _value_problem(h, v):
-                problems.append(f"{where}.{key}: {message}")
+                problems.append(f"{where}.{key}: {t.name} has no such hyperparameter ({message})")
+            else:
+                problems.append(f"{where}.{key}: {_json_quoted(message, params[key])}")
         layers.append(LayerSpec(kind, params))
     return layers
 
