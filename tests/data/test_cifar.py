@@ -141,7 +141,6 @@ def test_no_dataset_and_no_folder(tmp_path):
         load_cifar10(tmp_path / "nowhere")
 
 
-
 def test_labels_saved_as_an_integer_array_load_too(py_copy, sample):
     path = py_copy / "test_batch"
     with open(path, "rb") as f:

@@ -284,7 +284,6 @@ def test_download_command_failure_exits_1_with_a_message(server, archive, tmp_pa
     assert "error: the server answered 404" in capsys.readouterr().err
 
 
-
 def test_download_errors_are_data_errors_and_cancel_is_not():
     assert issubclass(DownloadError, DataError) and not issubclass(DownloadCancelled, DataError)
 
