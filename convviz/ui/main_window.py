@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QStyle, QTabWidget, QToolButton
 
 from ..engine import formula
+from ..engine.files import atomic_write
 from ..model import Architecture
 from ..model.io import ArchitectureFileError, load_architecture, save_architecture
 from ..model.presets import load_preset, preset_names
@@ -280,12 +281,10 @@ class MainWindow(QMainWindow):
     def export_summary(self, path) -> bool:
         """Write the layer table (as `convviz summary` prints it) to a text file, atomically."""
         path = Path(path)
-        temp = path.with_name(path.name + ".tmp")
         try:
-            temp.write_text(summary_table(self.document.arch, self.document.inference), encoding="utf-8")
-            temp.replace(path)
+            with atomic_write(path, text=True) as f:
+                f.write(summary_table(self.document.arch, self.document.inference))
         except OSError as error:
-            temp.unlink(missing_ok=True)
             self.show_error("Cannot export the summary", f"{path}: {error.strerror or error}")
             return False
         self.statusBar().showMessage(f"Exported the summary to {path}", 5000)

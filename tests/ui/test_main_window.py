@@ -123,7 +123,9 @@ def test_export_summary_writes_the_table(window, tmp_path):
     assert window.export_summary(path)
     text = path.read_text()
     assert "22,466" in text and "32x32x16" in text and "softmax" in text
-    assert not (tmp_path / "summary.txt.tmp").exists()
+    assert [p.name for p in tmp_path.iterdir() if "summary" in p.name] == ["summary.txt"]  # no temporary left
+    assert not window.export_summary(tmp_path / "missing" / "summary.txt")
+    assert "missing" in window.shown_errors[-1][1]
 
 
 def test_menus_shortcuts_and_help(window):
