@@ -106,16 +106,20 @@ def run(trainer: Trainer, args) -> int:
     previous = signal.signal(signal.SIGINT, on_interrupt) if in_main_thread else None
     started = time.perf_counter()
     finished = None
+    changed = True  # since the checkpoint was last written (an epoch's end writes it)
     try:
         for event in trainer.run():
             if isinstance(event, StepEvent):
                 bar.update(event)
+                changed = True
             elif isinstance(event, EpochEvent):
                 bar.clear()
                 print(epoch_line(event, trainer.config.epochs), flush=True)
                 if args.checkpoint:
                     trainer.save_checkpoint(args.checkpoint)
-            elif isinstance(event, DivergedEvent):
+                    changed = False
+            elif isinstance(event, DivergedEvent):  # the weights were put back, the momentum reset
+                changed = True
                 bar.clear()
                 print(f"Diverged at step {event.step}: {event.message}", file=sys.stderr)
             elif isinstance(event, FinishedEvent):
@@ -129,7 +133,8 @@ def run(trainer: Trainer, args) -> int:
             signal.signal(signal.SIGINT, previous)
         bar.clear()
     if args.checkpoint:
-        trainer.save_checkpoint(args.checkpoint)
+        if changed:  # not again when the run ended with an epoch (a large network's checkpoint takes seconds)
+            trainer.save_checkpoint(args.checkpoint)
         print(f"Checkpoint written to {args.checkpoint}", file=sys.stderr)
     if args.save_weights:
         trainer.net.save_weights(args.save_weights)

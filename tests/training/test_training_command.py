@@ -12,8 +12,10 @@ import pytest
 from training_helpers import tiny_architecture
 
 from convviz.cli import main
+from convviz.data import load_cifar10
 from convviz.model.io import save_architecture
 from convviz.model.spec import LayerSpec
+from convviz.training import Trainer
 from convviz.training.command import bar_text
 from convviz.training.events import StepEvent
 
@@ -53,6 +55,22 @@ def test_json_is_the_last_line_and_epochs_is_the_total_with_resume(tiny_json, sa
     result = json.loads(lines[-1])
     assert (result["epochs"], result["steps"]) == (2, 34)
     assert (tmp_path / "w.npz").is_file() and result["test_accuracy"] != first_accuracy
+
+
+def test_the_checkpoint_is_written_after_each_epoch_and_at_the_end_only_if_it_changed(
+        tiny_json, sample_dir, tmp_path, capsys, monkeypatch):
+    written, save = [], Trainer.save_checkpoint
+    monkeypatch.setattr(Trainer, "save_checkpoint", lambda self, path: (written.append(self.step), save(self, path)))
+    common = [tiny_json, "--data", sample_dir, "--batch-size", "256", "--val-split", "1000",
+              "--checkpoint", tmp_path / "c.npz", "--epochs", "2"]
+    for flags, steps in (([], [17, 34]),  # not again after the last epoch
+                         (["--max-steps", "20"], [17, 20]),  # the steps after the epoch are saved at the end
+                         (["--resume", tmp_path / "c.npz"], [34]),  # on from step 20, once
+                         (["--resume", tmp_path / "c.npz"], [34])):  # nothing left to do: still written
+        written.clear()
+        status, _, err = train([*common, *flags], capsys)
+        assert status == 0 and written == steps, err
+    assert Trainer.from_checkpoint(tmp_path / "c.npz", load_cifar10(sample_dir)).step == 34
 
 
 def test_max_steps_reports_the_partial_epoch(tiny_json, sample_dir, capsys):
