@@ -27,16 +27,22 @@ def _milliseconds(samples: list[float]) -> str:
     return f"median {statistics.median(ms):6.2f} ms, p90 {ms[int(0.9 * (len(ms) - 1))]:6.2f} ms, max {ms[-1]:6.2f} ms"
 
 
-def edit_repaint_bench(quick: bool) -> None:
+def _application():
+    """ConvViz's QApplication, offscreen when there is no display."""
     if "QT_QPA_PLATFORM" not in os.environ and not os.environ.get("DISPLAY"):
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from .app import make_application
+
+    return make_application([sys.argv[0]])
+
+
+def edit_repaint_bench(quick: bool) -> None:
     from PySide6.QtCore import QSettings
 
     from ..model import infer
-    from .app import make_application
     from .main_window import MainWindow
 
-    app = make_application([sys.argv[0]])
+    app = _application()
     with tempfile.TemporaryDirectory() as folder:
         window = MainWindow(settings=QSettings(str(Path(folder) / "bench.ini"), QSettings.IniFormat))
         window.resize(1360, 860)
@@ -74,12 +80,9 @@ def edit_repaint_bench(quick: bool) -> None:
 def dashboard_bench(quick: bool) -> None:
     """Training with the dashboard open vs headless, and the event loop's latency meanwhile
     (convviz/ui/dashboard/benchmark.py); also saves screenshots of every view while training."""
-    if "QT_QPA_PLATFORM" not in os.environ and not os.environ.get("DISPLAY"):
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    from .app import make_application
+    _application()
     from .dashboard.benchmark import run as run_dashboard_bench
 
-    make_application([sys.argv[0]])
     run_dashboard_bench(quick)
 
 
