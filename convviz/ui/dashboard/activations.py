@@ -91,7 +91,7 @@ class ActivationsView(QWidget):
         self.index.setRange(0, max(0, n - 1))
 
     def set_network(self, layer_names: list[str], label_names: list[str]) -> None:
-        """Titles of the layers in order, e.g. 'conv 16 of 5x5', and the class names."""
+        """Titles of the layers in order, e.g. '0 · Conv → 32x32x16' (layer_titles), and the class names."""
         self.layer_names, self.label_names = list(layer_names), list(label_names)
         self._signature = None
 

@@ -27,7 +27,7 @@ from .settings import SettingsPanel
 from .style import BAD_CSS, GROUP_CSS, configure_pyqtgraph
 
 REFRESH_MS = 250  # the status and the visible view redraw at most 4 times a second ...
-VIEW_SECONDS = {"FiltersView": 0.5, "ActivationsView": 0.5}  # ... the picture views at most twice
+VIEW_SECONDS = {FiltersView: 0.5, ActivationsView: 0.5}  # ... the picture views at most twice
 
 
 def _duration(seconds: float) -> str:
@@ -83,6 +83,7 @@ class TrainDashboard(QWidget):
         self._drawn_at: dict = {}  # view -> time.monotonic() of its last redraw
         self._pause_requested = False   # the user pressed Pause (the worker holds after the current step)
         self._paused = False            # the worker confirmed it holds: the trainer is safe to save
+        self._pending_checkpoint: Path | None = None  # the checkpoint being read by the load job
         self.snapshot_rate = TrainConfig().snapshot_rate  # snapshots per second for the views
 
         self.data_panel = DataPanel()
@@ -435,7 +436,7 @@ class TrainDashboard(QWidget):
         if view is None or not (force or self.isVisible()):
             return
         now = time.monotonic()
-        if force or now - self._drawn_at.get(view, 0.0) >= VIEW_SECONDS.get(type(view).__name__, 0.0):
+        if force or now - self._drawn_at.get(view, 0.0) >= VIEW_SECONDS.get(type(view), 0.0):
             self._drawn_at[view] = now
             view.refresh(force=force)
 

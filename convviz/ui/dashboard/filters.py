@@ -64,7 +64,7 @@ class FiltersView(QWidget):
         layout.addWidget(scroll, 1)
 
     def set_layer_names(self, names: dict[int, str]) -> None:
-        """Titles of the conv layers by layer index, e.g. {0: 'layer 0 · conv 16 of 5x5x3'}."""
+        """Titles of the conv layers by layer index, e.g. {0: '0 · Conv → 32x32x16'} (layer_titles)."""
         self.layer_names = dict(names)
 
     def set_snapshot(self, snapshot) -> None:
