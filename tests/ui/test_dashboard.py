@@ -256,6 +256,17 @@ def test_checkpoint_continues_the_run_with_its_live_settings(qtbot, dashboard, t
     assert dash.trainer.history["lr"][saved:] == pytest.approx([0.004] * 3)
 
 
+def test_a_checkpoint_named_without_suffix_gets_npz(qtbot, dashboard, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    dashboard.settings.max_steps.setValue(2)
+    with qtbot.waitSignal(dashboard.runFinished, timeout=WAIT):
+        dashboard.start()
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args: (str(tmp_path / "run1"), ""))
+    assert dashboard.save_checkpoint()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith("run1")] == ["run1.npz"]  # Load lists *.npz
+
+
 def test_bad_checkpoint_is_reported(qtbot, dashboard, tmp_path):
     path = tmp_path / "junk.npz"
     path.write_bytes(b"not a checkpoint")

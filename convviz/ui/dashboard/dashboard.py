@@ -451,6 +451,8 @@ class TrainDashboard(QWidget):
                                                   "convviz-checkpoint.npz"), "Checkpoints (*.npz)")
             if not path:
                 return False
+            if not Path(path).suffix:  # "run1" -> run1.npz, which Load checkpoint lists
+                path += ".npz"
         try:
             self.trainer.save_checkpoint(path)
         except (OSError, ValueError) as error:
