@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
@@ -25,7 +26,7 @@ STEP_EMITS_PER_SECOND = 8.0  # the curves and status redraw 4 times a second: mo
 def describe_error(error: BaseException) -> str:
     """One readable paragraph for a message box: the error and where it happened."""
     where = traceback.extract_tb(error.__traceback__)
-    place = f"\n\n(in {where[-1].filename.rsplit('/', 1)[-1]}, line {where[-1].lineno})" if where else ""
+    place = f"\n\n(in {Path(where[-1].filename).name}, line {where[-1].lineno})" if where else ""
     return f"{type(error).__name__}: {error}{place}"
 
 
