@@ -35,7 +35,8 @@ class Volume(NamedTuple):
 
 
 class VolumeError(ValueError):
-    """A layer's output volume is not a whole positive number; carries the numbers of the formula."""
+    """A layer's output volume is not a whole positive number; str() says why, with the formula and
+    its numbers, which it also carries."""
 
     def __init__(self, message: str, axis: str = "", size: int = 0, f: int = 0, s: int = 1, p: int = 0, d: int = 1):
         super().__init__(message)
@@ -54,18 +55,18 @@ def formula(size: int, f: int, s: int, p: int, d: int = 1) -> str:
 
 
 def spatial_out(axis: str, size: int, f: int, s: int, p: int, d: int = 1) -> int:
-    """Output length along one axis, or VolumeError naming the numbers. Never floors."""
+    """Output length along one axis, or VolumeError saying why, with the numbers. Never floors."""
     span = d * (f - 1) + 1
     num = size - span + 2 * p
-    expr = formula(size, f, s, p, d)
-    if span > size + 2 * p:
-        raise VolumeError(
-            f"{axis}: the {'dilated ' if d > 1 else ''}filter ({span}) is larger than the padded input "
-            f"({size} + {2 * p} = {size + 2 * p})", axis, size, f, s, p, d)
-    if num % s:
-        value = num / s + 1
-        raise VolumeError(f"{axis}: {expr} = {value:g} is not a whole number", axis, size, f, s, p, d)
-    return num // s + 1
+    if num >= 0 and num % s == 0:
+        return num // s + 1
+    expr = f"{formula(size, f, s, p, d)} = {num / s + 1:g}"
+    if num < 0:
+        why = (f"its {'dilated ' if d > 1 else ''}filter ({span}) is larger than the padded input {axis} "
+               f"({size} + {2 * p} = {size + 2 * p}), so the output {axis} {expr} is below 1")
+    else:
+        why = f"the output {axis} {expr} is not a whole number"
+    raise VolumeError(why, axis, size, f, s, p, d)
 
 
 @dataclass(frozen=True)

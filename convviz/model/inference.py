@@ -252,12 +252,6 @@ def _check_hypers(i: int, t: LayerType, given: dict, errors: list[Problem]) -> b
 def _volume_problem(i: int, t: LayerType, given: dict, vol: Volume, e: VolumeError) -> Problem:
     """The volume rule failed: name the numbers and offer the nearest values that make it whole."""
     expr = f"{formula(e.size, e.f, e.s, e.p, e.d)} = {e.value:g}"
-    span = e.d * (e.f - 1) + 1
-    if span > e.size + 2 * e.p:
-        why = (f"its {'dilated ' if e.d > 1 else ''}filter ({span}) is larger than the padded input {e.axis} "
-               f"({e.size} + {2 * e.p} = {e.size + 2 * e.p}), so the output {e.axis} {expr} is below 1")
-    else:
-        why = f"the output {e.axis} {expr} is not a whole number"
     declared = {h.name for h in t.hypers}
     names = [n for n in ("pad", "stride", "size") if n in declared]  # the least disruptive change first
     fixes = [fix for name in names for fix in _nearest_values(i, t, given, vol, (name,), reach=16)]
@@ -266,7 +260,7 @@ def _volume_problem(i: int, t: LayerType, given: dict, vol: Volume, e: VolumeErr
     if not fixes:
         fixes = [Fix(f"remove block {i}", i, remove=True)]
     hint = " or ".join(f.label for f in fixes)
-    message = f"{_name(i, t.title)} does not fit its {vol} input: {why}" + (f"; {hint}." if hint else ".")
+    message = f"{_name(i, t.title)} does not fit its {vol} input: {e}" + (f"; {hint}." if hint else ".")
     return Problem(i, message, formula=expr, fixes=fixes, param=None)
 
 

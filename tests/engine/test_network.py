@@ -319,7 +319,7 @@ def test_pool_padding_over_half_the_window_is_refused(kind):
     ([("dropout", {"rate": 1.0}), ("fc", {}), ("softmax", {})], r"layer 0 \(dropout\): rate must be from 0 to 0.95"),
     ([("relu", None), ("fc", {}), ("softmax", {})], r"layer 0 \(relu\): hyperparameters must be a mapping"),
     ([("conv", {"size": 2, "stride": 2}), ("fc", {}), ("softmax", {})],
-     r"layer 0 \(conv\) does not fit its 7x7x2 input: width: \(7 - 2 \+ 0\)/2 \+ 1 = 3.5 is not a whole number"),
+     r"layer 0 \(conv\) does not fit its 7x7x2 input: the output width \(7 - 2 \+ 0\)/2 \+ 1 = 3.5 is not a whole number"),
     ([("conv", {"filters": 4}), ("softmax", {})], r"softmax needs a 1x1xC volume .* layer 0 gives 5x5x4"),
     ([("fc", {}), ("softmax", {}), ("fc", {}), ("softmax", {})], r"only it, must be softmax"),
 ])
