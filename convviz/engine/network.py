@@ -29,7 +29,9 @@ class WeightsError(ValueError):
 
 
 class Network:
-    """Parameters and passes for one architecture. Inputs are float32 (N, depth, height, width)."""
+    """Parameters and passes for one architecture. Inputs are float32 (N, depth, height, width).
+    An architecture that cannot run (what model.infer reports, bar the number of classes) raises
+    ValueError naming the first problem and its layer."""
 
     def __init__(self, arch, seed: int = 0, dtype=np.float32):
         self.arch = arch
@@ -51,7 +53,8 @@ class Network:
                                   e.axis, e.size, e.f, e.s, e.p, e.d) from None
             self.volumes.append(vol)
         if vol.width != 1 or vol.height != 1:
-            raise ValueError(f"the softmax needs a 1x1xC volume (C classes), but layer {len(names) - 2} gives {vol}: "
+            source = f"layer {len(names) - 2}" if len(names) > 1 else "the input"
+            raise ValueError(f"the softmax needs a 1x1xC volume (C classes), but {source} gives {vol}: "
                              f"end with an fc layer of C units")
         self.classes = vol.depth
         self.layer_params: list[dict[str, np.ndarray]] = []

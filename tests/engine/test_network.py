@@ -321,6 +321,7 @@ def test_pool_padding_over_half_the_window_is_refused(kind):
     ([("conv", {"size": 2, "stride": 2}), ("fc", {}), ("softmax", {})],
      r"layer 0 \(conv\) does not fit its 7x7x2 input: the output width \(7 - 2 \+ 0\)/2 \+ 1 = 3.5 is not a whole number"),
     ([("conv", {"filters": 4}), ("softmax", {})], r"softmax needs a 1x1xC volume .* layer 0 gives 5x5x4"),
+    ([("softmax", {})], r"softmax needs a 1x1xC volume .* the input gives 7x7x2"),
     ([("fc", {}), ("softmax", {}), ("fc", {}), ("softmax", {})], r"only it, must be softmax"),
 ])
 def test_network_refuses_what_inference_rejects_with_the_layer_named(layers, message):
