@@ -79,11 +79,11 @@ def torch_sequential(arch):
 
 
 def _after_fc(net: Network, i: int) -> bool:
-    """Whether layer i's input is an fc output (a 2-D tensor in PyTorch)."""
+    """Whether layer i's input is an fc output (a 2-D tensor in PyTorch), maybe through element-wise layers."""
     for t in reversed(net.types[:i]):
         if t.name == "fc":
             return True
-        if t.name not in ("batchnorm", "dropout", "relu", "leakyrelu", "tanh", "sigmoid"):
+        if t.kind not in ("activation", "regularizer"):
             return False
     return False
 
