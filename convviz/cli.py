@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .engine import OPTIMIZERS  # loaded with the package anyway; the heavier subpackages load per command
+
 BENCH_SECTIONS = ("engine", "model", "data", "training", "ui")
 
 
@@ -55,7 +57,7 @@ def _add_train(sub) -> None:
     p.add_argument("--data", help="folder holding CIFAR-10 (default: search the usual places)")
     p.add_argument("--epochs", type=int, default=10, help="total epochs (with --resume: including those done)")
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--optimizer", choices=("sgd", "adam", "adadelta"), default="sgd")
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="sgd")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's)")
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--weight-decay", type=float, default=5e-4, help="L2 weight decay")
