@@ -167,7 +167,6 @@ class MainWindow(QMainWindow):
             action = self.recent_menu.addAction(Path(path).name)
             action.setStatusTip(path)
             action.triggered.connect(lambda checked=False, p=path: self.maybe_save() and self.open_file(p))
-        self.recent_menu.setEnabled(True)
         if not recent:
             self.recent_menu.addAction("(none)").setEnabled(False)
 

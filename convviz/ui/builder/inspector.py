@@ -12,6 +12,7 @@ from ...model.inference import CLASSES_HYPER, INPUT_HYPERS
 from .document import BuilderDocument
 from .style import ERROR, WARNING, count, icon, size_bytes
 
+
 def spin_box(hyper: Hyper, value) -> QAbstractSpinBox:
     """A QSpinBox (int) or QDoubleSpinBox (float) holding the declared limits and help."""
     if hyper.kind is int:

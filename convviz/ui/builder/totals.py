@@ -44,7 +44,7 @@ class TotalsBar(QFrame):
         if blocker is None:
             warnings = len(inference.warnings)
             colour = WARNING.name() if warnings else "#3a9a3a"
-            text = f"✔ valid" + (f", {warnings} warning{'s' if warnings > 1 else ''}" if warnings else "")
+            text = "✔ valid" + (f", {warnings} warning{'s' if warnings > 1 else ''}" if warnings else "")
             self.status.setText(f"<b style='color:{colour}'>{text}</b>")
             self.status.setToolTip("<br>".join(p.message for p in inference.warnings) or "Ready to train")
         else:

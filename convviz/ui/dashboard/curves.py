@@ -10,7 +10,6 @@ from .style import ACCENT, GOOD, INFO, TEXT_DIM, WARN
 SMOOTHING = 0.95  # weight of the bias-corrected moving average drawn as the smoothed loss
 
 
-
 class CurvesView(QWidget):
     """Appends metric events; draws (setData on items made once) when refresh() finds it visible."""
 
