@@ -1,9 +1,10 @@
 """Hypothesis properties: whatever stack inference accepts, the engine's forward on zeros gives exactly
 the inferred shapes and its initialised arrays hold exactly the inferred parameter count; whatever it
-rejects gets explained (a sentence per problem, the right block), never an exception; and every volume
-fix it offers does remove that block's volume error."""
+rejects gets explained (a sentence per problem, the right block), never an exception; the engine builds
+a stack or refuses it with a ValueError, never another exception, and builds every stack inference
+accepts; and every volume fix it offers does remove that block's volume error."""
 import numpy as np
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from convviz.engine import LAYER_TYPES, Network, Volume
@@ -60,6 +61,19 @@ def test_accepted_stacks_run_in_the_engine_with_the_inferred_shapes(arch):
         v = block.output
         assert out.shape == (2, v.depth, v.height, v.width), (block.index, block.type)
         assert grad.shape == out.shape
+
+
+@settings(max_examples=150, deadline=None)
+@given(architectures(junk=True))
+def test_the_engine_builds_what_inference_accepts_and_refuses_the_rest_with_a_value_error(arch):
+    """Network takes unchecked architectures (the Python face): never a TypeError, ZeroDivisionError or
+    IndexError from deep inside."""
+    assume(all(not isinstance(n, int) or n <= 4096 for n in arch.input))  # a huge input may not fit in memory
+    valid = infer(arch).valid
+    try:
+        Network(arch)
+    except ValueError:
+        assert not valid
 
 
 @settings(max_examples=300, deadline=None)
