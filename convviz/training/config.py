@@ -57,6 +57,8 @@ class TrainConfig:
             out.append(f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
         if self.val_split < 0:
             out.append(f"validation split must be 0 or more images, got {self.val_split}")
+        if self.seed < 0:  # NumPy's generators take no negative seed
+            out.append(f"seed must be 0 or more, got {self.seed}")
         if self.max_steps is not None and self.max_steps < 1:
             out.append(f"max steps must be at least 1, got {self.max_steps}")
         if self.snapshot_rate < 0:

@@ -87,6 +87,7 @@ def test_max_steps_reports_the_partial_epoch(tiny_json, sample_dir, capsys):
     (["--lr", "-0.1"], "learning rate must be a positive number"),
     (["--val-split", "6000"], "leaves none of the 5170 training images"),
     (["--batch-size", "0"], "batch size must be at least 1"),
+    (["--seed", "-1"], "seed must be 0 or more, got -1"),
     (["--resume", "missing.npz"], "--resume missing.npz: no such file"),
     (["--save-weights", "no/such/folder/w.npz"], "does not exist"),
 ])
