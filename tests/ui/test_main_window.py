@@ -20,6 +20,11 @@ def test_unsaved_changes_are_marked_in_the_title(window):
     assert window.isWindowModified()
     window.document.undo_stack.undo()
     assert not window.isWindowModified()
+    box = window.builder.inspector.spin_boxes["filters"]
+    box.setValue(24)
+    box.setValue(16)                                              # back to the saved value
+    assert not window.isWindowModified() and window.document.undo_stack.count() == 0   # no step left
+    assert window.current_architecture().layers[0].params["filters"] == 16
 
 
 def test_save_and_open_round_trip(window, tmp_path):

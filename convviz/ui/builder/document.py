@@ -41,6 +41,7 @@ class ArchitectureCommand(QUndoCommand):
         if not isinstance(other, ArchitectureCommand) or other.merge_key != self.merge_key:
             return False
         self.after = other.after
+        self.setObsolete(self.after == self.before)  # edited back (16 -> 24 -> 16): no step, not modified
         return True
 
 
