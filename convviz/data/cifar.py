@@ -70,7 +70,8 @@ def load_cifar10(folder) -> Cifar10:
 
 def _missing_message(folder: Path) -> str:
     if not folder.is_dir():
-        return f"{folder}: no such folder. Give the folder holding {PY_DIR}/, or download CIFAR-10 (convviz download)."
+        what = "a file, not a folder" if folder.exists() else "no such folder"
+        return f"{folder}: {what}. Give the folder holding {PY_DIR}/, or download CIFAR-10 (convviz download)."
     for sub, _, files in _places(folder):
         present = [n for n in files if (sub / n).is_file()]
         if present:

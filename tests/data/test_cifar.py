@@ -139,6 +139,9 @@ def test_no_dataset_and_no_folder(tmp_path):
         load_cifar10(tmp_path)
     with pytest.raises(DataError, match="no such folder"):
         load_cifar10(tmp_path / "nowhere")
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(DataError, match="a-file: a file, not a folder"):
+        load_cifar10(tmp_path / "a-file")
 
 
 def test_labels_saved_as_an_integer_array_load_too(py_copy, sample):
