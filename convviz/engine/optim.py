@@ -46,8 +46,19 @@ class Optimizer:
                 "slots": {n: {k: a.copy() for k, a in t.items()} for n, t in self.slots.items()}}
 
     def load_state_dict(self, state: dict) -> None:
+        """Continue from what state_dict() gave. ValueError, with nothing changed, for another optimizer,
+        a hyperparameter it does not have, or a slot array that does not fit its parameter."""
         if state["name"] != self.name:
             raise ValueError(f"optimizer state is for {state['name']}, not {self.name}")
+        problems = [f"unknown hyperparameter {k!r}" for k in state["hyper"] if k not in self.hyper()]
+        for n, t in state["slots"].items():
+            for k, a in t.items():
+                if k not in self.params:
+                    problems.append(f"{n} for unknown parameter {k}")
+                elif np.shape(a) != self.params[k].shape:
+                    problems.append(f"{n} for {k}: shape {np.shape(a)}, the parameter's is {self.params[k].shape}")
+        if problems:
+            raise ValueError(f"{self.name} optimizer state does not fit: " + "; ".join(problems))
         self.steps = int(state["steps"])
         for k, v in state["hyper"].items():
             setattr(self, k, v)

@@ -224,6 +224,22 @@ def test_optimizer_state_round_trip_continues_identically():
         np.testing.assert_array_equal(params[k], twin[k])
 
 
+@pytest.mark.parametrize("change, message", [
+    (lambda st: st["hyper"].update(params={}), r"unknown hyperparameter 'params'"),
+    (lambda st: st["slots"]["m"].update({"0.bias": np.zeros(3)}), r"m for 0\.bias: shape \(3,\), the parameter's is \(2,\)"),
+    (lambda st: st["slots"]["v"].update({"9.weight": np.zeros(2)}), r"v for unknown parameter 9\.weight"),
+])
+def test_optimizer_state_that_does_not_fit_is_refused_before_anything_changes(change, message):
+    """A damaged checkpoint is refused when it is loaded, not with a broadcasting error steps later."""
+    _, grads, params, opt = run_optimizer("adam", steps=2, lr=0.01)
+    state = opt.state_dict()
+    change(state)
+    fresh = make_optimizer("adam", {k: v.copy() for k, v in params.items()}, lr=0.5)
+    with pytest.raises(ValueError, match=message):
+        fresh.load_state_dict(state)
+    assert fresh.lr == 0.5 and fresh.steps == 0 and fresh.slots == {}
+
+
 def test_unknown_optimizer():
     with pytest.raises(ValueError, match="choose one of sgd, adam, adadelta"):
         make_optimizer("rmsprop", {})
