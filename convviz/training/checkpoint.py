@@ -10,6 +10,7 @@ import zipfile
 
 import numpy as np
 
+from ..engine import LAYER_TYPES
 from ..engine.files import atomic_write
 
 FORMAT = "convviz-checkpoint"
@@ -58,17 +59,26 @@ def read(path) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def architecture_difference(saved: dict, wanted: dict) -> str:
-    """'' when the two architecture documents describe the same network, else the first difference."""
+    """'' when the two architecture documents describe the same network, else the first difference.
+    Layers compare with their defaults filled in: a hyperparameter written out at its default value
+    (conv "stride": 1) is the same network as one that leaves it out."""
     saved, wanted = json.loads(json.dumps(saved)), json.loads(json.dumps(wanted))
     if saved["input"] != wanted["input"]:
         return f"input {_volume(saved['input'])} in the checkpoint, {_volume(wanted['input'])} here"
     a, b = saved["layers"], wanted["layers"]
     for i, (x, y) in enumerate(zip(a, b)):
-        if x != y:
+        if _resolved(x) != _resolved(y):
             return f"layer {i} is {_layer(x)} in the checkpoint, {_layer(y)} here"
     if len(a) != len(b):
         return f"{len(a)} layers in the checkpoint, {len(b)} here"
     return ""
+
+
+def _resolved(layer: dict) -> dict:
+    """A layer document with every hyperparameter its type declares, defaults filled in."""
+    params = {k: v for k, v in layer.items() if k != "type"}
+    t = LAYER_TYPES.get(layer["type"])
+    return {"type": layer["type"], **(t.resolve(params) if t else params)}
 
 
 def _volume(d: dict) -> str:

@@ -130,6 +130,13 @@ def test_a_different_architecture_is_refused_by_name(tiny_arch, small_data, tiny
     del shorter.layers[4]
     with pytest.raises(CheckpointError, match="different architecture"):
         Trainer.from_checkpoint(tmp_path / "c.npz", small_data, shorter)
+    spelled_out = tiny_arch.copy()  # the same network with default hyperparameters written out
+    spelled_out.layers[0].params["dilation"] = 1
+    spelled_out.layers[3].params["stride"] = 2  # a pool's stride defaults to its size
+    assert Trainer.from_checkpoint(tmp_path / "c.npz", small_data, spelled_out).arch == tiny_arch  # accepted
+    spelled_out.layers[3].params["stride"] = 1
+    with pytest.raises(CheckpointError, match=r"layer 3 is maxpool \(size 2\) in the checkpoint, maxpool \(size 2, stride 1\)"):
+        Trainer.from_checkpoint(tmp_path / "c.npz", small_data, spelled_out)
 
 
 def test_weights_that_do_not_fit_the_saved_architecture_are_refused(tiny_arch, small_data, tiny_config, tmp_path):
