@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QStyle, QTabWidget, QToolButton
 
@@ -291,23 +291,30 @@ class MainWindow(QMainWindow):
 
     # --- recent files and settings -----------------------------------------------------------
     def recent_files(self) -> list[str]:
-        value = self.settings.value("recentFiles", [])
-        return [value] if isinstance(value, str) else list(value or [])
+        value = self.settings.value("recentFiles", [])  # one entry comes back as a str, several as a list
+        if isinstance(value, str):
+            return [value]
+        return [str(p) for p in value] if isinstance(value, (list, tuple)) else []
 
     def _add_recent(self, path: Path) -> None:
         text = str(Path(path).resolve())
         recent = [text] + [p for p in self.recent_files() if p != text]
         self.settings.setValue("recentFiles", recent[:MAX_RECENT])
 
+    def _saved_state(self, key: str) -> QByteArray | None:
+        """A saved geometry or state; None when missing or not bytes (a hand-edited or corrupt file)."""
+        value = self.settings.value(key)
+        return value if isinstance(value, QByteArray) else None
+
     def _restore_settings(self) -> None:
-        geometry = self.settings.value("window/geometry")
+        geometry = self._saved_state("window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1360, 860)
-        state = self.settings.value("window/state")
+        state = self._saved_state("window/state")
         if state is not None:
             self.restoreState(state)
         for splitter in (self.builder.columns, self.builder.rows):
-            saved = self.settings.value(f"builder/{splitter.objectName()}")
+            saved = self._saved_state(f"builder/{splitter.objectName()}")
             if saved is not None:
                 splitter.restoreState(saved)
 

@@ -123,6 +123,17 @@ def test_layout_and_recent_files_are_remembered(qtbot, settings, tmp_path):
     assert [a.text() for a in again.recent_menu.actions()] == ["r.json"]
 
 
+def test_a_corrupt_settings_file_does_not_stop_the_window(qtbot, tmp_path):
+    path = tmp_path / "corrupt.ini"
+    path.write_text("[window]\ngeometry=garbage\nstate=1, 2\n[builder]\nbuilderRows=7\n[General]\nrecentFiles=@Size(1 2)\n")
+    window = MainWindow(settings=QSettings(str(path), QSettings.IniFormat))
+    qtbot.addWidget(window)
+    assert (window.width(), window.height()) == (1360, 860)      # the default size
+    assert window.recent_files() == []
+    window.recent_menu.aboutToShow.emit()
+    assert [a.text() for a in window.recent_menu.actions()] == ["(none)"]
+
+
 def test_export_summary_writes_the_table(window, tmp_path):
     path = tmp_path / "summary.txt"
     assert window.export_summary(path)
