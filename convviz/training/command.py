@@ -54,12 +54,14 @@ def prepare(args) -> Trainer:
     if args.resume and args.init_weights:
         problems.append("--resume and --init-weights cannot be used together: a checkpoint holds its own weights")
     for flag, value in (("--save-weights", args.save_weights), ("--checkpoint", args.checkpoint)):
-        folder = Path(value).resolve().parent if value else None
-        if value and not folder.is_dir():
+        if not value:
+            continue
+        folder = Path(value).resolve().parent
+        if not folder.is_dir():
             problems.append(f"{flag} {value}: the folder {folder} does not exist")
-        elif value and Path(value).is_dir():
+        elif Path(value).is_dir():
             problems.append(f"{flag} {value} is a folder: give a file name such as {Path(value) / 'run.npz'}")
-        elif value and not os.access(folder, os.W_OK | os.X_OK):  # found now, not after the training
+        elif not os.access(folder, os.W_OK | os.X_OK):  # found now, not after the training
             problems.append(f"{flag} {value}: the folder {folder} is not writable")
     for flag, value in (("--init-weights", args.init_weights), ("--resume", args.resume)):
         if value and not Path(value).is_file():
