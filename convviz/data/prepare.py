@@ -30,7 +30,7 @@ class Normalizer:
         """Per-channel mean and std of uint8 images (N, C, H, W), or of images[indices] (indices (M,)),
         from sums and sums of squares accumulated chunk by chunk (exact integers in float64; no copy
         of the whole set, neither float nor gathered). A constant channel gets std 1."""
-        count = len(images) if indices is None else len(indices)
+        count = len(images if indices is None else indices) if images.ndim == 4 else 0
         if images.dtype != np.uint8 or images.ndim != 4 or not count:
             raise DataError(f"normaliser: fit needs uint8 images (N, C, H, W), got {images.dtype} {images.shape}"
                             + ("." if indices is None else f" and {count} indices."))
