@@ -168,8 +168,6 @@ class Background:
     def start(self) -> None:
         self.thread.start()
 
-    def wait(self, timeout_ms: int | None = None) -> bool:
-        """Block until the thread has ended (True) or timeout_ms has passed (False)."""
-        if timeout_ms is None:
-            return self.thread.wait()
-        return self.thread.wait(timeout_ms)
+    def wait(self) -> None:
+        """Block until the thread has ended."""
+        self.thread.wait()
