@@ -202,6 +202,10 @@ def test_invalid_edit_turns_the_block_red_and_a_fix_button_repairs_it(window, qt
     assert red.red() > red.blue() + 25 and normal.blue() > normal.red()
     assert not window.current_inference().valid
     assert "error" in window.builder.totals.status.text()
+    totals = window.builder.totals
+    assert [label.text() for label in (totals.params, totals.macs, totals.memory, totals.receptive_field)] == \
+        ["Parameters <b>–</b>", "Mult-adds/image <b>–</b>", "Activations <b>–</b>",
+         "Receptive field (last conv) <b>–</b>"]                   # no partial sums passed off as totals
     inspector = window.builder.inspector
     cards = inspector.problem_cards
     assert len(cards) == 1
@@ -241,6 +245,7 @@ def test_input_block_edits_flow_through(window):
     assert window.current_inference().valid                       # fc adapts to its input
     boxes["classes"].setValue(100)
     assert not window.current_inference().valid
+    assert "Parameters <b>" in window.builder.totals.params.text() and "–" not in window.builder.totals.params.text()
     window.document.undo_stack.undo()
     assert window.current_architecture().classes == 10
 

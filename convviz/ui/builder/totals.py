@@ -52,8 +52,12 @@ class TotalsBar(QFrame):
             self.status.setText(f"<b style='color:{ERROR.name()}'>✖ {n} error{'s' if n != 1 else ''}</b>")
             self.status.setToolTip("Training cannot start while the network is invalid:<br>"
                                    + "<br>".join(p.message for p in inference.errors))
-        self.params.setText(f"Parameters <b>{inference.total_params:,}</b>")
-        self.macs.setText(f"Mult-adds/image <b>{count(inference.total_macs)}</b>")
-        self.memory.setText(f"Activations <b>{size_bytes(inference.total_memory_bytes)}</b>")
+        # a volume that cannot be computed leaves the blocks from there on uncounted: no partial sums
+        complete = all(b.output is not None for b in inference.blocks)
         rf = inference.last_conv_receptive_field
-        self.receptive_field.setText(f"Receptive field (last conv) <b>{f'{rf[0]}x{rf[0]}' if rf else '–'}</b>")
+        for label, title, value in (
+                (self.params, "Parameters", f"{inference.total_params:,}"),
+                (self.macs, "Mult-adds/image", count(inference.total_macs)),
+                (self.memory, "Activations", size_bytes(inference.total_memory_bytes)),
+                (self.receptive_field, "Receptive field (last conv)", f"{rf[0]}x{rf[0]}" if rf else "–")):
+            label.setText(f"{title} <b>{value if complete else '–'}</b>")
