@@ -364,9 +364,7 @@ class Trainer:
         for key, a in arrays.items():
             if key.startswith("optimizer/"):
                 _, slot, name = key.split("/", 2)
-                if name not in self.net.params:
-                    raise ValueError(f"optimizer state for unknown parameter {name}")
-                slots.setdefault(slot, {})[name] = a
+                slots.setdefault(slot, {})[name] = a  # load_state_dict checks each against its parameter
         opt = meta["optimizer"]
         self.optimizer.load_state_dict({"name": opt["name"], "steps": opt["steps"], "hyper": opt["hyper"], "slots": slots})
         self.base_lr = float(opt["base_lr"])

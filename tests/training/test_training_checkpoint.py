@@ -153,6 +153,19 @@ def test_weights_that_do_not_fit_the_saved_architecture_are_refused(tiny_arch, s
         Trainer.from_checkpoint(tmp_path / "bad.npz", small_data)
 
 
+def test_optimizer_state_that_does_not_fit_is_refused(tiny_arch, small_data, tiny_config, tmp_path):
+    trainer = Trainer(tiny_arch, small_data, dataclasses.replace(tiny_config, max_steps=1))
+    list(trainer.run())
+    trainer.save_checkpoint(tmp_path / "c.npz")
+    with np.load(tmp_path / "c.npz") as f:
+        arrays = {k: f[k] for k in f.files}
+    slot = next(k for k in arrays if k.startswith("optimizer/")).split("/")[1]
+    arrays[f"optimizer/{slot}/9.weight"] = np.zeros(2)
+    np.savez(tmp_path / "bad.npz", **arrays)
+    with pytest.raises(CheckpointError, match=r"does not fit.*unknown parameter 9\.weight"):
+        Trainer.from_checkpoint(tmp_path / "bad.npz", small_data)
+
+
 def test_other_data_is_refused(tiny_arch, small_data, sample_data, tiny_config, tmp_path):
     Trainer(tiny_arch, small_data, tiny_config).save_checkpoint(tmp_path / "c.npz")
     with pytest.raises(CheckpointError, match="256 training and 64 test images"):
