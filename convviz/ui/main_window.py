@@ -21,7 +21,6 @@ from ..model.presets import load_preset, preset_names
 from ..model.summary import summary_table
 from .builder import BuilderDocument, BuilderWidget
 from .builder.style import icon
-from .builder.totals import training_blocker
 from .dashboard import TrainDashboard
 
 DEFAULT_PRESET = "convnetjs"
@@ -173,16 +172,17 @@ class MainWindow(QMainWindow):
     # --- document state ----------------------------------------------------------------------
     def _document_changed(self, arch, inference) -> None:
         self._update_title()
-        blocker = training_blocker(inference)
+        self._update_edit_actions()
+        self.architectureChanged.emit(arch.copy(), inference)
+        blocker = self.dashboard.network_blocker()  # invalid, or not a CIFAR-10 network (e.g. VGG16's 224x224x3)
         if blocker is None:
             self.validity.setText("Ready to train")
             self.validity.setToolTip("")
         else:
-            short = blocker if len(blocker) <= 90 else blocker[:89] + "…"
-            self.validity.setText(f"Cannot train: {short}")
-            self.validity.setToolTip(f"Training cannot start while the network is invalid: {blocker}")
-        self._update_edit_actions()
-        self.architectureChanged.emit(arch.copy(), inference)
+            if not blocker.startswith("Cannot train"):
+                blocker = f"Cannot train: {blocker}"
+            self.validity.setText(blocker if len(blocker) <= 104 else blocker[:103] + "…")
+            self.validity.setToolTip(blocker)
 
     def _update_edit_actions(self, *_) -> None:
         """Delete and Duplicate apply to a selected layer block (not to INPUT)."""

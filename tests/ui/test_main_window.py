@@ -202,6 +202,12 @@ def test_status_bar_says_why_training_cannot_start(window):
     window.builder.inspector.spin_boxes["stride"].setValue(3)
     assert window.validity.text().startswith("Cannot train: Block 0 (Conv)")
     assert "11.3333" in window.validity.toolTip()
+    window.load_preset("vgg16")                                     # valid, but not for CIFAR-10
+    assert window.current_inference().valid
+    assert window.validity.text() == ("Cannot train: CIFAR-10 images are 32x32x3, but the INPUT block is "
+                                      "224x224x3: set it to 32x32x3.")
+    window.load_preset("convnetjs")
+    assert window.validity.text() == "Ready to train"
 
 
 def test_delete_and_duplicate_follow_the_selection(window):

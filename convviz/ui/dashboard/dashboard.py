@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox, QPushButton,
                                QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
+from ...data.cifar import CLASSES as CIFAR10_CLASSES
 from ...model import infer
 from ...training import CheckpointError, TrainConfig, Trainer
 from ..builder.totals import training_blocker
@@ -220,6 +221,11 @@ class TrainDashboard(QWidget):
             return "Load or download CIFAR-10 first (Data, above)."
         if self.loaded_trainer is not None:
             return None
+        return self.network_blocker()
+
+    def network_blocker(self) -> str | None:
+        """Why the builder's network cannot train on CIFAR-10 (invalid, not 32x32x3 in, or not one
+        output per class), as a sentence for the user, or None."""
         if self.arch is None:
             return "Build a network in the builder first."
         invalid = training_blocker(self.inference)
@@ -228,9 +234,10 @@ class TrainDashboard(QWidget):
         if self.arch.input != (32, 32, 3):
             return f"CIFAR-10 images are 32x32x3, but the INPUT block is {self.arch.input}: set it to 32x32x3."
         classes = self.inference.blocks[-1].output.depth if self.inference.blocks else None
-        if classes != len(self.data.label_names):
-            return (f"The network ends with {classes} classes, CIFAR-10 has {len(self.data.label_names)}: "
-                    "make the last FC layer have 10 units.")
+        wanted = len(self.data.label_names) if self.data is not None else CIFAR10_CLASSES
+        if classes != wanted:
+            return (f"The network ends with {classes} classes, CIFAR-10 has {wanted}: "
+                    f"make the last FC layer have {wanted} units.")
         return None
 
     def _update_controls(self) -> None:
