@@ -165,9 +165,14 @@ class MainWindow(QMainWindow):
         for path in recent:
             action = self.recent_menu.addAction(Path(path).name)
             action.setStatusTip(path)
-            action.triggered.connect(lambda checked=False, p=path: self.maybe_save() and self.open_file(p))
+            action.triggered.connect(lambda checked=False, p=path: self.open_recent(p))
         if not recent:
             self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def open_recent(self, path: str) -> None:
+        """Open a recent file; one that no longer exists is dropped from the list (after the error)."""
+        if self.maybe_save() and not self.open_file(path) and not Path(path).exists():
+            self.settings.setValue("recentFiles", [p for p in self.recent_files() if p != path])
 
     # --- document state ----------------------------------------------------------------------
     def _document_changed(self, arch, inference) -> None:

@@ -121,6 +121,11 @@ def test_layout_and_recent_files_are_remembered(qtbot, settings, tmp_path):
     assert again.recent_files() == [str(path.resolve())]
     again.recent_menu.aboutToShow.emit()
     assert [a.text() for a in again.recent_menu.actions()] == ["r.json"]
+    path.unlink()
+    again.shown_errors = []
+    again.show_error = lambda title, text: again.shown_errors.append((title, text))
+    again.recent_menu.actions()[0].trigger()                      # moved away since: say so, then forget it
+    assert again.shown_errors and again.recent_files() == []
 
 
 def test_a_corrupt_settings_file_does_not_stop_the_window(qtbot, tmp_path):
