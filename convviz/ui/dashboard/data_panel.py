@@ -92,8 +92,7 @@ class DataPanel(QGroupBox):
             self._say(f"CIFAR-10 was not found. Download it, or choose the folder holding "
                       f"cifar-10-batches-py. Searched:{places}", BAD_CSS)
             return
-        self._say(f"Found in {found.how}.")
-        self.load(found.path)
+        self.load(found.path)  # (it says where it loads from)
 
     def choose_folder(self, folder=None) -> None:
         """Load CIFAR-10 from the folder the user chose (asked for when None); a folder without it is
