@@ -1,10 +1,13 @@
-"""Writing files atomically, for weights (here) and architecture files (model.io)."""
+"""Files: atomic writes (weights, architecture files, checkpoints, summaries) and safe .npz reads."""
 from __future__ import annotations
 
 import os
 import secrets
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 
 @contextmanager
@@ -28,3 +31,21 @@ def atomic_write(path, text: bool = False):
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def read_npz(path) -> dict:
+    """All arrays of an .npz archive, by name; never unpickles. Raises FileNotFoundError for a
+    missing file and ValueError saying why anything else (a .npy, a pickle, text, a broken zip) is refused."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ValueError("it holds one array (.npy), not an .npz archive of named arrays")
+        with loaded as f:
+            return {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        reason = str(e)
+        if "pickle" in reason:  # NumPy's message suggests unpickling: never do that
+            reason = "it is not an .npz archive of arrays (pickles and text files are refused)"
+        raise ValueError(reason) from e

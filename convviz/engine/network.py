@@ -12,11 +12,9 @@ statistics, joins the chunks back together.
 """
 from __future__ import annotations
 
-import zipfile
-
 import numpy as np
 
-from .files import atomic_write
+from .files import atomic_write, read_npz
 from .layers import LAYER_TYPES, Context, LayerType, Volume, VolumeError, softmax, softmax_cross_entropy
 from .threads import batch_chunks, run_chunks
 
@@ -251,16 +249,9 @@ class Network:
         """Read an .npz written by save_weights (or from a PyTorch state_dict, see README).
         Checks every key, shape and dtype first; nothing changes unless all fit. Never unpickles."""
         try:
-            loaded = np.load(path, allow_pickle=False)
-            if not isinstance(loaded, np.lib.npyio.NpzFile):
-                raise ValueError("it holds one array, not an .npz archive of named arrays (write one with numpy.savez)")
-            with loaded as f:
-                arrays = {k: f[k] for k in f.files}
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-            reason = str(e)
-            if "pickle" in reason:  # NumPy's message suggests unpickling: never do that
-                reason = "it is not an .npz archive of arrays (pickles and text files are refused)"
-            raise WeightsError(f"cannot read weights file {path}: {reason}") from e
+            arrays = read_npz(path)
+        except (OSError, ValueError) as e:
+            raise WeightsError(f"cannot read weights file {path}: {e}") from e
         self.set_state(arrays, source=str(path))
 
     def set_state(self, arrays: dict[str, np.ndarray], source: str = "weights") -> None:
