@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QThread, Signal
 
 from ..training import DivergedEvent, EpochEvent, FinishedEvent, SnapshotEvent, StepEvent
 
-STEP_EMITS_PER_SECOND = 8.0  # the curves and status redraw 4 times a second: more would be wasted
+STEP_EMITS_PER_SECOND = 4.0  # the curves and status redraw twice a second: more would be wasted
 
 
 def describe_error(error: BaseException) -> str:

@@ -172,7 +172,7 @@ def test_pause_resume_stop_and_live_learning_rate(qtbot, dashboard):
     dash.settings.lr.setValue(0.01)
     dash.start()
     qtbot.waitUntil(lambda: len(dash.curves.steps) >= 3, timeout=WAIT)
-    qtbot.waitUntil(lambda: dash.status["lr"].text() == "0.01", timeout=WAIT)  # the status refreshes at 4 Hz
+    qtbot.waitUntil(lambda: dash.status["lr"].text() == "0.01", timeout=WAIT)  # the status refreshes twice a second
     dash.settings.lr.setValue(0.0025)
     qtbot.waitUntil(lambda: dash.status["lr"].text() == "0.0025", timeout=WAIT)
 

@@ -37,7 +37,7 @@ class CurvesView(QWidget):
         self.loss_plot = pg.PlotWidget(title="Training loss per step")
         self.loss_plot.setLabel("bottom", "step")
         self.loss_plot.setLabel("left", "cross-entropy loss")
-        # no grid on this plot: redrawn 4 times a second, pyqtgraph's grid would be most of the cost
+        # no grid on this plot: redrawn twice a second, pyqtgraph's grid would be most of the cost
         self.loss_plot.addLegend(offset=(-10, 10))
         self.loss_plot.setDownsampling(auto=True, mode="peak")  # long runs: thousands of steps
         self.loss_plot.setClipToView(True)

@@ -27,8 +27,8 @@ from .predictions import PredictionsView
 from .settings import SettingsPanel
 from .style import BAD_CSS, GROUP_CSS, configure_pyqtgraph
 
-REFRESH_MS = 250  # the status and the visible view redraw at most 4 times a second ...
-VIEW_SECONDS = {FiltersView: 0.5, ActivationsView: 0.5}  # ... the picture views at most twice
+REFRESH_MS = 500  # the status and the visible view redraw at most twice a second ...
+VIEW_SECONDS = {FiltersView: 1.0, ActivationsView: 1.0}  # ... the picture views at most once
 
 
 def _duration(seconds: float) -> str:
