@@ -53,7 +53,7 @@ def loop_steps(trainer: Trainer, steps: int) -> int:
 
 
 def run(quick: bool = False) -> None:
-    reps, steps = (5, 6) if quick else (15, 8)
+    reps, steps = (5, 6) if quick else (15, 16)
     arch = convnetjs_net()
     data = synthetic_cifar(50 * BATCH, 100)
     trainers = {f"loop, augment {'on' if on else 'off'}": Trainer(arch, data, TrainConfig(augment=on, val_split=0))

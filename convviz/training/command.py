@@ -49,7 +49,8 @@ def prepare(args) -> Trainer:
             setattr(args, flag, str(Path(getattr(args, flag)).expanduser()))
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                          momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule,
-                         augment=args.augment, val_split=args.val_split, seed=args.seed, max_steps=args.max_steps)
+                         augment=args.augment, val_split=args.val_split, seed=args.seed, max_steps=args.max_steps,
+                         snapshot_rate=0)  # no views to feed in a terminal
     problems = config.problems()
     if args.resume and args.init_weights:
         problems.append("--resume and --init-weights cannot be used together: a checkpoint holds its own weights")

@@ -29,7 +29,8 @@ TICK_MS = 10
 
 
 def _config(steps: int) -> TrainConfig:
-    return TrainConfig(epochs=100, batch_size=64, max_steps=steps, seed=0)
+    """What `convviz train` runs: no snapshots, since nothing shows them."""
+    return TrainConfig(epochs=100, batch_size=64, max_steps=steps, seed=0, snapshot_rate=0)
 
 
 def _headless(arch, data, steps: int) -> tuple[float, float]:
