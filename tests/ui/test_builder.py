@@ -223,6 +223,18 @@ def test_invalid_edit_turns_the_block_red_and_a_fix_button_repairs_it(window, qt
     assert window.current_architecture().layers[0].params["stride"] == 3
 
 
+def test_the_spin_box_a_problem_names_is_tinted_until_fixed(window, qtbot):
+    select_block(window, 2)                                        # max pool 2x2
+    boxes = window.builder.inspector.spin_boxes
+    boxes["pad"].setValue(2)                                       # more than half the window
+    assert boxes["pad"].property("problem") == "error"
+    assert boxes["size"].property("problem") == boxes["stride"].property("problem") == ""
+    card = window.builder.inspector.problem_cards[0]
+    qtbot.mouseClick(card.fix_buttons[0], Qt.LeftButton)           # use pad 1
+    assert window.current_architecture().layers[2].params["pad"] == 1
+    assert boxes["pad"].property("problem") == ""
+
+
 def test_warning_is_amber_not_red(window):
     select_block(window, 1)
     window.document.insert_layer(2, "tanh")                       # relu then tanh: two activations in a row

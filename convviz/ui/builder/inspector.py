@@ -3,14 +3,16 @@ the declared limits), its volumes and costs, and its problems with formulas and 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import (QAbstractSpinBox, QDoubleSpinBox, QFormLayout, QFrame, QHBoxLayout, QLabel,
-                               QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+                               QLineEdit, QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
 from ...engine import LAYER_TYPES, Hyper
 from ...model.inference import CLASSES_HYPER, INPUT_HYPERS
 from .document import BuilderDocument
 from .style import ERROR, WARNING, count, icon, size_bytes
+
+FAULT_BACKGROUNDS = {"error": QColor("#f8dcdc"), "warning": QColor("#fbefcf")}  # a named hyperparameter's box
 
 
 def spin_box(hyper: Hyper, value) -> QAbstractSpinBox:
@@ -219,3 +221,20 @@ class Inspector(QScrollArea):
             card = ProblemCard(problem, error, self.document)
             self.problems.addWidget(card)
             self.problem_cards.append(card)
+        self._mark_spin_boxes(problems)
+
+    def _mark_spin_boxes(self, problems) -> None:
+        """Tint the spin box of each hyperparameter a problem names (red for an error, amber for a warning)."""
+        faults = {}
+        for problem, error in problems:
+            if problem.param in self.spin_boxes and faults.get(problem.param) != "error":
+                faults[problem.param] = "error" if error else "warning"
+        for name, box in self.spin_boxes.items():
+            fault = faults.get(name, "")
+            if box.property("problem") != fault:
+                box.setProperty("problem", fault)
+                palette = QPalette(self.palette())  # a palette, not a style sheet: keeps the native arrows
+                if fault:
+                    palette.setColor(QPalette.ColorRole.Base, FAULT_BACKGROUNDS[fault])
+                box.setPalette(palette)
+                box.findChild(QLineEdit).setPalette(palette)  # the text field paints the background
