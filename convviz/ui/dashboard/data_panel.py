@@ -15,6 +15,8 @@ from ...data import (DataError, DownloadCancelled, DownloadError, find_cifar10, 
 from ..worker import Background, JobWorker
 from .style import BAD_CSS, GOOD_CSS, TEXT_DIM
 
+STALL_SECONDS = 10.0  # a stalled download is resumed after this long; Cancel or closing waits at most this
+
 
 def describe_progress(done: int, total: int | None, rate: float) -> str:
     """'12.3 / 170.5 MB · 4.1 MB/s · 39 s left' (parts omitted when unknown)."""
@@ -136,7 +138,7 @@ class DataPanel(QGroupBox):
         self.progress_text.setText("connecting")
 
         def job(report):
-            return download_cifar10(dest, progress=report, cancel=cancel, url=url, md5=md5)
+            return download_cifar10(dest, progress=report, cancel=cancel, url=url, md5=md5, timeout=STALL_SECONDS)
 
         self._start(JobWorker(job), "download")
 
