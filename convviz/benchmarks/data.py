@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
 
 from ..data import Normalizer, augment, find_cifar10, load_cifar10, minibatches, split_validation
 from ..engine import Network, make_optimizer
+from ..paths import SAMPLE
 from .engine import convnetjs_net
 
 BATCH = 64
 VAL_SPLIT = 500
 FULL_TRAIN, FULL_TEST = 50_000, 10_000
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "cifar10-sample"
 
 
 def _median_seconds(fn, reps: int) -> float:

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..paths import RESOURCES
 from .io import load_architecture
 from .spec import Architecture
 
-PRESET_DIR = Path(__file__).resolve().parents[2] / "resources" / "presets"
+PRESET_DIR = RESOURCES / "presets"
 TEACHING_ORDER = ("seed", "convnetjs", "vgg-cifar", "alexnet-cifar", "lenet5", "alexnet", "zfnet", "vgg16")
 
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
-STYLE_SHEET = Path(__file__).resolve().parents[2] / "resources" / "style.qss"
+from ..paths import RESOURCES
+
+STYLE_SHEET = RESOURCES / "style.qss"
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 from PySide6.QtGui import QColor, QIcon
 
-ICONS = Path(__file__).resolve().parents[3] / "resources" / "icons"
+from ...paths import RESOURCES
+
+ICONS = RESOURCES / "icons"
 
 KIND_COLOURS = {  # the engine's LayerType.kind -> block colour
     "input": "#5b6b7f",

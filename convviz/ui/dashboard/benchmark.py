@@ -19,10 +19,10 @@ from PySide6.QtWidgets import QApplication
 from ...data import find_cifar10, load_cifar10
 from ...model import infer
 from ...model.presets import load_preset
+from ...paths import SAMPLE
 from ...training import FinishedEvent, StepEvent, TrainConfig, Trainer
 from .dashboard import TrainDashboard
 
-SAMPLE = Path(__file__).resolve().parents[4] / "shared" / "cifar10-sample"
 SHOTS = Path("/tmp/convviz-shots")
 TAB_SECONDS = 1.0
 TICK_MS = 10
