@@ -3,16 +3,14 @@ the declared limits), its volumes and costs, and its problems with formulas and 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QPalette
+from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (QAbstractSpinBox, QDoubleSpinBox, QFormLayout, QFrame, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
 from ...engine import LAYER_TYPES, Hyper
 from ...model.inference import CLASSES_HYPER, INPUT_HYPERS
 from .document import BuilderDocument
-from .style import ERROR, WARNING, count, icon, size_bytes
-
-FAULT_BACKGROUNDS = {"error": QColor("#f8dcdc"), "warning": QColor("#fbefcf")}  # a named hyperparameter's box
+from .style import ERROR, FAULT_BACKGROUNDS, WARNING, count, icon, size_bytes
 
 
 def spin_box(hyper: Hyper, value) -> QAbstractSpinBox:
@@ -130,7 +128,7 @@ class Inspector(QScrollArea):
     def refresh(self, *_) -> None:
         """Rebuild the form only when the selected block (or its type) changed; else update values
         in place so a spin box being edited keeps its focus."""
-        arch, inference = self.document.arch, self.document.inference
+        arch = self.document.arch
         index = self.index
         if index is not None and index >= len(arch.layers):
             index = self.index = None

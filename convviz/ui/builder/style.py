@@ -20,6 +20,7 @@ KIND_COLOURS = {  # the engine's LayerType.kind -> block colour
 }
 ERROR = QColor("#d64541")
 WARNING = QColor("#d99a0b")
+FAULT_BACKGROUNDS = {"error": QColor("#f8dcdc"), "warning": QColor("#fbefcf")}  # tints of ERROR, WARNING for fields
 
 
 def kind_colour(kind: str) -> QColor:
