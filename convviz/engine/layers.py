@@ -200,8 +200,8 @@ class LayerType:
         return []
 
     def torch_module(self, hp: dict, vol: Volume) -> tuple[str, dict]:
-        """The mirrored PyTorch module for this input volume: (class name in torch.nn, or "FlattenLinear"
-        for convviz.export's fc, keyword arguments). Its state_dict keys equal this layer's parameter
+        """The mirrored PyTorch module for this input volume: (class name in torch.nn, or "FlattenLinear" /
+        "FlattenSoftmax" defined by convviz.export.torch, keyword arguments). Its state_dict keys equal this layer's parameter
         and buffer names."""
         raise NotImplementedError
 
@@ -477,7 +477,7 @@ class Softmax(LayerType):
     summary = "The classifier: turns the last 1x1xC volume into C class probabilities (trained with cross-entropy)."
 
     def torch_module(self, hp, vol):
-        return "Softmax", {"dim": 1}
+        return "FlattenSoftmax", {}
 
     def forward(self, hp, params, buffers, x, ctx):
         p = softmax(x.reshape(len(x), math.prod(x.shape[1:])))

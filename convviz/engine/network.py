@@ -251,6 +251,8 @@ class Network:
         """Logits (N, C, 1, 1) or (N, C), labels (N,) -> (mean cross-entropy, d loss / d logits shaped like
         the logits, probabilities (N, C))."""
         n = len(logits)
+        if not n:
+            raise ValueError("training and the loss need at least one image, got an empty batch")
         y = np.asarray(y)
         if y.shape != (n,) or y.dtype.kind not in "iu" or (n and (y.min() < 0 or y.max() >= self.classes)):
             raise ValueError(f"labels must be {n} whole numbers from 0 to {self.classes - 1}, "

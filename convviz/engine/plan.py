@@ -20,12 +20,14 @@ from .tree import Path, lanes_of, walk
 @dataclass
 class Node:
     """One step of the plan. key: the block's dotted path ("3.body.1"; weight keys are key + ".weight"),
-    the container's own key for its merge node, "input" for node 0. op: the leaf or container
+    the container's own key for its merge node, "input" for node 0; label: how messages name the
+    block ("3.body[1]", see tree.Site.label). op: the leaf or container
     declaration (None for the input); hp: hyperparameters with defaults filled in; inputs: node ids;
     in_volumes: their volumes; volume: the output volume."""
 
     id: int
     key: str
+    label: str
     path: Path
     op: LayerType | ContainerType | None
     hp: dict
@@ -94,7 +96,7 @@ def compile_plan(arch) -> Plan:
     problems = structure_problems(arch.layers)
     if problems:
         raise ValueError(problems[0][1])
-    nodes = [Node(0, "input", (), None, {}, (), (), vol)]
+    nodes = [Node(0, "input", "input", (), None, {}, (), (), vol)]
     _compile_lane(arch.layers, 0, (), "", "layers", nodes)
     last = nodes[-1]
     if last.in_volumes[0].width != 1 or last.in_volumes[0].height != 1:
@@ -128,7 +130,7 @@ def _compile_lane(blocks: list, source: int, path: Path, key: str, text: str, no
                 out = t.merge_volume(list(volumes))
             except MergeError as e:
                 raise ValueError(f"block {label} ({t.name}): {e}") from None
-            nodes.append(Node(len(nodes), k, p, t, {}, tuple(outs), volumes, out))
+            nodes.append(Node(len(nodes), k, label, p, t, {}, tuple(outs), volumes, out))
         else:
             hp = _checked_hypers(label, t, block.params)
             try:
@@ -136,7 +138,7 @@ def _compile_lane(blocks: list, source: int, path: Path, key: str, text: str, no
             except VolumeError as e:
                 raise VolumeError(f"block {label} ({t.name}) does not fit its {vol} input: {e}",
                                   e.axis, e.size, e.f, e.s, e.p, e.d) from None
-            nodes.append(Node(len(nodes), k, p, t, hp, (source,), (vol,), out))
+            nodes.append(Node(len(nodes), k, label, p, t, hp, (source,), (vol,), out))
         source = len(nodes) - 1
     return source
 

@@ -4,7 +4,8 @@ load_state_dict and gives the same numbers. torch is imported only when a module
 The top level is an nn.Sequential with one module per block (index i = block i). A leaf is the
 torch.nn module its declaration names (LayerType.torch_module); fc is FlattenLinear, an nn.Linear on
 the (depth, height, width) flattening of its input that gives (N, units, 1, 1) like the engine, so
-the layers after it (batchnorm, dropout, softmax over dim 1) see the same 4-d volumes. A residual is
+the layers after it (batchnorm, dropout, a 1x1 conv) see the same 4-d volumes; the softmax is
+FlattenSoftmax, giving probabilities (N, classes). A residual is
 a module with `body` and `shortcut` (nn.Sequential, empty = identity) whose output is their sum; a
 concat has `branches` (an nn.ModuleList of nn.Sequential) stacked along depth. The state_dict keys
 are the engine's: "3.body.1.weight", "5.branches.1.0.weight".
@@ -15,8 +16,8 @@ from ..engine import compile_plan
 
 
 def torch_module(arch):
-    """The nn.Sequential mirroring arch (see the module docstring). Its last module is nn.Softmax(dim=1);
-    `logits(model, x)` runs all the others and gives the class scores (N, classes)."""
+    """The nn.Sequential mirroring arch (see the module docstring): model(x) gives the class
+    probabilities (N, classes); `logits(model, x)` runs every block but the softmax -> (N, classes)."""
     import torch
     from torch import nn
 
@@ -25,6 +26,15 @@ def torch_module(arch):
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return super().forward(x.flatten(1))[:, :, None, None]
+
+    class FlattenSoftmax(nn.Softmax):
+        """nn.Softmax over the classes of a (N, classes, 1, 1) volume -> (N, classes)."""
+
+        def __init__(self):
+            super().__init__(dim=1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return super().forward(x.flatten(1))
 
     class Residual(nn.Module):
         def __init__(self, body: nn.Sequential, shortcut: nn.Sequential):
@@ -42,6 +52,7 @@ def torch_module(arch):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return torch.cat([branch(x) for branch in self.branches], dim=1)
 
+    ours = {"FlattenLinear": FlattenLinear, "FlattenSoftmax": FlattenSoftmax}
     containers = {"Residual": lambda lanes: Residual(*lanes), "Concat": Concat}
     plan = compile_plan(arch)  # checks the tree and gives every leaf its hyperparameters and input volume
     leaves = {node.path: node for node in plan.nodes if node.op is not None and not node.is_merge}
@@ -58,7 +69,7 @@ def torch_module(arch):
             else:
                 node = leaves[p]
                 name, kwargs = node.op.torch_module(node.hp, node.in_volumes[0])
-                modules.append(FlattenLinear(**kwargs) if name == "FlattenLinear" else getattr(nn, name)(**kwargs))
+                modules.append(ours[name](**kwargs) if name in ours else getattr(nn, name)(**kwargs))
         return nn.Sequential(*modules)
 
     return lane(arch.layers, ())
