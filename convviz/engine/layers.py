@@ -409,7 +409,7 @@ class GlobalAvgPool(LayerType):
 class LRN(LayerType):
     name, title, kind = "lrn", "Local response norm", "regularizer"
     summary = ("Divides each number by (k + alpha/size * the sum of squares of its size neighbours across depth)^beta, "
-               "the normalization of AlexNet and GoogLeNet.")
+               "the normalisation of AlexNet and GoogLeNet.")
     hypers = (
         Hyper("size", int, 5, 1, 64, "depth slices n in each neighbourhood (n//2 before, (n-1)//2 after)"),
         Hyper("alpha", float, 1e-4, 0.0, 1.0, "scale of the sum of squares (divided by size, as PyTorch)"),
@@ -444,9 +444,9 @@ def _depth_window_sum(a: np.ndarray, before: int, after: int) -> np.ndarray:
     """(N, C, H, W) -> same shape: at depth c, the sum of a over depths c - before .. c + after that exist."""
     c = a.shape[1]
     out = a.copy()
-    for k in range(1, before + 1):
+    for k in range(1, min(before, c - 1) + 1):
         out[:, k:] += a[:, : c - k]
-    for k in range(1, after + 1):
+    for k in range(1, min(after, c - 1) + 1):
         out[:, : c - k] += a[:, k:]
     return out
 

@@ -55,6 +55,7 @@ def test_globalavgpool():
     {"size": 2, "alpha": 0.9, "beta": 1.5, "k": 2.0},
     {"size": 1, "alpha": 0.3, "beta": 0.5, "k": 0.5},
     {"size": 9, "alpha": 1.0, "beta": 0.75, "k": 1.0},  # wider than the depth
+    {"size": 15, "alpha": 1.0, "beta": 0.75, "k": 1.0},  # more than twice the depth
 ], ids=lambda g: f"size{g['size']}")
 def test_lrn(given):
     check_layer("lrn", given, (2, 6, 2, 3))
