@@ -55,9 +55,10 @@ def _gui(args) -> int:
 
 
 def _add_train(sub) -> None:
-    p = sub.add_parser("train", help="train a network on CIFAR-10 in the terminal")
+    p = sub.add_parser("train", help="train a network on CIFAR-10 or your own pictures in the terminal")
     p.add_argument("net", help="architecture JSON file or preset name")
-    p.add_argument("--data", help="folder holding CIFAR-10 (default: search the usual places)")
+    p.add_argument("--data", help="folder holding CIFAR-10, or an image folder: one subfolder of pictures per class, "
+                                  "fitted to the INPUT block (default: search the usual places for CIFAR-10)")
     p.add_argument("--epochs", type=int, default=10, help="total epochs (with --resume: including those done)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="sgd")

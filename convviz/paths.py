@@ -11,7 +11,10 @@ from importlib.resources import files
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]  # the repository, when running from a checkout
-SAMPLE = PROJECT.parent / "shared" / "cifar10-sample"  # the CIFAR-10 sample beside the project (benchmarks)
+# the CIFAR-10 sample beside the project (tests, benchmarks, screenshots), or beside a folder above it
+# (a git worktree in a subfolder); where there is none, the place it would be
+SAMPLE = next((p / "shared" / "cifar10-sample" for p in PROJECT.parents if (p / "shared" / "cifar10-sample").is_dir()),
+              PROJECT.parent / "shared" / "cifar10-sample")
 PARTS = {"presets": "presets/*.json", "icons": "icons/*.svg", "style sheet": "style.qss"}  # what resources/ holds
 
 
