@@ -31,6 +31,7 @@ def _pixels_per_cell(height: int) -> int:
     return int(np.clip(96 // max(height, 1), 2, 16))
 
 
+PICTURE_NAME = 24  # characters of the picture's file name shown beside its button
 PICTURES = "Pictures (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 
 
@@ -57,9 +58,8 @@ class ActivationsView(QWidget):
 
         self.use_test = QRadioButton("Test image #")
         self.use_training = QRadioButton("Next training image")
-        self.use_picture = QRadioButton("Picture")
-        self.use_picture.setEnabled(False)
-        self.use_picture.setToolTip("Open a picture of your own first")
+        self.use_picture = QRadioButton()  # the picture's name, shown once one was opened
+        self.use_picture.setVisible(False)
         self.use_test.setChecked(True)
         group = QButtonGroup(self)
         group.addButton(self.use_test)
@@ -89,8 +89,8 @@ class ActivationsView(QWidget):
         bar.addWidget(previous)
         bar.addWidget(following)
         bar.addWidget(self.use_training)
-        bar.addWidget(self.use_picture)
         bar.addWidget(self.open_picture)
+        bar.addWidget(self.use_picture)
         bar.addStretch(1)
         bar.addWidget(self.gradients)
         self.caption = QLabel("The activations appear with the first snapshot once training starts.")
@@ -129,9 +129,9 @@ class ActivationsView(QWidget):
     def set_picture(self, picture: np.ndarray, name: str) -> None:
         """Make picture (uint8 (3, H, W), read from the file name) the probe."""
         self.picture, self.picture_name = picture, name
-        self.use_picture.setText(f"Picture {name}")
+        self.use_picture.setText(name if len(name) <= PICTURE_NAME else name[:PICTURE_NAME - 1] + "…")
         self.use_picture.setToolTip(f"{name}: {picture.shape[2]}x{picture.shape[1]}, fitted to the INPUT block")
-        self.use_picture.setEnabled(True)
+        self.use_picture.setVisible(True)
         if self.use_picture.isChecked():
             self._emit_probe()
         else:

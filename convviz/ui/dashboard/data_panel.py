@@ -264,7 +264,7 @@ class DataPanel(QGroupBox):
         self.download_button.setEnabled(True)
         self.choose_button.setEnabled(True)
         self.cancel_button.setVisible(False)
-        if self.progress.maximum() == 0:
+        if self._kind == "load" or self.progress.maximum() == 0:  # a finished download keeps its 100%
             self.progress.setVisible(False)
         next_load, self._next_load = self._next_load, None
         if next_load is not None:
