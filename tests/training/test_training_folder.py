@@ -44,7 +44,7 @@ def test_a_grayscale_folder_trains_with_the_same_events_and_resumes_from_a_check
     events = list(trainer.run())
     assert isinstance(events[-1], FinishedEvent) and events[-1].reason == "max_steps"
     snap = next(e for e in events if isinstance(e, SnapshotEvent))
-    assert snap.probe_image.shape == (1, 12, 12) and snap.filters[0].shape == (4, 1, 3, 3)
+    assert snap.probe_image.shape == (1, 12, 12) and snap.filters["0"].shape == (4, 1, 3, 3)
     assert trainer.normalizer.mean.shape == (1,)
     trainer.save_checkpoint(tmp_path / "run.npz")
 
@@ -69,7 +69,7 @@ def test_a_picture_of_any_size_is_the_probe_classified_by_its_predicted_class(gr
     assert snap.probe_image.shape == (1, 12, 12) and snap.probe_image[0, 0, 0] == 255 and snap.probe_image[0, -1, 0] == 0
     assert snap.probabilities.sum() == pytest.approx(1, rel=1e-5)
     predicted = int(snap.probabilities.argmax())
-    assert snap.gradients[-1].reshape(-1)[predicted] < 0           # d loss / d logits of the predicted class
+    assert list(snap.gradients.values())[-1].reshape(-1)[predicted] < 0  # d loss / d logits of the predicted class
 
     later = trainer.probe_snapshot()                               # not running: a snapshot on request
     assert later.step == 2 and later.probe_label is None
