@@ -148,16 +148,31 @@ def _files_under(folder: Path) -> list[Path]:
     return found
 
 
-def _check_memory(folder: Path, count: int, volume: Volume) -> None:
-    """Refuse a folder whose pictures, at volume, would take more than half the memory available now."""
-    needed = count * volume.size
+def available_memory() -> int | None:
+    """Bytes of memory available now (Linux's MemAvailable, which counts reclaimable caches; else the
+    free pages), or None where neither can be read."""
     try:
-        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (AttributeError, ValueError, OSError):  # not on every system
-        return
-    if needed > available // 2:
-        raise DataError(f"{folder}: {count:,} pictures at {volume} take {needed / 2**30:.1f} GiB, more than half "
-                        f"of the {available / 2**30:.1f} GiB of memory free: use a smaller INPUT block or fewer pictures.")
+        return None
+
+
+def _check_memory(folder: Path, count: int, volume: Volume) -> None:
+    """Refuse a folder whose pictures, at volume, would take more than half the memory available now
+    (they are held twice for a moment, while the unusable files are dropped)."""
+    needed = count * volume.size
+    available = available_memory()
+    if available is not None and needed > available // 2:
+        raise DataError(f"{folder}: {count:,} pictures at {volume} take {needed / 2**20:,.1f} MiB, more than half "
+                        f"of the {available / 2**20:,.1f} MiB of memory available: use a smaller INPUT block or "
+                        "fewer pictures.")
 
 
 def _skip_summary(skipped: list[tuple[Path, str]], shown: int = 3) -> str:

@@ -129,3 +129,10 @@ def test_the_test_split_is_stratified_and_keeps_a_training_picture_of_every_clas
     test = stratified_test_split(labels, 0.2, seed=0)
     assert [int(test[labels == c].sum()) for c in range(4)] == [2, 1, 0, 1]
     np.testing.assert_array_equal(test, stratified_test_split(labels, 0.2, seed=0))
+
+
+def test_a_folder_too_large_for_the_memory_is_refused_before_reading(folder, monkeypatch):
+    monkeypatch.setattr("convviz.data.folder.available_memory", lambda: 10_000)
+    files = 3 * PER_CLASS + len(BAD)                               # counted before any is read
+    with pytest.raises(DataError, match=rf"{files} pictures at 32x32x3 take 0.1 MiB, more than half of the 0.0 MiB"):
+        load_image_folder(folder, Volume(32, 32, 3))
