@@ -150,8 +150,8 @@ class DataPanel(QGroupBox):
             self._refit.start()
 
     def _read_again(self) -> None:
-        if self._job is not None:  # a load or download is running: try again when it has ended
-            self._refit.start()
+        if self._job is not None or not self.isEnabled():  # a load, download or training run is going on:
+            self._refit.start()                               # try again after it
         elif isinstance(self.data, ImageFolder):
             self.load(self.data.source)
 
