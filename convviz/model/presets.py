@@ -1,11 +1,12 @@
-"""Preset architectures: resources/presets/<name>.json, loadable by name."""
+"""Preset architectures: resources/presets/<name>.json, loadable by name, each in a group (its file's
+"group": "train", the CIFAR-10 networks that train here, or "reference", the case studies to view)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..paths import RESOURCES
 from .io import load_architecture
-from .spec import Architecture
+from .spec import GROUPS, Architecture
 
 PRESET_DIR = RESOURCES / "presets"
 TEACHING_ORDER = ("seed", "convnetjs", "vgg-cifar", "alexnet-cifar", "lenet5", "alexnet", "zfnet", "vgg16")
@@ -15,6 +16,17 @@ def preset_names() -> list[str]:
     """The presets' names: the CIFAR-10 nets that train here, then the case studies, then any others."""
     found = {p.stem for p in PRESET_DIR.glob("*.json")}
     return [n for n in TEACHING_ORDER if n in found] + sorted(found - set(TEACHING_ORDER))
+
+
+def preset_groups() -> list[tuple[str, list[str]]]:
+    """The presets by group, for the Presets menu: [(title, names in preset_names() order)], in the order
+    of spec.GROUPS ("Train on CIFAR-10", then "Reference networks (view only)"); a preset without a group
+    last, under "Other"."""
+    names = preset_names()
+    group = {name: load_preset(name).group for name in names}
+    listed = [(title, [n for n in names if group[n] == key]) for key, title in GROUPS.items()]
+    listed.append(("Other", [n for n in names if group[n] not in GROUPS]))
+    return [(title, members) for title, members in listed if members]
 
 
 def load_preset(name: str) -> Architecture:
