@@ -239,15 +239,16 @@ def _infer(arch: Architecture, with_fixes: bool) -> tuple[Inference, "_Walker"]:
     rf = ReceptiveField(1, 1, side <= 1) if input_volume is not None else None
     layers = arch.layers if isinstance(arch.layers, list) else []
     blocks, _, _ = walker.lane(layers, (), "", "layers", input_volume, rf, 0)
+    structure_errors: list[Problem] = []
     if not (walker.too_deep or walker.junk_lanes):  # structure_problems walks the tree: only a sound, bounded one
-        _check_classifier(layers, blocks, classes, input_volume, net_errors, with_fixes)
+        _check_classifier(layers, blocks, classes, input_volume, structure_errors, with_fixes)
     result = Inference(valid=False, input=arch.input, blocks=blocks, errors=[], warnings=[],
                        total_params=sum(b.params for b in blocks), total_macs=sum(b.macs for b in blocks),
                        total_memory_bytes=sum(b.memory_bytes for b in blocks),
                        last_conv_receptive_field=_last_conv_receptive_field(blocks))
     if with_fixes:
         _add_warnings(result)
-    result.errors = net_errors + [p for b in result.walk() for p in b.errors]
+    result.errors = net_errors + [p for b in result.walk() for p in b.errors] + structure_errors
     result.warnings = [p for b in result.walk() for p in b.warnings]
     result.valid = not result.errors
     return result, walker
@@ -636,7 +637,7 @@ def _projections(info: BlockInfo, t: ContainerType, lanes: list, j: int, vol: Vo
                 how += f", fit crop: ({vol.width} - 1)/{stride} + 1 = {(vol.width - 1) / stride + 1:g} rounded down"
             if normaliser is not None:
                 how += f", then {BLOCK_TYPES[normaliser.type].title.lower()}"
-            return [Fix(f"project the {t.lane_names(len(lanes))[j]} with a 1x1 conv ({how})", info.path,
+            return [Fix(f"project the {t.lane_names(len(lanes))[j]} with a 1x1 conv: {how}", info.path,
                         replace_lane=(j, tuple(blocks)), gives=str(merged))]
     return []
 

@@ -99,7 +99,10 @@ def load_architecture(path) -> Architecture:
 
 
 def _describe(value) -> str:
-    return json.dumps(value) if isinstance(value, (str, int, float, bool)) or value is None else type(value).__name__
+    """A value as the file spells it (a number, text, true, null), or what kind of value it is."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return json.dumps(value)
+    return "an object" if isinstance(value, dict) else "a list" if isinstance(value, list) else type(value).__name__
 
 
 def _check_document(doc, problems: list[str]) -> Architecture | None:

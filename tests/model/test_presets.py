@@ -4,7 +4,7 @@ import pytest
 
 from convviz.engine import Network, Volume
 from convviz.model import infer
-from convviz.model.presets import load_preset, preset_names, resolve_net
+from convviz.model.presets import load_preset, preset_groups, preset_names, resolve_net
 
 # Published figures. torchvision's model docs: alexnet 61,100,840 and vgg16 138,357,544 parameters.
 # ConvNetJS CIFAR-10 demo: 22,466 (the issue). LeNet-5 with C3 fully connected: 61,706 (the paper's sparse
@@ -67,7 +67,7 @@ def test_small_presets_build_in_the_engine(name):
     net = Network(a)
     assert result.valid and result.warnings == []
     assert net.parameter_count == result.total_params
-    assert net.volumes[1:] == [b.output for b in result.blocks]
+    assert [n.volume for n in net.plan.nodes[1:]] == [b.output for b in result.blocks]
 
 
 def torch_volumes(arch):
@@ -115,3 +115,30 @@ def test_alexnet_with_the_seed_filters_gives_the_ungrouped_original_count():
         layer.params["filters"] = filters
     assert infer(a).total_params == 62_378_344
     assert "62,378,344" in load_preset("alexnet").description
+
+
+def test_groups():
+    """Trainable presets fit CIFAR-10 (32x32x3, 10 classes) and are valid; every preset is in a group."""
+    groups = dict(preset_groups())
+    assert list(groups) == ["Train on CIFAR-10", "Reference networks (view only)"]
+    assert groups["Train on CIFAR-10"] == ["seed", "convnetjs", "vgg-cifar", "alexnet-cifar"]
+    assert {"lenet5", "alexnet", "zfnet", "vgg16"} <= set(groups["Reference networks (view only)"])
+    assert sorted(n for names in groups.values() for n in names) == sorted(preset_names())
+    for name in groups["Train on CIFAR-10"]:
+        a = load_preset(name)
+        assert (a.input, a.classes, a.group) == (Volume(32, 32, 3), 10, "train") and infer(a).valid
+    for name in groups["Reference networks (view only)"]:
+        assert load_preset(name).group == "reference"
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_presets_open_without_warnings(name):
+    """The reference nets' large fc layers follow a pool to 7x7 or less, as published: nothing to warn about."""
+    assert infer(load_preset(name)).warnings == []
+
+
+def test_the_large_fc_warning_is_kept_for_an_unpooled_volume():
+    a = load_preset("vgg16")
+    del a.layers[30]  # VGG16 without its last pool: fc6 then sees 14x14x512
+    [warning] = infer(a).warnings
+    assert warning.path == (30,) and "unpooled 14x14x512 volume" in warning.message
