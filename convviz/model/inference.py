@@ -192,16 +192,21 @@ class Inference:
 
     def walk(self) -> Iterator[BlockInfo]:
         """Every block in pre-order (a container before its lanes' blocks, lanes in order)."""
-        stack = list(reversed(self.blocks))
-        while stack:
-            info = stack.pop()
-            yield info
-            for lane in reversed(info.lanes):
-                stack.extend(reversed(lane))
+        return _walk(self.blocks)
 
     def block(self, path: Path) -> BlockInfo | None:
         """The block at path, or None."""
         return _block_at(self.blocks, tuple(path))
+
+
+def _walk(blocks: list[BlockInfo]) -> Iterator[BlockInfo]:
+    """The BlockInfos of a tree in pre-order."""
+    stack = list(reversed(blocks))
+    while stack:
+        info = stack.pop()
+        yield info
+        for lane in reversed(info.lanes):
+            stack.extend(reversed(lane))
 
 
 def _block_at(blocks: list[BlockInfo], path: Path) -> BlockInfo | None:
@@ -224,34 +229,86 @@ def _block_at(blocks: list[BlockInfo], path: Path) -> BlockInfo | None:
 def infer(arch: Architecture) -> Inference:
     """Check arch and compute every volume and statistic; every error's fixes judged on the whole
     network. Never raises, whatever the blocks hold."""
-    result, walker = _infer(arch, with_fixes=True)
-    if not walker.too_deep:
-        _judge(arch, result)
-    return result
-
-
-def _infer(arch: Architecture, with_fixes: bool) -> tuple[Inference, "_Walker"]:
     net_errors: list[Problem] = []
     input_volume = _check_input(arch, net_errors)
     classes = _check_classes(arch, net_errors)
-    side = max(input_volume.width, input_volume.height) if input_volume else 1
-    walker = _Walker(with_fixes, side)
-    rf = ReceptiveField(1, 1, side <= 1) if input_volume is not None else None
-    layers = arch.layers if isinstance(arch.layers, list) else []
-    blocks, _, _ = walker.lane(layers, (), "", "layers", input_volume, rf, 0)
-    structure_errors: list[Problem] = []
-    if not (walker.too_deep or walker.junk_lanes):  # structure_problems walks the tree: only a sound, bounded one
-        _check_classifier(layers, blocks, classes, input_volume, structure_errors, with_fixes)
+    walker = _Walker(True, _side(input_volume))
+    layers = _layers(arch)
+    blocks, _, _ = walker.lane(layers, (), "", "layers", input_volume, _first_rf(input_volume), 0)
+    base = _Base(blocks, net_errors, [p for b in _walk(blocks) for p in b.errors], input_volume, classes)
+    network_structure = []
+    if walker.sound:  # structure_problems walks the tree: only a sound, bounded one
+        structure = _structure_problems(layers, blocks, classes, input_volume, True)
+        base.structure = [p.path for p in structure]
+        for p in structure + _classifier_input_problems(blocks, classes):
+            info = None if p.path is None else _block_at(blocks, p.path)
+            (network_structure if info is None else info.errors).append(p)
     result = Inference(valid=False, input=arch.input, blocks=blocks, errors=[], warnings=[],
                        total_params=sum(b.params for b in blocks), total_macs=sum(b.macs for b in blocks),
                        total_memory_bytes=sum(b.memory_bytes for b in blocks),
                        last_conv_receptive_field=_last_conv_receptive_field(blocks))
-    if with_fixes:
-        _add_warnings(result)
-    result.errors = net_errors + [p for b in result.walk() for p in b.errors] + structure_errors
+    _add_warnings(result)
+    result.errors = net_errors + [p for b in result.walk() for p in b.errors] + network_structure
     result.warnings = [p for b in result.walk() for p in b.warnings]
     result.valid = not result.errors
-    return result, walker
+    if walker.sound:
+        _judge(arch, result, base)
+    return result
+
+
+@dataclass
+class _Base:
+    """What judging a fix reuses from the inference of the unfixed network: its top-level BlockInfos,
+    the INPUT block's and classes' errors, every block's own errors (pre-order, the classifier rule's
+    apart), the input volume and the classes."""
+
+    blocks: list[BlockInfo]
+    net_errors: list[Problem]
+    own_errors: list[Problem]
+    input_volume: Volume | None
+    classes: int | None
+    structure: list[Path | None] = field(default_factory=list)  # where the classifier rule is broken
+
+
+def _layers(arch: Architecture) -> list:
+    return arch.layers if isinstance(arch.layers, list) else []
+
+
+def _side(input_volume: Volume | None) -> int:
+    """The input's larger side: the largest receptive field there is."""
+    return max(input_volume.width, input_volume.height) if input_volume else 1
+
+
+def _first_rf(input_volume: Volume | None) -> ReceptiveField | None:
+    """The receptive field of the input itself: one pixel."""
+    return ReceptiveField(1, 1, _side(input_volume) <= 1) if input_volume is not None else None
+
+
+def _errors_after(fixed: Architecture, base: _Base, start: int | None, same_types: bool) -> tuple[list, list[BlockInfo]]:
+    """Where the errors of a fixed network are (paths, None for the network's, in order) and its top-level
+    BlockInfos, without messages' fixes, formulas or warnings. start: the first top-level block the fix
+    changed (the blocks before it are base's); None when it changed the input or the classes.
+    same_types: the fix left every block's type and place alone (so the classifier rule says what it
+    said of base)."""
+    layers = _layers(fixed)
+    if start is None:
+        net_errors: list[Problem] = []
+        input_volume, classes = _check_input(fixed, net_errors), _check_classes(fixed, net_errors)
+        prefix, own = [], []
+    else:
+        net_errors, input_volume, classes = base.net_errors, base.input_volume, base.classes
+        prefix = base.blocks[:start]
+        own = [p.path for p in base.own_errors if p.path[0] < start]
+    walker = _Walker(False, _side(input_volume))
+    vol, rf = (prefix[-1].output, prefix[-1].receptive_field) if prefix else (input_volume, _first_rf(input_volume))
+    rest, _, _ = walker.lane(layers[len(prefix):], (), "", "layers", vol, rf, 0, first=len(prefix))
+    blocks = prefix + rest
+    paths = [p.path for p in net_errors] + own + [p.path for b in _walk(rest) for p in b.errors]
+    if walker.sound:
+        paths += base.structure if same_types else [p.path for p in _structure_problems(layers, blocks, classes,
+                                                                                        input_volume, False)]
+        paths += [p.path for p in _classifier_input_problems(blocks, classes)]
+    return paths, blocks
 
 
 def _check_input(arch: Architecture, errors: list[Problem]) -> Volume | None:
@@ -301,12 +358,17 @@ class _Walker:
         self.too_deep = False  # a container nests past MAX_NESTING: its lanes were not visited
         self.junk_lanes = False  # a container's lanes are not lists of blocks (engine.tree cannot walk them)
 
-    def lane(self, blocks: list, path: Path, key: str, text: str, vol: Volume | None,
-             rf: ReceptiveField | None, depth: int) -> tuple[list[BlockInfo], Volume | None, ReceptiveField | None]:
-        """The BlockInfos of one lane fed vol, and the lane's output volume and receptive field (an empty
-        lane passes its input through)."""
+    @property
+    def sound(self) -> bool:
+        """Whether the tree can be walked whole (engine.tree) and edited by fixes."""
+        return not (self.too_deep or self.junk_lanes)
+
+    def lane(self, blocks: list, path: Path, key: str, text: str, vol: Volume | None, rf: ReceptiveField | None,
+             depth: int, first: int = 0) -> tuple[list[BlockInfo], Volume | None, ReceptiveField | None]:
+        """The BlockInfos of one lane fed vol (its blocks numbered from first), and the lane's output volume
+        and receptive field (an empty lane passes its input through)."""
         infos = []
-        for i, block in enumerate(blocks):
+        for i, block in enumerate(blocks, first):
             info = self.block(block, path + (i,), f"{key}{i}", f"{text}[{i}]", vol, rf, depth)
             infos.append(info)
             vol, rf = info.output, info.receptive_field
@@ -337,7 +399,9 @@ class _Walker:
     def unknown_type(self, info: BlockInfo, kind, block) -> Problem:
         """Unknown type: the close names (containers for a block with lanes) as fixes, and removal."""
         names = list(CONTAINER_TYPES if getattr(block, "lanes", None) else LAYER_TYPES)
-        matches = difflib.get_close_matches(kind.lower(), names, n=2, cutoff=0.5) if isinstance(kind, str) else []
+        matches = []
+        if isinstance(kind, str) and self.with_fixes:
+            matches = difflib.get_close_matches(kind.lower(), names, n=2, cutoff=0.5)
         fixes = [Fix(f"change to {name}", info.path, type=name) for name in matches]
         fixes.append(Fix(f"remove block {info.label}", info.path, remove=True))
         guess = f" (did you mean {' or '.join(matches)}?)" if matches else ""
@@ -385,9 +449,12 @@ class _Walker:
         bad = False
         for key, h, problem in t.hyper_problems(given):
             if h is None:
-                fixes = [Fix(f"rename {key!r} to {match!r}", info.path, params={key: None, match: given[key]})
-                         for match in difflib.get_close_matches(str(key), names, n=1, cutoff=0.5) if match not in given]
-                fixes.append(Fix(f"remove {key!r}", info.path, params={key: None}))
+                fixes = []
+                if self.with_fixes:
+                    fixes = [Fix(f"rename {key!r} to {match!r}", info.path, params={key: None, match: given[key]})
+                             for match in difflib.get_close_matches(str(key), names, n=1, cutoff=0.5)
+                             if match not in given]
+                    fixes.append(Fix(f"remove {key!r}", info.path, params={key: None}))
                 info.errors.append(Problem(info.path, f"{info.name} has no hyperparameter {key!r}; {problem}.",
                                            fixes=fixes, param=str(key)))
                 continue
@@ -468,7 +535,9 @@ class _Walker:
         that make them merge (a 1x1 projection for an empty lane, a nearer hyperparameter in a lane)."""
         names = t.lane_names(len(lanes))
         lines = [_lane_formula(name, infos, vol, out) for name, infos, out in zip(names, info.lanes, info.merge_inputs)]
-        fixes = _merge_fixes(info, t, lanes, vol) if self.with_fixes else []
+        fixes = []
+        if self.with_fixes:
+            fixes = _merge_fixes(info, t, lanes, vol) or [Fix(f"remove block {info.label}", info.path, remove=True)]
         return Problem(info.path, f"{info.name}: {e}.", formula="\n".join(lines), fixes=fixes)
 
 
@@ -642,48 +711,56 @@ def _projections(info: BlockInfo, t: ContainerType, lanes: list, j: int, vol: Vo
     return []
 
 
-def _check_classifier(layers: list, blocks: list[BlockInfo], classes: int | None, input_volume: Volume | None,
-                      net_errors: list[Problem], with_fixes: bool) -> None:
-    """The classifier rule (engine.plan.structure_problems: one softmax, the last top-level block), then
-    its input: a 1x1xC volume, after something that learns."""
+def _structure_problems(layers: list, blocks: list[BlockInfo], classes: int | None, input_volume: Volume | None,
+                        with_fixes: bool) -> list[Problem]:
+    """The classifier rule (engine.plan.structure_problems: one softmax, the last top-level block).
+    with_fixes False: the problems' places only."""
+    problems = []
     found = structure_problems(layers)
     top = next((b for b in blocks if b.kind == "classifier"), None)
     n = len(blocks)
     for path, sentence in found:
         message = sentence[0].upper() + sentence[1:] + "."
+        fixes = []
+        if not with_fixes:
+            problems.append(Problem(path or None, message))
+            continue
         if not path:
-            fixes = []
-            if with_fixes:
-                feeding = blocks[-1].output if blocks else input_volume
-                fixes = [Fix("add softmax at the end", (n,), insert=(LayerSpec("softmax"),))]
-                if classes and feeding is not None and feeding != Volume(1, 1, classes):
-                    fixes.insert(0, Fix(f"add fc {classes} and softmax at the end", (n,),
-                                        insert=(LayerSpec("fc", {"units": classes}), LayerSpec("softmax"))))
-            net_errors.append(Problem(None, message, fixes=fixes))
-            continue
-        info = _block_at(blocks, path)
-        if info is None:  # inside a container whose lanes were not inferred (it has errors of its own)
-            continue
-        fixes = [Fix(f"remove block {info.label}", path, remove=True)]
-        if len(path) > 1:
-            fixes.append(Fix(f"move block {info.label} to the end", path, move_to_end=True))
-        elif top is not None:
-            fixes.append(Fix(f"move the softmax (block {top.label}) to the end", top.path, move_to_end=True))
-        info.errors.append(Problem(path, message, fixes=fixes))
-    if top is None or any(not path for path, _ in found):
-        return
+            feeding = blocks[-1].output if blocks else input_volume
+            fixes = [Fix("add softmax at the end", (n,), insert=(LayerSpec("softmax"),))]
+            if classes and feeding is not None and feeding != Volume(1, 1, classes):
+                fixes.insert(0, Fix(f"add fc {classes} and softmax at the end", (n,),
+                                    insert=(LayerSpec("fc", {"units": classes}), LayerSpec("softmax"))))
+        else:
+            info = _block_at(blocks, path)
+            label = info.label if info else ".".join(map(str, path))
+            fixes = [Fix(f"remove block {label}", path, remove=True)]
+            if len(path) > 1:
+                fixes.append(Fix(f"move block {label} to the end", path, move_to_end=True))
+            elif top is not None:
+                fixes.append(Fix(f"move the softmax (block {top.label}) to the end", top.path, move_to_end=True))
+        problems.append(Problem(path or None, message, fixes=fixes))
+    return problems
+
+
+def _classifier_input_problems(blocks: list[BlockInfo], classes: int | None) -> list[Problem]:
+    """What the first top-level softmax is fed: a 1x1xC volume, after something that learns."""
+    problems = []
+    top = next((b for b in blocks if b.kind == "classifier"), None)
+    if top is None:
+        return problems
     i = top.path[0]
     feeding = top.input
     if classes is None or feeding is None:
-        return
+        return problems
     want = Volume(1, 1, classes)
     if feeding == want:
         if not any(b.params for b in blocks[:i]):
-            top.errors.append(Problem(top.path, f"{top.name}: no block before the classifier has parameters, so the "
-                                                f"network has nothing to learn.",
-                                      fixes=[Fix(f"add fc {classes} before softmax", top.path,
-                                                 insert=(LayerSpec("fc", {"units": classes}),))]))
-        return
+            problems.append(Problem(top.path, f"{top.name}: no block before the classifier has parameters, so the "
+                                              f"network has nothing to learn.",
+                                    fixes=[Fix(f"add fc {classes} before softmax", top.path,
+                                               insert=(LayerSpec("fc", {"units": classes}),))]))
+        return problems
     before = blocks[i - 1] if i else None
     fixes = []
     if before is not None and before.kind == "dense":
@@ -691,8 +768,9 @@ def _check_classifier(layers: list, blocks: list[BlockInfo], classes: int | None
                          gives=str(want)))
     fixes.append(Fix(f"add fc {classes} before softmax", top.path, insert=(LayerSpec("fc", {"units": classes}),)))
     source = f"block {before.label} ({before.title}) gives" if before else "the INPUT block gives"
-    top.errors.append(Problem(top.path, f"{top.name} needs a {want} volume ({classes} classes), but {source} "
-                                        f"{feeding}.", fixes=fixes))
+    problems.append(Problem(top.path, f"{top.name} needs a {want} volume ({classes} classes), but {source} "
+                                      f"{feeding}.", fixes=fixes))
+    return problems
 
 
 def _last_conv_receptive_field(blocks: list[BlockInfo]) -> ReceptiveField | None:
@@ -773,37 +851,45 @@ def _origin(fix: Fix, path: Path | None, top_count: int):
     return path[:depth] + (q + shift,) + path[depth + 1:]
 
 
-def _judge(arch: Architecture, result: Inference) -> None:
-    """Apply each error's fixes and infer the whole network again: label each with what the network then
-    is, sort those that leave it valid first, then those that break nothing new, and say so on a problem
-    where no single fix keeps the rest of the network working."""
+def _judge(arch: Architecture, result: Inference, base: _Base) -> None:
+    """Apply each error's fixes and infer the fixed network again (from the first top-level block the fix
+    changes): label each with what the network then is, sort those that leave it valid first, then those
+    that break nothing new, and say so on a problem where no single fix keeps the rest working."""
     before = Counter(p.path for p in result.errors)
-    top_count = len(arch.layers) if isinstance(arch.layers, list) else 0
+    top_count = len(_layers(arch))
     for problem in result.errors:
         if not problem.fixes:
             continue
         ranks = {}
         for fix in problem.fixes:
-            after, _ = _infer(fix.apply(arch), with_fixes=False)
-            fix.valid = after.valid
-            if after.valid:
+            same_types = fix.type is None and not (fix.insert or fix.remove or fix.move_to_end or fix.replace_lane)
+            paths, blocks = _errors_after(fix.apply(arch), base, None if fix.path is None else fix.path[0], same_types)
+            fix.valid = not paths
+            if fix.valid:
                 fix.outcome, ranks[id(fix)] = "the network is valid", 0
                 continue
-            seen = Counter()
-            broken = None
-            for p in after.errors:
-                origin = _origin(fix, p.path, top_count)
-                seen[origin] += 1
-                allowed = before.get(origin, 0) - (origin == problem.path) if origin is not _NEW else 0
-                if broken is None and seen[origin] > allowed:
-                    broken = p.path
-            if broken is None:
-                n = len(after.errors)
+            broken = _first_new(paths, before, fix, problem.path, top_count)
+            if broken is False:
+                n = len(paths)
                 fix.outcome, ranks[id(fix)] = f"{n} other error{'s' if n != 1 else ''} remain{'s' if n == 1 else ''}", 1
             else:
-                where = after.block(broken) if broken is not None else None
+                where = None if broken is None else _block_at(blocks, broken)
                 fix.outcome = f"block {where.label} then fails" if where else "the network then fails"
                 ranks[id(fix)] = 2
         problem.fixes.sort(key=lambda f: ranks[id(f)])
         if all(r == 2 for r in ranks.values()):
             problem.message += " No single fix makes the whole network valid."
+
+
+def _first_new(paths: list, before: Counter, fix: Fix, fixed: Path | None, top_count: int):
+    """The path of the first error of the fixed network that is new: at a block the fix adds, or one more
+    error at a place than it had before (one fewer expected where the fixed problem was); None for the
+    network; False when there is none."""
+    seen = Counter()
+    for path in paths:
+        origin = _origin(fix, path, top_count)
+        seen[origin] += 1
+        allowed = 0 if origin is _NEW else before.get(origin, 0) - (origin == fixed)
+        if seen[origin] > allowed:
+            return path
+    return False

@@ -265,7 +265,7 @@ def test_empty_lanes_warn():
 
 def test_nesting_is_bounded_and_a_depth_bomb_is_refused_not_raised():
     block = L("relu")
-    for _ in range(100_000):
+    for _ in range(5_000):  # far past Python's recursion limit
         block = residual([block])
     result = infer(net(8, block, *head()))
     [problem] = result.errors
