@@ -533,11 +533,11 @@ class _Walker:
     def merge_problem(self, info: BlockInfo, t: ContainerType, lanes: list, vol: Volume, e: MergeError) -> Problem:
         """The lanes' volumes do not merge: each lane's volume with its formulas, and the single changes
         that make them merge (a 1x1 projection for an empty lane, a nearer hyperparameter in a lane)."""
+        if not self.with_fixes:
+            return Problem(info.path, f"{info.name}: {e}.")
         names = t.lane_names(len(lanes))
         lines = [_lane_formula(name, infos, vol, out) for name, infos, out in zip(names, info.lanes, info.merge_inputs)]
-        fixes = []
-        if self.with_fixes:
-            fixes = _merge_fixes(info, t, lanes, vol) or [Fix(f"remove block {info.label}", info.path, remove=True)]
+        fixes = _merge_fixes(info, t, lanes, vol) or [Fix(f"remove block {info.label}", info.path, remove=True)]
         return Problem(info.path, f"{info.name}: {e}.", formula="\n".join(lines), fixes=fixes)
 
 
@@ -625,7 +625,7 @@ def _volume_through(blocks: list, vol: Volume | None, depth: int = 0) -> Volume 
         if not t.is_container:
             vol = _leaf_volume(t, params, vol)
             continue
-        lanes = block.lanes
+        lanes = getattr(block, "lanes", None)
         if params or depth >= MAX_NESTING or not isinstance(lanes, list) or not t.min_lanes <= len(lanes) <= t.max_lanes:
             return None
         outs = [_volume_through(lane, vol, depth + 1) if isinstance(lane, list) else None for lane in lanes]
@@ -655,26 +655,29 @@ def _merge_fixes(info: BlockInfo, t: ContainerType, lanes: list, vol: Volume) ->
             fixes += _projections(info, t, lanes, j, vol, outs)
     found = []
     for j, lane in enumerate(lanes):
+        dims = {n for i, o in enumerate(outs) if i != j for n in o}  # the other lanes' sizes: a depth to match
         for k, block in enumerate(lane):
-            t_block = LAYER_TYPES.get(getattr(block, "type", None)) if isinstance(getattr(block, "type", None), str) else None
-            if t_block is None or t_block.keeps_volume or not isinstance(block.params, dict):
+            kind, params = getattr(block, "type", None), getattr(block, "params", None)
+            t_block = LAYER_TYPES.get(kind) if isinstance(kind, str) else None
+            if t_block is None or t_block.keeps_volume or not isinstance(params, dict):
                 continue
-            current = t_block.resolve(block.params)
+            current = t_block.resolve(params)
             for h in t_block.hypers:
                 if h.kind is not int or h.name not in (*VOLUME_HYPERS, "filters"):
                     continue
-                for d in sorted((d for d in range(-MERGE_REACH, MERGE_REACH + 1) if d), key=abs):
-                    value = current[h.name] + d
+                near = {current[h.name] + d for d in range(-MERGE_REACH, MERGE_REACH + 1)} | dims
+                for value in sorted(near - {current[h.name]}, key=lambda v: (abs(v - current[h.name]), v)):
                     if h.check(value):
                         continue
-                    changed = LayerSpec(block.type, {**block.params, h.name: value})
+                    changed = LayerSpec(kind, {**params, h.name: value})
                     out = _volume_through([*lane[:k], changed, *lane[k + 1:]], vol)
                     merged = None if out is None else _merges(t, outs[:j] + [out] + outs[j + 1:])
                     if merged is None:
                         continue
                     label = info.lanes[j][k].label
-                    found.append((abs(d), Fix(f"use {h.name} {value} in block {label}", info.path + (j, k),
-                                              params={h.name: value}, gives=str(merged))))
+                    found.append((abs(value - current[h.name]), Fix(f"use {h.name} {value} in block {label}",
+                                                                    info.path + (j, k), params={h.name: value},
+                                                                    gives=str(merged))))
                     break
     found.sort(key=lambda pair: pair[0])
     return fixes + [fix for _, fix in found[:4]]
