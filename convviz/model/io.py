@@ -128,7 +128,7 @@ def _check_document(doc, problems: list[str]) -> Architecture | None:
     if not isinstance(description, str):
         problems.append(f"description: must be text, got {_describe(description)}")
     group = doc.get("group", "")
-    if group != "" and group not in GROUPS:
+    if group != "" and not (isinstance(group, str) and group in GROUPS):
         problems.append(f"group: must be one of {', '.join(GROUPS)}, got {_describe(group)}")
     layers = _check_layers(doc.get("layers"), problems, version)
     if problems:

@@ -272,3 +272,4 @@ def test_group_is_checked_and_kept():
     text = doc(group="train")
     assert parse_architecture(text).group == "train"
     assert problems_of(doc(group="toy")) == ['group: must be one of train, reference, got "toy"']
+    assert problems_of(doc(group=["train"])) == ["group: must be one of train, reference, got a list"]

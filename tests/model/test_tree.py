@@ -5,7 +5,7 @@ a path, receptive fields go through branches and never exceed the input, and not
 import numpy as np
 import pytest
 
-from convviz.engine import LAYER_TYPES, Network, Volume
+from convviz.engine import LAYER_TYPES, Hyper, Network, Volume
 from convviz.model import Architecture, LayerSpec, infer
 from convviz.model.inference import Fix
 from convviz.model.spec import MAX_NESTING
@@ -298,3 +298,39 @@ def test_a_tree_runs_in_the_engine_with_the_inferred_shapes():
     shapes = {network.plan.nodes[i].key: x.shape for i, x in out.items()}
     inferred = {b.key: (2, b.output.depth, b.output.height, b.output.width) for b in infer(a).walk()}
     assert shapes == {k: v for k, v in inferred.items() if k != "7"}  # all but the softmax (run stops at the logits)
+
+
+@pytest.fixture
+def crop_fit(monkeypatch):
+    """conv's "fit": "crop" (round a non-whole volume down, as PyTorch): the declaration's own when it has
+    one, else a stand-in with the same interface (Hyper "fit" with choices, output_volume floors)."""
+    conv = LAYER_TYPES["conv"]
+    if any(h.name == "fit" for h in conv.hypers):
+        return
+    exact = conv.output_volume
+
+    def output_volume(hp, vol):
+        if hp["fit"] != "crop":
+            return exact(hp, vol)
+        span = hp["dilation"] * (hp["size"] - 1) + 1
+        side = [(n - span + 2 * hp["pad"]) // hp["stride"] + 1 for n in (vol.width, vol.height)]
+        return Volume(side[0], side[1], hp["filters"])
+
+    monkeypatch.setattr(conv, "hypers", conv.hypers + (Hyper("fit", str, "exact", 0, 0, "", ("exact", "crop")),))
+    monkeypatch.setattr(conv, "output_volume", output_volume)
+
+
+def test_the_projection_uses_a_crop_fit_where_only_rounding_down_matches(crop_fit):
+    """The issue's ResNet downsampling block on 32x32: the body crops 16.5 to 16, so must the shortcut."""
+    a = net(32, L("conv", filters=16, size=3, pad=1), L("batchnorm"), L("relu"),
+            residual([L("conv", filters=32, size=3, stride=2, pad=1, fit="crop"), L("batchnorm"), L("relu"),
+                      L("conv", filters=32, size=3, pad=1), L("batchnorm")]), L("relu"), *head())
+    [problem] = infer(a).errors
+    assert problem.formula.splitlines() == [
+        "body: 3.body[0] (32 - 3 + 2)/2 + 1 = 16.5 -> 16 (fit crop), depth 32 -> 16x16x32",
+        "shortcut: the identity -> 32x32x16"]
+    projection = problem.fixes[0]
+    assert projection.label == ("project the shortcut with a 1x1 conv: 32 filters, stride 2, fit crop: (32 - 1)/2 + 1 "
+                                "= 16.5 rounded down, then batch norm (-> 16x16x32; the network is valid)")
+    conv = projection.apply(a).block((3, 1, 0))
+    assert conv.params["fit"] == "crop" and conv.params["stride"] == 2
