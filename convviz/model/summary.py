@@ -73,7 +73,8 @@ def _rows(blocks: list[BlockInfo], specs: list, depth: int) -> list[tuple[str, .
             continue
         t = CONTAINER_TYPES[b.type]
         names = t.lane_names(len(b.lanes))
-        for name, lane, lane_specs, out in zip(names, b.lanes, spec.lanes, b.merge_inputs):
+        spec_lanes = spec.lanes if b.lanes else []  # inferred lanes come from lists of blocks
+        for name, lane, lane_specs, out in zip(names, b.lanes, spec_lanes, b.merge_inputs):
             if lane:
                 rows += _rows(lane, lane_specs, depth + 1)
             else:

@@ -1,15 +1,18 @@
 """Hypothesis properties on random trees (stacks with nested residuals and concats): whatever inference
 accepts, the engine builds and runs with exactly the inferred volumes (node by node, by key) and
-parameter counts; whatever it rejects gets explained (a sentence per problem, naming its block by path),
-never an exception; the engine builds a tree or refuses it with a ValueError, never another exception;
-every judged fix's verdict is what inferring the fixed network says; and taking the first fix of the
-first error again and again reaches a valid network."""
+parameter counts; whatever it rejects gets explained (a sentence per problem, naming its block by path)
+and summarised, never an exception; the engine builds a tree or refuses it with a ValueError, never
+another exception; every judged fix's verdict is what inferring the fixed network says; and taking
+the first fix of the first error again and again reaches a valid network."""
+import json
+
 import numpy as np
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from convviz.engine import CONTAINER_TYPES, LAYER_TYPES, Network, Volume
 from convviz.model import Architecture, LayerSpec, infer
+from convviz.model.summary import summary_dict, summary_table
 
 SMALL = {"filters": st.integers(1, 4), "size": st.integers(1, 5), "stride": st.integers(1, 3),
          "pad": st.integers(0, 2), "dilation": st.integers(1, 2), "units": st.integers(1, 12),
@@ -104,7 +107,7 @@ def test_accepted_trees_run_in_the_engine_with_the_inferred_volumes_and_paramete
         assert out.shape == (2, v.depth, v.height, v.width), network.plan.nodes[i].key
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(architectures(junk=True))
 def test_the_engine_builds_what_inference_accepts_and_refuses_the_rest_with_a_value_error(arch):
     """Network takes unchecked architectures (the Python face): never a TypeError, ZeroDivisionError or
@@ -117,12 +120,15 @@ def test_the_engine_builds_what_inference_accepts_and_refuses_the_rest_with_a_va
         assert not valid
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(architectures(junk=True))
 def test_rejected_trees_are_explained_by_path(arch):
     result = infer(arch)
     assert result.valid == (not result.errors)
     assert len(result.blocks) == len(arch.layers)
+    last_line = summary_table(arch, result).splitlines()[-1]  # the summary never raises either
+    assert last_line == "valid" if result.valid else last_line.startswith(f"invalid: {len(result.errors)} error")
+    json.dumps(summary_dict(arch, result))
     for p in result.errors + result.warnings:
         assert p.message.endswith(".") and len(p.message) > 20
         if p.path is None:
@@ -144,7 +150,7 @@ def test_rejected_trees_are_explained_by_path(arch):
             assert b.params == b.macs == b.memory_bytes == 0 and b.receptive_field is None
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(architectures(junk=True))
 @example(Architecture(Volume(32, 32, 1), [LayerSpec("avgpool", {"size": 3, "pad": 1}), LayerSpec("fc", {"units": 2}),
                                           LayerSpec("softmax", {})]))  # once offered pad 2, past half the window
