@@ -96,7 +96,8 @@ def run(quick: bool = False) -> None:
         (f"infer, {BLOCKS} valid blocks", _median_ms(lambda: infer(valid), reps)),
         (f"infer, {BLOCKS} blocks in a tree, valid", _median_ms(lambda: infer(tree), reps)),
         (f"infer, {BLOCKS} blocks, {errors} errors, fixes judged", _median_ms(lambda: infer(broken), reps)),
-        (f"infer, {BLOCKS}-block tree, {tree_errors} errors, fixes judged", _median_ms(lambda: infer(broken_tree), reps)),
+        (f"infer, {BLOCKS}-block tree, {tree_errors} errors, fixes judged",
+         _median_ms(lambda: infer(broken_tree), reps)),
         (f"infer, convnetjs broken, {fixes} fixes judged", _median_ms(lambda: infer(convnetjs), reps)),
         (f"infer, vgg16 preset ({len(vgg.layers)} blocks)", _median_ms(lambda: infer(vgg), reps)),
         ("JSON parse + check, vgg16", _median_ms(lambda: parse_architecture(text), reps)),
@@ -107,7 +108,8 @@ def run(quick: bool = False) -> None:
     base = rows[0][1]
     for name, ms in rows:
         print(f"  {name:<52} {ms:8.3f} ms  {ms / base:6.2f}x the valid 100-block infer")
-    for name, ms, target in ((f"{BLOCKS}-block infer", base, TARGET_MS), (f"{BLOCKS}-block tree infer", rows[1][1], TARGET_MS),
+    for name, ms, target in ((f"{BLOCKS}-block infer", base, TARGET_MS),
+                             (f"{BLOCKS}-block tree infer", rows[1][1], TARGET_MS),
                              ("judged convnetjs infer", rows[4][1], JUDGED_TARGET_MS)):
         verdict = "meets" if ms < target else "MISSES"
         print(f"  {name} {verdict} the {target:g} ms target ({ms:.3f} ms)")

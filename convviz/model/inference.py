@@ -248,8 +248,10 @@ def infer(arch: Architecture) -> Inference:
                        total_memory_bytes=sum(b.memory_bytes for b in blocks),
                        last_conv_receptive_field=_last_conv_receptive_field(blocks))
     _add_warnings(result)
-    result.errors = net_errors + [p for b in result.walk() for p in b.errors] + network_structure
-    result.warnings = [p for b in result.walk() for p in b.warnings]
+    for b in result.walk():
+        result.errors += b.errors
+        result.warnings += b.warnings
+    result.errors = net_errors + result.errors + network_structure
     result.valid = not result.errors
     if walker.sound:
         _judge(arch, result, base)
@@ -284,7 +286,8 @@ def _first_rf(input_volume: Volume | None) -> ReceptiveField | None:
     return ReceptiveField(1, 1, _side(input_volume) <= 1) if input_volume is not None else None
 
 
-def _errors_after(fixed: Architecture, base: _Base, start: int | None, same_types: bool) -> tuple[list, list[BlockInfo]]:
+def _errors_after(fixed: Architecture, base: _Base, start: int | None,
+                  same_types: bool) -> tuple[list, list[BlockInfo]]:
     """Where the errors of a fixed network are (paths, None for the network's, in order) and its top-level
     BlockInfos, without messages' fixes, formulas or warnings. start: the first top-level block the fix
     changed (the blocks before it are base's); None when it changed the input or the classes.
@@ -510,7 +513,8 @@ class _Walker:
         names = t.lane_names(len(lanes))
         rfs = []
         for j, (name, seg, lane) in enumerate(zip(names, t.lane_keys(len(lanes)), lanes)):
-            infos, out, lane_rf = self.lane(lane, path + (j,), f"{info.key}.{seg}.", f"{text}.{name}", vol, rf, depth + 1)
+            infos, out, lane_rf = self.lane(lane, path + (j,), f"{info.key}.{seg}.", f"{text}.{name}", vol, rf,
+                                            depth + 1)
             info.lanes.append(infos)
             info.merge_inputs.append(out)
             rfs.append(lane_rf)
@@ -626,7 +630,8 @@ def _volume_through(blocks: list, vol: Volume | None, depth: int = 0) -> Volume 
             vol = _leaf_volume(t, params, vol)
             continue
         lanes = getattr(block, "lanes", None)
-        if params or depth >= MAX_NESTING or not isinstance(lanes, list) or not t.min_lanes <= len(lanes) <= t.max_lanes:
+        if (params or depth >= MAX_NESTING or not isinstance(lanes, list)
+                or not t.min_lanes <= len(lanes) <= t.max_lanes):
             return None
         outs = [_volume_through(lane, vol, depth + 1) if isinstance(lane, list) else None for lane in lanes]
         if any(o is None for o in outs):

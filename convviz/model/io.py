@@ -210,7 +210,9 @@ class _BlockChecker:
         t = BLOCK_TYPES.get(kind) if isinstance(kind, str) else None
         if t is None:
             got = "nothing" if "type" not in block else _describe(kind)
-            guess = difflib.get_close_matches(kind.lower(), list(BLOCK_TYPES), n=1, cutoff=0.5) if isinstance(kind, str) else []
+            guess = []
+            if isinstance(kind, str):
+                guess = difflib.get_close_matches(kind.lower(), list(BLOCK_TYPES), n=1, cutoff=0.5)
             hint = f" (did you mean \"{guess[0]}\"?)" if guess else ""
             problems.append(f"{where}.type: must be one of {', '.join(BLOCK_TYPES)}, got {got}{hint}")
             return None

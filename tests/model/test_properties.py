@@ -33,7 +33,9 @@ def hyper_value(h):
     if h.kind is bool:
         return st.booleans()
     low = h.minimum
-    return st.integers(int(low), int(min(h.maximum, low + 3))) if h.kind is int else st.floats(low, min(h.maximum, low + 1))
+    if h.kind is int:
+        return st.integers(int(low), int(min(h.maximum, low + 3)))
+    return st.floats(low, min(h.maximum, low + 1))
 
 
 @st.composite

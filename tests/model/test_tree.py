@@ -66,7 +66,8 @@ def small_resnet():
 
 def test_block_infos_mirror_the_tree():
     result = agrees_with_the_engine(small_resnet())
-    assert [b.type for b in result.blocks] == ["conv", "relu", "residual", "residual", "relu", "concat", "fc", "softmax"]
+    assert [b.type for b in result.blocks] == ["conv", "relu", "residual", "residual", "relu", "concat", "fc",
+                                               "softmax"]
     down = result.blocks[3]
     assert down.is_container and down.path == (3,) and down.key == "3" and down.label == "3"
     assert [[b.label for b in lane] for lane in down.lanes] == [["3.body[0]", "3.body[1]"],
@@ -152,7 +153,8 @@ def test_concat_mismatch_names_every_branch_and_one_padding_fixes_it():
     [problem] = infer(a).errors
     assert problem.message == ("Block 0 (Concat): the branches' widths and heights must agree to be stacked along "
                                "depth: branch 0 gives 16x16x4, branch 1 gives 14x14x4, branch 2 gives 16x16x3.")
-    assert problem.formula.splitlines()[1] == "branches[1]: 0.branches[1][0] (16 - 3 + 0)/1 + 1 = 14, depth 4 -> 14x14x4"
+    assert problem.formula.splitlines()[1] == ("branches[1]: 0.branches[1][0] (16 - 3 + 0)/1 + 1 = 14, depth 4 "
+                                               "-> 14x14x4")
     pad = problem.fixes[0]
     assert pad.label == "use pad 1 in block 0.branches[1][0] (-> 16x16x11; the network is valid)"
     assert pad.path == (0, 1, 0)
@@ -212,7 +214,8 @@ def test_insertions_shift_the_paths_too():
     (Fix("insert", (1, 0, 1), insert=(L("relu"),)), [["conv", "relu", "tanh"], []]),
     (Fix("insert at the end", (1, 1, 0), insert=(L("relu"),)), [["conv", "tanh"], ["relu"]]),
     (Fix("remove", (1, 0, 0), remove=True), [["tanh"], []]),
-    (Fix("replace", (1,), replace_lane=(1, (L("conv", size=1), L("batchnorm")))), [["conv", "tanh"], ["conv", "batchnorm"]]),
+    (Fix("replace", (1,), replace_lane=(1, (L("conv", size=1), L("batchnorm")))),
+     [["conv", "tanh"], ["conv", "batchnorm"]]),
     (Fix("retype", (1, 0, 1), type="sigmoid"), [["conv", "sigmoid"], []]),
 ])
 def test_fixes_edit_the_tree_at_a_path(fix, expected):
@@ -281,7 +284,8 @@ def test_declaration_warnings_and_refusals_become_block_problems(monkeypatch):
     conv = LAYER_TYPES["conv"]
     monkeypatch.setattr(conv, "warnings", lambda hp, vol: [f"rows {vol.height - 1} is never seen"])
     result = infer(net(8, residual([L("conv", filters=3, size=3, pad=1)]), *head()))
-    assert [(p.path, p.message) for p in result.warnings] == [((0, 0, 0), "Block 0.body[0] (Conv): rows 7 is never seen.")]
+    assert [(p.path, p.message) for p in result.warnings] == [
+        ((0, 0, 0), "Block 0.body[0] (Conv): rows 7 is never seen.")]
 
     def refuse(hp, vol):
         raise ValueError(f"the input depth {vol.depth} is not divisible by 2")
