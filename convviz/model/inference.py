@@ -427,21 +427,19 @@ class _Walker:
         except VolumeError as e:
             info.errors.append(self.volume_problem(info, t, given, vol, e))
             return
-        except ValueError as e:  # a declaration's refusal of this input (e.g. a depth its groups do not divide)
-            info.errors.append(Problem(path, f"{info.name} does not fit its {vol} input: {e}.",
-                                       fixes=[Fix(f"remove block {info.label}", path, remove=True)]))
-            return
         info.output = out
-        info.params = sum(math.prod(shape) for shape in t.param_shapes(hp, vol).values())
-        info.macs = t.macs(hp, vol, out)
         info.memory_bytes = out.size * BYTES_PER_NUMBER
         info.receptive_field = _grow(rf, t.window(hp, vol), self.side)
-        problem = t.problem(hp)  # hyperparameters that fit the volume but not each other
+        # hyperparameters that fit the volume rule but not each other, or not this input (e.g. groups)
+        problem = t.problem(hp) or _volume_refusal(t, hp, vol)
         if problem:
             message, fix = problem
             use = "use " + " and ".join(f"{k} {v}" for k, v in fix.items())
             info.errors.append(Problem(path, f"{info.name}: {message}; {use}.", fixes=[Fix(use, path, params=fix)],
                                        param=next(iter(fix))))
+            return  # the declaration's shapes and costs assume neither
+        info.params = sum(math.prod(shape) for shape in t.param_shapes(hp, vol).values())
+        info.macs = t.macs(hp, vol, out)
         if self.with_fixes:
             info.formula = _block_formula(t, hp, vol, out)
             info.warnings += [Problem(path, f"{info.name}: {w}.") for w in t.warnings(hp, vol)]
@@ -612,9 +610,18 @@ def _leaf_volume(t: LayerType, given: dict, vol: Volume) -> Volume | None:
     if t.problem(hp):
         return None
     try:
-        return t.output_volume(hp, vol)
-    except ValueError:
+        out = t.output_volume(hp, vol)
+    except VolumeError:
         return None
+    return None if _volume_refusal(t, hp, vol) else out
+
+
+def _volume_refusal(t: LayerType, hp: dict, vol: Volume) -> tuple[str, dict] | None:
+    """The declaration's volume_problem(hp, vol): what makes hyperparameters unusable on this input
+    other than the volume rule (e.g. groups that do not divide its depth), with the values that fix it.
+    (Declared on the engine's `layers` branch; until it merges, a declaration may not have it.)"""
+    check = getattr(t, "volume_problem", None)
+    return check(hp, vol) if check is not None else None
 
 
 def _volume_through(blocks: list, vol: Volume | None, depth: int = 0) -> Volume | None:

@@ -287,12 +287,15 @@ def test_declaration_warnings_and_refusals_become_block_problems(monkeypatch):
     assert [(p.path, p.message) for p in result.warnings] == [
         ((0, 0, 0), "Block 0.body[0] (Conv): rows 7 is never seen.")]
 
-    def refuse(hp, vol):
-        raise ValueError(f"the input depth {vol.depth} is not divisible by 2")
+    def refuse(hp, vol):  # the interface of engine's volume_problem (conv groups that do not divide the depth)
+        return (f"the input depth {vol.depth} is not divisible by groups 2", {"groups": 1}) if vol.depth == 3 else None
 
-    monkeypatch.setattr(conv, "output_volume", refuse)
-    [problem] = infer(net(8, L("conv"), *head())).errors
-    assert problem.message == "Block 0 (Conv) does not fit its 8x8x3 input: the input depth 3 is not divisible by 2."
+    monkeypatch.setattr(conv, "volume_problem", refuse, raising=False)
+    a = net(8, L("conv", filters=2), L("conv", filters=4), *head())
+    [problem] = infer(a).errors
+    assert problem.path == (0,) and problem.param == "groups"
+    assert problem.message.startswith("Block 0 (Conv): the input depth 3 is not divisible by groups 2; use groups 1.")
+    assert infer(a).blocks[0].output == Volume(6, 6, 2) and infer(a).blocks[1].params == 4 * 2 * 9 + 4
 
 
 def test_a_tree_runs_in_the_engine_with_the_inferred_shapes():
