@@ -6,9 +6,13 @@ import os
 import pytest
 
 import convviz
-from convviz.engine import Volume
+from convviz.engine import BLOCK_TYPES, LAYER_TYPES, Volume
 from convviz.model import Architecture, LayerSpec
 from convviz.model.io import ArchitectureFileError, load_architecture, parse_architecture, save_architecture
+
+
+TYPES = ", ".join(BLOCK_TYPES)  # conv, maxpool, ..., residual, concat
+CONV_HYPERS = ", ".join(h.name for h in LAYER_TYPES["conv"].hypers)  # filters, size, stride, pad, ...
 
 
 def problems_of(text):
@@ -63,9 +67,8 @@ def test_every_problem_with_its_path():
         "input.depth: missing (a whole number from 1 to 4096)",
         "classes: must be from 2 to 65536, got 0",
         "layers[3].stride: must be a whole number from 1 to 64, got \"2\"",
-        "layers[4].filtres: conv has no such hyperparameter (it takes filters, size, stride, pad, dilation)",
-        "layers[5].type: must be one of conv, maxpool, avgpool, relu, leakyrelu, tanh, sigmoid, dropout, "
-        "batchnorm, fc, softmax, residual, concat, got \"nope\"",
+        f"layers[4].filtres: conv has no such hyperparameter (it takes {CONV_HYPERS})",
+        f"layers[5].type: must be one of {TYPES}, got \"nope\"",
         "layers[6]: must be an object with a \"type\", got 7",
         "layers[7].rate: must be from 0 to 0.95, got 1.5",
     ]
@@ -225,8 +228,7 @@ def test_problems_inside_containers_carry_their_full_path():
         "layers[3].colour: unknown key (a residual block takes body, shortcut)",
         "layers[3].body[0].stride: must be from 1 to 64, got 0",
         "layers[3].shortcut: must be a list of blocks, got an object",
-        "layers[5].branches[1][0].type: must be one of conv, maxpool, avgpool, relu, leakyrelu, tanh, sigmoid, "
-        "dropout, batchnorm, fc, softmax, residual, concat, got \"maxpol\" (did you mean \"maxpool\"?)",
+        f"layers[5].branches[1][0].type: must be one of {TYPES}, got \"maxpol\" (did you mean \"maxpool\"?)",
         "layers[5].branches[2]: must be a list of blocks, got \"pool\"",
         "layers[6].body[0].slope: relu has no such hyperparameter (it takes none)",
     ]
