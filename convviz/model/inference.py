@@ -27,6 +27,7 @@ LARGE_FC_PARAMS = 10_000_000
 POOLED_SIDE = 7  # the published nets pool to 7x7 or less before their large fc layers (AlexNet 6x6, VGG16 7x7)
 BYTES_PER_NUMBER = 4  # float32
 VOLUME_HYPERS = ("pad", "stride", "size")  # what a volume fix may change, the least disruptive first
+FIT_HYPER = "fit"  # how a layer fits a volume that is not whole (engine: "exact", "crop", "pad")
 MERGE_REACH = 8  # how far a merge fix searches each hyperparameter
 
 
@@ -480,6 +481,7 @@ class _Walker:
             if not fixes:  # no single change works (e.g. both axes need different ones): try two at once
                 fixes = [fix for pair in itertools.combinations(names, 2)
                          for fix in _nearest_values(info, t, given, vol, pair, 4)]
+            fixes += _other_fits(info, t, given, vol)
             if not fixes:
                 fixes = [Fix(f"remove block {info.label}", path, remove=True)]
         hint = " or ".join(f.label for f in fixes)
@@ -599,6 +601,22 @@ def _nearest_values(info: BlockInfo, t: LayerType, given: dict, vol: Volume, nam
         best = distance
         change = " and ".join(f"{k} {v}" for k, v in values.items())
         fixes.append(Fix(f"use {change}", info.path, params=values, gives=f"{out.width}x{out.height}"))
+    return fixes
+
+
+def _other_fits(info: BlockInfo, t: LayerType, given: dict, vol: Volume) -> list[Fix]:
+    """Fixes choosing another way to fit a volume that is not whole (the declaration's "fit": "crop" rounds
+    down as PyTorch does, "pad" rounds up), each saying what it gives."""
+    fit = next((h for h in t.hypers if h.name == FIT_HYPER), None)
+    if fit is None:
+        return []
+    current = t.resolve(given)[fit.name]
+    fixes = []
+    for choice in fit.choices:
+        out = None if choice == current else _leaf_volume(t, {**given, fit.name: choice}, vol)
+        if out is not None:
+            fixes.append(Fix(f"use {fit.name} {choice}", info.path, params={fit.name: choice},
+                             gives=f"{out.width}x{out.height}"))
     return fixes
 
 

@@ -176,10 +176,12 @@ def test_a_fix_that_breaks_a_later_block_says_so_and_comes_last():
     """The issue's case: 'use stride 1' repaired its block and broke a pool two blocks later."""
     a = net(10, L("conv", filters=4, size=3, stride=2), L("relu"), L("maxpool", size=2), *head())
     [problem] = infer(a).errors
-    assert [f.label for f in problem.fixes] == ["use stride 1 (-> 8x8; the network is valid)",
-                                                "use size 4 (-> 4x4; the network is valid)",
-                                                "use size 2 (-> 5x5; block 2 then fails)"]
-    assert [f.valid for f in problem.fixes] == [True, True, False]
+    fixes = [f for f in problem.fixes if "fit" not in f.params]  # fit fixes: test_a_crop_fit_is_offered
+    assert [f.label for f in fixes] == ["use stride 1 (-> 8x8; the network is valid)",
+                                        "use size 4 (-> 4x4; the network is valid)",
+                                        "use size 2 (-> 5x5; block 2 then fails)"]
+    assert [f.valid for f in fixes] == [True, True, False]
+    assert problem.fixes[-1] is fixes[-1]
     assert "No single fix" not in problem.message
     broken = infer(problem.fixes[-1].apply(a))
     assert [p.path for p in broken.errors] == [(2,)]
@@ -341,3 +343,12 @@ def test_the_projection_uses_a_crop_fit_where_only_rounding_down_matches(crop_fi
                                 "= 16.5 rounded down, then batch norm (-> 16x16x32; the network is valid)")
     conv = projection.apply(a).block((3, 1, 0))
     assert conv.params["fit"] == "crop" and conv.params["stride"] == 2
+
+
+def test_a_crop_fit_is_offered_for_a_volume_that_is_not_whole(crop_fit):
+    a = net(10, L("conv", filters=4, size=3, stride=2), L("relu"), L("maxpool", size=2), *head())
+    [problem] = infer(a).errors
+    crop = next(f for f in problem.fixes if f.params == {"fit": "crop"})
+    assert crop.label == "use fit crop (-> 4x4; the network is valid)"
+    assert "or use fit crop (-> 4x4)." in problem.message
+    assert infer(crop.apply(a)).blocks[0].output == Volume(4, 4, 4)
