@@ -292,8 +292,8 @@ def _errors_after(fixed: Architecture, base: _Base, start: int | None,
     """Where the errors of a fixed network are (paths, None for the network's, in order) and its top-level
     BlockInfos, without messages' fixes, formulas or warnings. start: the first top-level block the fix
     changed (the blocks before it are base's); None when it changed the input or the classes.
-    same_types: the fix left every block's type and place alone (so the classifier rule says what it
-    said of base)."""
+    same_types: the fix only set hyperparameters of one block (so the classifier rule says what it said
+    of base, and once the volume after the fixed top-level block is base's again, so is the rest)."""
     layers = _layers(fixed)
     if start is None:
         net_errors: list[Problem] = []
@@ -305,9 +305,19 @@ def _errors_after(fixed: Architecture, base: _Base, start: int | None,
         own = [p.path for p in base.own_errors if p.path[0] < start]
     walker = _Walker(False, _side(input_volume))
     vol, rf = (prefix[-1].output, prefix[-1].receptive_field) if prefix else (input_volume, _first_rf(input_volume))
-    rest, _, _ = walker.lane(layers[len(prefix):], (), "", "layers", vol, rf, 0, first=len(prefix))
-    blocks = prefix + rest
+    rest, suffix = [], []
+    for j in range(len(prefix), len(layers)):
+        if same_types and start is not None and start < j < len(base.blocks) and (vol, rf) == (
+                base.blocks[j].input, base.blocks[j - 1].receptive_field):
+            suffix = base.blocks[j:]  # the same blocks fed the same volume from here on: base's own results
+            break
+        info = walker.block(layers[j], (j,), str(j), f"layers[{j}]", vol, rf, 0)
+        rest.append(info)
+        vol, rf = info.output, info.receptive_field
+    blocks = prefix + rest + suffix
     paths = [p.path for p in net_errors] + own + [p.path for b in _walk(rest) for p in b.errors]
+    if suffix:
+        paths += [p.path for p in base.own_errors if p.path[0] >= suffix[0].path[0]]
     if walker.sound:
         paths += base.structure if same_types else [p.path for p in _structure_problems(layers, blocks, classes,
                                                                                         input_volume, False)]
@@ -368,11 +378,11 @@ class _Walker:
         return not (self.too_deep or self.junk_lanes)
 
     def lane(self, blocks: list, path: Path, key: str, text: str, vol: Volume | None, rf: ReceptiveField | None,
-             depth: int, first: int = 0) -> tuple[list[BlockInfo], Volume | None, ReceptiveField | None]:
-        """The BlockInfos of one lane fed vol (its blocks numbered from first), and the lane's output volume
-        and receptive field (an empty lane passes its input through)."""
+             depth: int) -> tuple[list[BlockInfo], Volume | None, ReceptiveField | None]:
+        """The BlockInfos of one lane fed vol, and the lane's output volume and receptive field (an empty
+        lane passes its input through)."""
         infos = []
-        for i, block in enumerate(blocks, first):
+        for i, block in enumerate(blocks):
             info = self.block(block, path + (i,), f"{key}{i}", f"{text}[{i}]", vol, rf, depth)
             infos.append(info)
             vol, rf = info.output, info.receptive_field
