@@ -2,8 +2,9 @@
 accepts, the engine builds and runs with exactly the inferred volumes (node by node, by key) and
 parameter counts; whatever it rejects gets explained (a sentence per problem, naming its block by path)
 and summarised, never an exception; the engine builds a tree or refuses it with a ValueError, never
-another exception; every judged fix's verdict is what inferring the fixed network says; and taking
-the first fix of the first error again and again reaches a valid network."""
+another exception; every judged fix's verdict (valid, how many errors remain, which block then fails)
+is what inferring the fixed network says; and taking the first fix of the first error again and again
+reaches a valid network."""
 import json
 
 import numpy as np
@@ -143,7 +144,13 @@ def test_rejected_trees_are_explained_by_path(arch):
             infer(fix.apply(arch))  # never raises either
     for p in result.errors:
         for fix in p.fixes:
-            assert fix.valid == infer(fix.apply(arch)).valid, fix.label
+            fixed = infer(fix.apply(arch))
+            assert fix.valid == fixed.valid, fix.label
+            if fix.outcome.endswith(" remain") or fix.outcome.endswith(" remains"):
+                assert fix.outcome.split()[0] == str(len(fixed.errors)), fix.label
+            elif fix.outcome.startswith("block "):
+                failing = fix.outcome[len("block "):-len(" then fails")]
+                assert any(b.label == failing and b.errors for b in fixed.walk()), fix.label
             if p.formula is not None and fix.gives and not fix.remove and "\n" not in p.formula:
                 fixed = infer(fix.apply(arch)).block(p.path)  # a volume fix: the block then gives what it says
                 assert fixed.output is not None and str(fixed.output).startswith(fix.gives), fix.label
