@@ -69,14 +69,18 @@ def broken_convnetjs() -> Architecture:
     return arch
 
 
-def _median_ms(fn, reps: int) -> float:
-    fn()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
+def _median_ms(fns: list, reps: int) -> list[float]:
+    """The median time of each of fns in ms, measured interleaved (one call of each per round) so that
+    the ratios between them are side by side on a shared machine."""
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+    times = [[] for _ in fns]
+    for _ in range(reps):
+        for fn, spent in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) * 1000 for spent in times]
 
 
 def run(quick: bool = False) -> None:
@@ -92,19 +96,19 @@ def run(quick: bool = False) -> None:
     vgg = load_preset("vgg16")
     text = format_architecture(vgg)
     vgg_inference = infer(vgg)
-    rows = [
-        (f"infer, {BLOCKS} valid blocks", _median_ms(lambda: infer(valid), reps)),
-        (f"infer, {BLOCKS} blocks in a tree, valid", _median_ms(lambda: infer(tree), reps)),
-        (f"infer, {BLOCKS} blocks, {errors} errors, fixes judged", _median_ms(lambda: infer(broken), reps)),
-        (f"infer, {BLOCKS}-block tree, {tree_errors} errors, fixes judged",
-         _median_ms(lambda: infer(broken_tree), reps)),
-        (f"infer, convnetjs broken, {fixes} fixes judged", _median_ms(lambda: infer(convnetjs), reps)),
-        (f"infer, vgg16 preset ({len(vgg.layers)} blocks)", _median_ms(lambda: infer(vgg), reps)),
-        ("JSON parse + check, vgg16", _median_ms(lambda: parse_architecture(text), reps)),
-        ("JSON format, vgg16", _median_ms(lambda: format_architecture(vgg), reps)),
-        ("summary table, vgg16", _median_ms(lambda: summary_table(vgg, vgg_inference), reps)),
+    cases = [
+        (f"infer, {BLOCKS} valid blocks", lambda: infer(valid)),
+        (f"infer, {BLOCKS} blocks in a tree, valid", lambda: infer(tree)),
+        (f"infer, {BLOCKS} blocks, {errors} errors, fixes judged", lambda: infer(broken)),
+        (f"infer, {BLOCKS}-block tree, {tree_errors} errors, fixes judged", lambda: infer(broken_tree)),
+        (f"infer, convnetjs broken, {fixes} fixes judged", lambda: infer(convnetjs)),
+        (f"infer, vgg16 preset ({len(vgg.layers)} blocks)", lambda: infer(vgg)),
+        ("JSON parse + check, vgg16", lambda: parse_architecture(text)),
+        ("JSON format, vgg16", lambda: format_architecture(vgg)),
+        ("summary table, vgg16", lambda: summary_table(vgg, vgg_inference)),
     ]
-    print(f"model (median of {reps} runs; the builder's target is {TARGET_MS:g} ms for {BLOCKS} blocks)")
+    rows = list(zip([name for name, _ in cases], _median_ms([fn for _, fn in cases], reps)))
+    print(f"model (median of {reps} interleaved runs; the builder's target is {TARGET_MS:g} ms for {BLOCKS} blocks)")
     base = rows[0][1]
     for name, ms in rows:
         print(f"  {name:<52} {ms:8.3f} ms  {ms / base:6.2f}x the valid 100-block infer")

@@ -140,7 +140,7 @@ class Problem:
     param: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class BlockInfo:
     """One block: where it is (path, key as in weight keys and plan nodes, label as messages name it),
     its declaration's type, title and kind (colour group; "" for an unknown type), its volumes (None when
@@ -148,7 +148,7 @@ class BlockInfo:
     volume in float32). A container's costs are the totals of its lanes' blocks (plus its merged output's
     memory); its `lanes` hold their blocks' BlockInfos, `merge_inputs` the volumes meeting at the merge
     (each lane's output; an empty lane's is the container's input). receptive_field: on the input.
-    formula: the volume rule with this block's numbers, for blocks with a window and padding."""
+    hp: a leaf's hyperparameters with the declared defaults filled in (None when they are unusable)."""
 
     path: Path
     key: str
@@ -162,7 +162,7 @@ class BlockInfo:
     macs: int = 0
     memory_bytes: int = 0
     receptive_field: ReceptiveField | None = None
-    formula: str | None = None
+    hp: dict | None = None
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     is_container: bool = False
@@ -173,6 +173,16 @@ class BlockInfo:
     def name(self) -> str:
         """How messages name the block: "Block 3.body[1] (Conv)"."""
         return f"Block {self.label} ({self.title})"
+
+    @property
+    def formula(self) -> str | None:
+        """The volume rule with this block's numbers ("(32 - 3 + 2)/2 + 1 = 16.5 -> 16 (fit crop)"), for
+        leaves with a window and padding whose volumes are known; width and height each when the input
+        is not square."""
+        t = LAYER_TYPES.get(self.type)
+        if t is None or self.hp is None or self.input is None or self.output is None:
+            return None
+        return _block_formula(t, self.hp, self.input, self.output)
 
 
 @dataclass
@@ -364,7 +374,7 @@ def _grow(rf: ReceptiveField | None, window, side: int) -> ReceptiveField | None
 
 class _Walker:
     """One pass over the tree. with_fixes False (when a fix is judged) skips what only a reader needs:
-    fix searches, formulas and warnings; the errors' places and validity stay exact."""
+    fix searches, merges' formulas and warnings; the errors' places and validity stay exact."""
 
     def __init__(self, with_fixes: bool, side: int):
         self.with_fixes = with_fixes
@@ -451,8 +461,8 @@ class _Walker:
             return  # the declaration's shapes and costs assume neither
         info.params = sum(math.prod(shape) for shape in t.param_shapes(hp, vol).values())
         info.macs = t.macs(hp, vol, out)
+        info.hp = hp
         if self.with_fixes:
-            info.formula = _block_formula(t, hp, vol, out)
             info.warnings += [Problem(path, f"{info.name}: {w}.") for w in t.warnings(hp, vol)]
 
     def hyper_problems(self, info: BlockInfo, t: LayerType, given: dict) -> bool:
@@ -556,8 +566,7 @@ class _Walker:
 
 
 def _block_formula(t: LayerType, hp: dict, vol: Volume, out: Volume) -> str | None:
-    """The volume rule with this block's numbers ("(32 - 3 + 2)/2 + 1 = 16.5 -> 16 (fit crop)"), for
-    blocks with a window and padding; width and height each when the input is not square."""
+    """BlockInfo.formula."""
     window = t.window(hp, vol)
     if window is None or "pad" not in hp:
         return None
