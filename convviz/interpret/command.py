@@ -16,7 +16,7 @@ from ..engine import WeightsError
 from ..engine.files import read_npz
 from ..model import infer
 from ..model.presets import resolve_net
-from .methods import Options, TestSet, explain
+from .methods import Options, ImageSet, explain
 from .render import figure, write_png
 from .subject import Subject, fit_normalizer
 
@@ -39,7 +39,7 @@ def explain_command(args) -> int:
     return 0
 
 
-def _prepare(args) -> tuple[Subject, TestSet, "object"]:
+def _prepare(args) -> tuple[Subject, ImageSet, "object"]:
     """Check the flags, load the network, its weights, the data and the image; writes nothing."""
     out = Path(args.out).expanduser()
     if out.is_dir() or not out.resolve().parent.is_dir():
@@ -74,4 +74,4 @@ def _prepare(args) -> tuple[Subject, TestSet, "object"]:
     if image.shape != (volume.depth, volume.height, volume.width):
         raise ValueError(f"{args.net} takes {volume} images, the test images are "
                          f"{image.shape[2]}x{image.shape[1]}x{image.shape[0]}")
-    return subject, TestSet(data.test_images, data.test_labels), image
+    return subject, ImageSet(data.test_images, data.test_labels), image

@@ -72,7 +72,7 @@ class Explanation:
 
 
 @dataclass
-class TestSet:
+class ImageSet:
     """uint8 images (N, D, H, W) and labels (N,) the data-set methods run over."""
 
     images: np.ndarray
@@ -94,7 +94,7 @@ def layer_node(subject: Subject, layer: str | None):
 
 
 def explain(subject: Subject, method: str, image: np.ndarray, options: Options | None = None,
-            test: TestSet | None = None, cache: dict | None = None, progress: Progress = None,
+            test: ImageSet | None = None, cache: dict | None = None, progress: Progress = None,
             cancel: Cancel = None) -> Explanation:
     """Run method on image (uint8 (D, H, W)) -> Explanation. cache: a dict the caller keeps for one
     subject and test set, so the data-set passes are done once (top images per layer, the embedding).
