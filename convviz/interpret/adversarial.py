@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine import Network
-from .gradients import score_gradients
 from .subject import Cancel, Progress, Subject, step
 
 EPSILONS = (0, 1, 2, 4, 8, 16)

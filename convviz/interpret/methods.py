@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import adversarial, embedding, features, gradients, occlusion, synthesis
-from .catalogue import METHODS, Method
+from .catalogue import METHODS
 from .subject import Cancel, Progress, Subject, conv_nodes, embedding_node, find_node
 
 
