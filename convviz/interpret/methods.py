@@ -137,7 +137,7 @@ def explain(subject: Subject, method: str, image: np.ndarray, options: Options |
         heat = occlusion.per_pixel(m, h, w, o.patch, o.stride)
         return result(m, f"{said}. P({names[cls]}) with a grey {o.patch}x{o.patch} patch at each place (stride "
                          f"{o.stride}); {probs[cls]:.0%} unhidden: dark where hiding it hurts.", heat=heat,
-                      heat_label=f"P({names[cls]})", heat_range=(0.0, 1.0),
+                      heat_label=f"P({names[cls]})", heat_range=(float(m.min()), max(float(m.max()), float(m.min()) + 1e-3)),
                       extra={"rows": occlusion.patch_starts(h, o.patch, o.stride).tolist(),
                              "cols": occlusion.patch_starts(w, o.patch, o.stride).tolist()})
     if method == "top-images":
@@ -177,7 +177,7 @@ def explain(subject: Subject, method: str, image: np.ndarray, options: Options |
                       extra={"score_before": before, "score_after": after})
     if method == "deepdream":
         node = layer_node(subject, o.layer)
-        dreamed = synthesis.deep_dream(net, x, node.id, subject.bounds(), steps=o.steps or 60,
+        dreamed = synthesis.deep_dream(net, x, node.id, subject.bounds(), steps=o.steps or 40,
                                        progress=progress, cancel=cancel)
         now = net.predict_proba(dreamed[None])[0]
         return result(dreamed, f"{said}. DeepDream at layer {node.label}; the dreamed image is "

@@ -321,7 +321,7 @@ class ExplainTab(QWidget):
         self.summary.setText(m.summary)
         for key, w in self.rows.items():
             self.form.setRowVisible(w, key in m.uses)
-        self.steps.setValue(200 if m.name == "class-model" else 60)
+        self.steps.setValue(200 if m.name == "class-model" else 40)
         self._update_controls()
         self._auto_run()
 

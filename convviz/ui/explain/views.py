@@ -15,6 +15,7 @@ from ..dashboard.style import ACCENT, TEXT_DIM
 
 HEAT_OPACITY = 0.6
 PICTURE_COLUMNS = 5
+GAP = 0.12  # between pictures, in picture widths
 
 
 def heat_colormap() -> pg.ColorMap:
@@ -22,13 +23,22 @@ def heat_colormap() -> pg.ColorMap:
     return pg.ColorMap([p for p, _ in HEAT_STOPS], [c for _, c in HEAT_STOPS])
 
 
-def _image_box(image: np.ndarray) -> tuple[pg.ViewBox, pg.ImageItem]:
-    """A view box showing a uint8 (D, H, W) image, pixels square, no mouse interaction."""
+def _canvas_box() -> pg.ViewBox:
+    """A view box for pictures placed side by side: y down, pixels square, no mouse interaction."""
     box = pg.ViewBox(lockAspect=True, invertY=True, enableMouse=False)
-    item = pg.ImageItem(rgb(image))
-    box.addItem(item)
     box.setMenuEnabled(False)
-    return box, item
+    return box
+
+
+def _place(box: pg.ViewBox, picture: np.ndarray, x: float, y: float, title: str) -> pg.ImageItem:
+    """Add picture ((H, W) values or (H, W, 3) colours) to box with its top left at (x, y) and its title above."""
+    item = pg.ImageItem(picture)
+    item.setPos(x, y)
+    box.addItem(item)
+    label = pg.TextItem(title, anchor=(0.5, 1.0), color=(200, 204, 210))
+    label.setPos(x + picture.shape[1] / 2, y)
+    box.addItem(label)
+    return item
 
 
 class ResultView(QWidget):
@@ -74,45 +84,44 @@ class ResultView(QWidget):
             self._curve(e)
 
     def _heat(self, e: Explanation, image: np.ndarray) -> None:
-        c = self.canvas
-        c.addLabel("image", row=0, col=0)
-        c.addLabel(e.heat_label, row=0, col=1)
-        left, _ = _image_box(image)
-        right, _ = _image_box(image)
+        """The image and, beside it at the same size, the heat map over it; the colour scale on the right."""
+        box = _canvas_box()
+        h, w = image.shape[1:]
+        gap = GAP * w
+        _place(box, rgb(image), 0, 0, "image")
+        _place(box, rgb(image), w + gap, 0, e.heat_label)
         low, high = e.heat_range or (float(e.heat.min()), float(e.heat.max()))
         self.heat_item = pg.ImageItem(e.heat, levels=(low, high))
+        self.heat_item.setPos(w + gap, 0)
         self.heat_item.setOpacity(HEAT_OPACITY)
-        right.addItem(self.heat_item)
-        c.addItem(left, row=1, col=0)
-        c.addItem(right, row=1, col=1)
+        box.addItem(self.heat_item)
+        self.canvas.addItem(box, row=0, col=0)
         self.colorbar = pg.ColorBarItem(values=(low, high), colorMap=heat_colormap(), interactive=False, width=14)
         self.colorbar.setImageItem(self.heat_item)
+        self.colorbar.axis.enableAutoSIPrefix(False)  # before the label: P 0.35..0.9 stays 0.35..0.9
         self.colorbar.setLabel("right", e.heat_label)
-        self.colorbar.axis.enableAutoSIPrefix(False)
-        c.addItem(self.colorbar, row=1, col=2)
-        for column in (0, 1):  # the two pictures share the width equally
-            c.ci.layout.setColumnStretchFactor(column, 1)
+        self.canvas.addItem(self.colorbar, row=0, col=1)
 
     def _pictures(self, e: Explanation) -> None:
-        c = self.canvas
+        """The pictures in rows of PICTURE_COLUMNS, all at one scale, with their titles and boxes."""
+        box = _canvas_box()
         columns = min(PICTURE_COLUMNS, len(e.pictures))
+        h, w = e.pictures[0].image.shape[1:]
+        step_x, step_y = w * (1 + GAP), h * (1 + 3 * GAP)
         pen = QPen(QColor(*BOX))
-        pen.setWidthF(0.6)
+        pen.setCosmetic(True)
+        pen.setWidthF(2.0)
         for k, p in enumerate(e.pictures):
             r, col = divmod(k, columns)
-            c.addLabel(p.title, row=2 * r, col=col, size="9pt")
-            box, item = _image_box(p.image)
+            x, y = col * step_x, r * step_y
+            item = _place(box, rgb(p.image), x, y, p.title)
             for top, left, bottom, right in p.boxes:
-                rect = QGraphicsRectItem(QRectF(left, top, right - left, bottom - top))
+                rect = QGraphicsRectItem(QRectF(x + left, y + top, right - left, bottom - top))
                 rect.setPen(pen)
                 box.addItem(rect)
             if p.index is not None:
                 item.mouseClickEvent = lambda ev, i=p.index: self.imageClicked.emit(i)
-            c.addItem(box, row=2 * r + 1, col=col)
-        for column in range(columns):  # every picture the same size
-            c.ci.layout.setColumnStretchFactor(column, 1)
-        for r in range(-(-len(e.pictures) // columns)):
-            c.ci.layout.setRowStretchFactor(2 * r + 1, 1)
+        self.canvas.addItem(box)
 
     def _embedding(self, e: Explanation, names: list[str], selected: int | None) -> None:
         plot = self.canvas.addPlot()
