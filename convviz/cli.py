@@ -91,6 +91,7 @@ def _add_explain(sub) -> None:
     p.add_argument("--weights", required=True, help="the trained weights .npz (convviz train --save-weights)")
     p.add_argument("--data", help="folder holding CIFAR-10 (default: search the usual places)")
     p.add_argument("--image", type=int, default=0, help="test image index (default 0)")
+    p.add_argument("--file", help="explain this picture (PNG, JPEG, ...) instead of a test image")
     p.add_argument("--class", dest="class_", type=int, default=None,
                    help="class to explain (default: the predicted one); for targeted: the target")
     p.add_argument("--layer", help="conv layer by path, e.g. 6 or 3.body[1] (default: the last conv layer)")

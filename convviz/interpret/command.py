@@ -1,5 +1,6 @@
 """`convviz explain METHOD NET --weights W.npz --data DIR --image N --out result.png`: one method on one
-test image, saved as a PNG; with --json, one JSON object on the last line (see methods.Explanation).
+test image (or --file, a picture of any size fitted to the INPUT volume), saved as a PNG; with --json,
+one JSON object on the last line (see methods.Explanation).
 
 A weights file carries no normaliser: the one a training run with --val-split and --seed (the
 defaults of `convviz train`) fits on the training split of --data is used, which is the run's own
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 from ..data import find_cifar10, load_cifar10, searched_locations
+from ..data.images import read_image
 from ..engine import WeightsError
 from ..engine.files import read_npz
 from ..model import infer
@@ -66,11 +68,13 @@ def _prepare(args) -> tuple[Subject, ImageSet, "object"]:
         raise WeightsError(f"cannot read weights file {args.weights}: {e}") from None
     normalizer = fit_normalizer(data.train_images, args.val_split, args.seed)
     subject = Subject.copied(arch, state, normalizer, data.label_names)
+    volume = subject.net.nodes[0].volume
+    if args.file:
+        return subject, ImageSet(data.test_images, data.test_labels), read_image(Path(args.file).expanduser(), volume)
     n = len(data.test_labels)
     if not 0 <= args.image < n:
         raise ValueError(f"--image {args.image}: the test set has images 0 to {n - 1}")
     image = data.test_images[args.image]
-    volume = subject.net.nodes[0].volume
     if image.shape != (volume.depth, volume.height, volume.width):
         raise ValueError(f"{args.net} takes {volume} images, the test images are "
                          f"{image.shape[2]}x{image.shape[1]}x{image.shape[0]}")

@@ -1,13 +1,11 @@
 """Explanations as pictures without Qt: the colour scale of the heat maps, the class colours, a
-figure of any Explanation as RGB pixels, and a PNG writer (zlib from the standard library), so
-`convviz explain --out` needs neither Qt nor an imaging library. The Explain tab uses the same scale.
+figure of any Explanation as RGB pixels, and PNG files (Pillow), so `convviz explain --out` needs no
+Qt. The Explain tab uses the same scale.
 Pictures are uint8 (H, W, 3) row-major."""
 from __future__ import annotations
 
-import struct
-import zlib
-
 import numpy as np
+from PIL import Image
 
 from ..engine.files import atomic_write
 from .methods import Explanation
@@ -129,19 +127,7 @@ def figure(e: Explanation, image: np.ndarray, scale: int = 8) -> np.ndarray:
     return line_chart(*e.curve)
 
 
-def png_bytes(picture: np.ndarray) -> bytes:
-    """(H, W, 3) uint8 -> the bytes of an 8-bit RGB PNG file."""
-    h, w, _ = picture.shape
-    raw = np.concatenate([np.zeros((h, 1), np.uint8), picture.reshape(h, w * 3)], axis=1).tobytes()
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
-
-
 def write_png(path, picture: np.ndarray) -> None:
-    """Write picture (H, W, 3) uint8 as a PNG file, atomically."""
+    """Write picture (H, W, 3) uint8 as a PNG file (Pillow), atomically."""
     with atomic_write(path) as f:
-        f.write(png_bytes(np.ascontiguousarray(picture, np.uint8)))
+        Image.fromarray(np.ascontiguousarray(picture, np.uint8), "RGB").save(f, format="PNG")

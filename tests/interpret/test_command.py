@@ -1,37 +1,27 @@
 """`convviz explain`: the JSON's numbers are the methods', the PNG is a real PNG, bad input is one line."""
 import json
-import struct
-import zlib
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from convviz.cli import main
 from convviz.interpret.gradients import grad_cam, saliency
-from convviz.interpret.render import png_bytes
+from convviz.interpret.render import write_png
 from convviz.model.io import save_architecture
 
 
-def _decode_png(data: bytes) -> np.ndarray:
-    """The pixels of an 8-bit RGB PNG without filters (what png_bytes writes) -> (H, W, 3)."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, chunks = 8, {}
-    while pos < len(data):
-        (length,), kind = struct.unpack(">I", data[pos:pos + 4]), data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + length]
-        assert struct.unpack(">I", data[pos + 8 + length:pos + 12 + length])[0] == zlib.crc32(kind + body)
-        chunks[kind] = chunks.get(kind, b"") + body
-        pos += 12 + length
-    w, h, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
-    assert (depth, colour) == (8, 2)
-    rows = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), np.uint8).reshape(h, 1 + 3 * w)
-    assert not rows[:, 0].any()
-    return rows[:, 1:].reshape(h, w, 3)
-
-
-def test_png_round_trip():
+def test_png_round_trip(tmp_path):
     picture = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
-    assert np.array_equal(_decode_png(png_bytes(picture)), picture)
+    write_png(tmp_path / "p.png", picture)
+    assert np.array_equal(_read_png(tmp_path / "p.png"), picture)
+    assert [p.name for p in tmp_path.iterdir()] == ["p.png"]  # no temporary file left
+
+
+def _read_png(path) -> np.ndarray:
+    with Image.open(path) as image:
+        assert image.format == "PNG" and image.mode == "RGB"
+        return np.asarray(image)
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +47,19 @@ def test_json_holds_the_input_and_the_raw_map(method, trained, sample, sample_di
     assert result["predicted"] == int(subject.net.forward(x[None]).argmax())
     expected = saliency(subject.net, x, 2) if method == "saliency" else grad_cam(subject.net, x, 2, 4)
     np.testing.assert_allclose(np.array(result["map"]), expected, rtol=1e-5, atol=1e-7)
-    picture = _decode_png(out.read_bytes())
+    picture = _read_png(out)
     assert picture.shape[0] == 32 * 8 and picture.shape[1] > 2 * 32 * 8
+
+
+def test_a_picture_file(trained, sample, sample_dir, files, capsys):
+    subject, _ = trained
+    Image.fromarray(sample.test_images[4].transpose(1, 2, 0)).resize((64, 64), Image.NEAREST).save(files / "p.png")
+    status = main(["explain", "gradcam", str(files / "net.json"), "--weights", str(files / "w.npz"), "--data",
+                   str(sample_dir), "--file", str(files / "p.png"), "--out", str(files / "p-out.png"), "--json"])
+    assert status == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert np.array(result["input"]).shape == (3, 32, 32)
+    assert np.abs(np.array(result["input"]) - subject.normalise(sample.test_images[4])).mean() < 0.2  # halved and back
 
 
 def test_bad_input_is_one_line_and_writes_nothing(files, sample_dir, capsys):
@@ -68,7 +69,8 @@ def test_bad_input_is_one_line_and_writes_nothing(files, sample_dir, capsys):
                          (["--weights", str(files / "missing.npz")], "no such file"),
                          (["--weights", str(files / "w.npz"), "--class", "10"], "class 10"),
                          (["--weights", str(files / "w.npz"), "--layer", "7"], "a conv layer (0, 3)"),
-                         (["--weights", str(files / "w.npz"), "--layer", "9"], "conv layers are 0, 3")):
+                         (["--weights", str(files / "w.npz"), "--layer", "9"], "conv layers are 0, 3"),
+                         (["--weights", str(files / "w.npz"), "--file", str(files / "w.npz")], "not a picture")):
         assert main(base[:1] + ["gradcam"] + base[2:] + extra) == 1
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0 and words in err and "Traceback" not in err, err

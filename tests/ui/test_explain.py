@@ -160,6 +160,26 @@ def test_weights_file_and_checkpoint(qtbot, tab, trainer, tmp_path):
     assert "bad.npz" in text and "\n" not in text and "Error" not in text
 
 
+def test_a_picture_file_is_explained(qtbot, tab, data, tmp_path):
+    from PIL import Image
+
+    _use_run(qtbot, tab)
+    Image.fromarray(np.kron(data.test_images[9].transpose(1, 2, 0), np.ones((2, 3, 1), np.uint8))).save(tmp_path / "car.png")
+    tab.method.setCurrentIndex(tab.method.findData("saliency"))
+    _idle(qtbot, tab)
+    tab.result = None
+    tab.open_picture(tmp_path / "car.png")
+    qtbot.waitUntil(lambda: tab.picture is not None and tab.result is not None and not tab.busy(), timeout=WAIT)
+    assert tab.image().shape == (3, 32, 32) and "car.png" in tab.image_text.text()
+    assert np.array_equal(tab.result.input, tab.subject.normalise(tab.image()))
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    tab.open_picture(tmp_path / "broken.png")
+    qtbot.waitUntil(lambda: bool(tab.errors), timeout=WAIT)
+    assert "broken.png" in tab.errors[-1][1]
+    tab.index.setValue(3)
+    assert tab.picture is None and "#3" in tab.image_text.text()
+
+
 def test_cancel_stops_a_long_job_and_leaves_no_thread(qtbot, tab, sample_dir):
     tab.set_data(load_cifar10(sample_dir))  # all 1,017 test images: the embedding takes seconds
     _use_run(qtbot, tab)

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from ...data import Normalizer
+from ...data.images import read_image
 from ...engine import Interrupted
 from ...engine.files import read_npz
 from ...interpret.catalogue import METHODS
@@ -35,6 +36,7 @@ from .views import ResultView
 
 PREVIEW = 160
 FILE_FILTER = "Weights or checkpoints (*.npz);;All files (*)"
+PICTURE_FILTER = "Pictures (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
 
 
 @dataclass
@@ -62,6 +64,7 @@ class ExplainTab(QWidget):
         self.probabilities: np.ndarray | None = None  # the subject's on the test set
         self.cache: dict = {}
         self.result = None
+        self.picture: tuple[str, np.ndarray] | None = None  # (file name, uint8 (D, H, W)) instead of a test image
         self._job: Background | None = None
         self._cancel: threading.Event | None = None
         self._kind = ""
@@ -88,11 +91,14 @@ class ExplainTab(QWidget):
         self.index = QSpinBox()
         self.index.setRange(0, 0)
         self.index.setPrefix("test image #")
-        self.index.valueChanged.connect(lambda _: self._image_changed())
+        self.index.valueChanged.connect(lambda _: self._test_image_chosen())
         self.previous_button, self.next_button = QPushButton("◀"), QPushButton("▶")
         for b, direction in ((self.previous_button, -1), (self.next_button, 1)):
             b.setFixedWidth(32)
             b.clicked.connect(lambda _=False, d=direction: self.step_image(d))
+        self.picture_button = QPushButton("Open a picture…")
+        self.picture_button.setToolTip("Explain your own picture (PNG, JPEG, ...), fitted to the network's input")
+        self.picture_button.clicked.connect(lambda: self.open_picture())
         self.mistakes = QCheckBox("Step through mistakes only")
         self.mistakes.setToolTip("◀ ▶ go to the previous or next test image the network gets wrong")
         self.preview = QLabel()
@@ -109,6 +115,7 @@ class ExplainTab(QWidget):
         row.addWidget(self.next_button)
         v.addLayout(row)
         v.addWidget(self.mistakes)
+        v.addWidget(self.picture_button)
         v.addWidget(self.preview, 0, Qt.AlignmentFlag.AlignHCenter)
         v.addWidget(self.image_text)
 
@@ -222,6 +229,7 @@ class ExplainTab(QWidget):
         self.subject, self.source = subject, source
         self.cache, self.probabilities, self.result = {}, None, None
         self._queue = [r for r in self._queue if r.kind != "explain"]  # made for the previous network
+        self.picture = None  # fitted to the previous network's input
         net = subject.net
         self.cls.blockSignals(True)
         self.cls.clear()
@@ -276,6 +284,23 @@ class ExplainTab(QWidget):
     def open_test_image(self, index: int) -> None:
         """Show test image index (a point of the embedding, a top image)."""
         self.index.setValue(index)
+        self._test_image_chosen()
+
+    def _test_image_chosen(self) -> None:
+        self.picture = None
+        self._image_changed()
+
+    def open_picture(self, path=None) -> None:
+        """Explain a picture file, read in the background and fitted to the network's input volume."""
+        if self.subject is None:
+            self.status.setText("Choose a network first (above): the picture is fitted to its input.")
+            return
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Open a picture", "", PICTURE_FILTER)
+            if not path:
+                return
+        volume = self.subject.net.nodes[0].volume
+        self._submit("picture", lambda progress, cancel: (Path(path).name, read_image(path, volume)), False)
 
     def step_image(self, direction: int) -> None:
         """The previous (-1) or next (+1) test image, or mistake when 'mistakes only' is on."""
@@ -291,7 +316,9 @@ class ExplainTab(QWidget):
         self.index.setValue(i + direction)
 
     def image(self) -> np.ndarray | None:
-        """The image explained: uint8 (D, H, W)."""
+        """The image explained: uint8 (D, H, W), the opened picture or the chosen test image."""
+        if self.picture is not None:
+            return self.picture[1]
         return None if self.data is None else self.data.test_images[self.index.value()]
 
     # ---- reactions ----
@@ -304,6 +331,11 @@ class ExplainTab(QWidget):
         i = self.index.value()
         self.preview.setPixmap(pixmap_of(image, PREVIEW))
         names = self.subject.label_names if self.subject is not None else self.data.label_names
+        if self.picture is not None:
+            self.image_text.setText(f"picture <b>{self.picture[0]}</b> (no true class)")
+            self.view.mark(None)
+            self._auto_run()
+            return
         text = f"#{i} · true <b>{names[int(self.data.test_labels[i])]}</b>"
         if self.probabilities is not None and i < len(self.probabilities):
             p = self.probabilities[i]
@@ -342,7 +374,7 @@ class ExplainTab(QWidget):
 
     def ready(self) -> str | None:
         """Why nothing can be explained now, or None."""
-        if self.data is None:
+        if self.data is None and self.picture is None:
             return "Waiting for CIFAR-10 (the Train tab loads it)."
         if self.subject is None:
             return "Choose a network first (above)."
@@ -360,11 +392,11 @@ class ExplainTab(QWidget):
             self.status.setText(blocker)
             return
         subject, image, method, options = self.subject, self.image(), self.method.currentData(), self.options()
-        test = ImageSet(self.data.test_images, self.data.test_labels)
-        cache = self.cache
+        test = None if self.data is None else ImageSet(self.data.test_images, self.data.test_labels)
+        cache, index = self.cache, None if self.picture is not None else self.index.value()
 
         def job(progress, cancel):
-            return explain(subject, method, image, options, test, cache, progress, cancel), image, self.index.value()
+            return explain(subject, method, image, options, test, cache, progress, cancel), image, index, subject.label_names
 
         self._submit("explain", job, METHODS[method].long)
 
@@ -428,15 +460,17 @@ class ExplainTab(QWidget):
             subject, source = payload
             self.status.setText("")
             self.set_subject(subject, source)
+        elif kind == "picture":
+            self.picture = payload
+            self._image_changed()
         elif kind == "predict":
             self.probabilities = payload
             right = float((payload.argmax(axis=1) == self.data.test_labels[:len(payload)]).mean())
             self.status.setText(f"Test accuracy {right:.1%}.")
             self._image_changed()
         else:
-            explanation, image, index = payload
+            explanation, image, index, names = payload
             self.result = explanation
-            names = self.subject.label_names
             self.view.show_result(explanation, image, names, index)
             self.status.setText("")
 
@@ -450,8 +484,8 @@ class ExplainTab(QWidget):
         text = str(error) if known else f"{type(error).__name__}: {error}"
         self.status.setText(text)
         self.status.setStyleSheet(f"color: {BAD_CSS};")
-        if self._kind == "subject":
-            self.show_error("Cannot use these weights", text)
+        if self._kind in ("subject", "picture"):
+            self.show_error("Cannot use these weights" if self._kind == "subject" else "Cannot open the picture", text)
 
     @Slot()
     def _on_done(self) -> None:
