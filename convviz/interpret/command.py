@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..data import find_cifar10, load_cifar10, searched_locations
+from ..data import find_cifar10, load_cifar10, load_data, searched_locations
 from ..data.images import read_image
 from ..engine import WeightsError
 from ..engine.files import read_npz
@@ -53,7 +53,7 @@ def _prepare(args) -> tuple[Subject, ImageSet, "object"]:
         raise ValueError(f"{args.net} is not a valid network: {inference.errors[0].message} "
                          f"(see `convviz summary {args.net}`)")
     if args.data:
-        data = load_cifar10(args.data)
+        data = load_data(args.data, arch.input)  # CIFAR-10, or an image folder fitted to the INPUT volume
     else:
         found = find_cifar10()
         if found is None:
@@ -66,6 +66,9 @@ def _prepare(args) -> tuple[Subject, ImageSet, "object"]:
         raise ValueError(f"--weights {args.weights}: no such file") from None
     except ValueError as e:
         raise WeightsError(f"cannot read weights file {args.weights}: {e}") from None
+    if len(data.label_names) != arch.classes:
+        raise ValueError(f"{args.net} ends with {arch.classes} classes, {data.name} has "
+                         f"{len(data.label_names)}")
     normalizer = fit_normalizer(data.train_images, args.val_split, args.seed)
     subject = Subject.copied(arch, state, normalizer, data.label_names)
     volume = subject.net.nodes[0].volume
