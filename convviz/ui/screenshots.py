@@ -69,7 +69,7 @@ def take(folder, data=None, epochs: int = 5) -> list[Path]:
             window.builder.select(0)
             spin(lambda: False, 0.2)
             paths.append(save(window, folder / "builder.png"))
-            window.builder.inspector.spin_boxes["stride"].setValue(3)
+            window.builder.inspector.editors["stride"].setValue(3)
             spin(lambda: False, 0.2)
             paths.append(save(window, folder / "builder-fix.png"))
             window.document.undo_stack.undo()
