@@ -156,7 +156,7 @@ class ExplainTab(QWidget):
             self.form.addRow(label, w)
             self.rows[key] = w
             signal = w.currentIndexChanged if isinstance(w, QComboBox) else w.valueChanged
-            signal.connect(lambda _=None: self._options_changed())
+            signal.connect(lambda _=None: self._auto_run())
         self.layer.currentIndexChanged.connect(lambda _: self._layer_changed())
         self.run_button = QPushButton("Explain")
         self.run_button.clicked.connect(lambda: self.run())
@@ -220,6 +220,7 @@ class ExplainTab(QWidget):
         self.index.setRange(0, max(len(data.test_labels) - 1, 0))
         self.cache = {}
         self.probabilities = None
+        self._update_controls()
         self._image_changed()
         if self.subject is not None:
             self._predict_test_set()
@@ -248,6 +249,7 @@ class ExplainTab(QWidget):
                                   f"parameters, {net.classes} classes.")
         self.network_text.setStyleSheet(f"color: {GOOD_CSS};")
         self.view.clear("Pick an image and a method.")
+        self._update_controls()
         self._image_changed()
         if self.data is not None:
             self._predict_test_set()
@@ -333,8 +335,7 @@ class ExplainTab(QWidget):
         names = self.subject.label_names if self.subject is not None else self.data.label_names
         if self.picture is not None:
             self.image_text.setText(f"picture <b>{self.picture[0]}</b> (no true class)")
-            self.view.mark(None)
-            self._auto_run()
+            self._follow_image(None)
             return
         text = f"#{i} · true <b>{names[int(self.data.test_labels[i])]}</b>"
         if self.probabilities is not None and i < len(self.probabilities):
@@ -343,9 +344,17 @@ class ExplainTab(QWidget):
             colour = GOOD_CSS if k == self.data.test_labels[i] else BAD_CSS
             text += f" · predicted <b style='color:{colour}'>{names[k]}</b> {p[k]:.0%}"
         self.image_text.setText(text)
+        self._follow_image(i)
+
+    def _follow_image(self, index: int | None) -> None:
+        """After a new image: ring it in the embedding, explain it with a short method, or say that a
+        long method's picture is of the previous image."""
         if self.view.marker is not None:
-            self.view.mark(i)
+            self.view.mark(index)
             return
+        method = METHODS[self.method.currentData()]
+        if method.long and method.about_image and self.view.explanation is not None:
+            self.view.clear("Press Explain for this image (the picture was of the previous one).")
         self._auto_run()
 
     def _method_changed(self) -> None:
@@ -363,9 +372,6 @@ class ExplainTab(QWidget):
         depth = self.subject.net.plan.node(self.layer.currentData()).volume.depth
         self.filter.setRange(0, depth - 1)
         self.filter.setSuffix(f" of {depth}")
-
-    def _options_changed(self) -> None:
-        self._auto_run()
 
     def _auto_run(self) -> None:
         """Short methods follow every change; long ones wait for Explain."""
