@@ -1,9 +1,11 @@
 """A 2-D map of the test images' codes at the layer before the classifier: exact t-SNE (van der
 Maaten and Hinton 2008) in NumPy, after PCA to at most 50 dimensions.
 
-Exact t-SNE costs O(N^2) per iteration: about 10 ms for the 1,017 sample test images, 10,000 images
-would need a Barnes-Hut or FFT method. It reports progress and honours a cancel check every few
-iterations, which a library's t-SNE does not offer (see the README of the Explain tab's note).
+Exact t-SNE costs O(N^2) per iteration: 750 iterations on the 1,017 sample test images took 3-6 s
+here, beside scikit-learn 1.9's Barnes-Hut TSNE at 5 s on one thread and 20-39 s with its default
+threads on a busy machine, at the same quality (KL 1.52 vs 1.47, the same share of 10 nearest
+neighbours of the same class). It reports progress and honours a cancel check every 10 iterations,
+which scikit-learn's does not, so no dependency was added. 10,000 images would need Barnes-Hut.
 """
 from __future__ import annotations
 
