@@ -23,6 +23,7 @@ from ..model.summary import summary_table
 from .builder import BuilderDocument, BuilderWidget
 from .builder.style import icon
 from .dashboard import TrainDashboard
+from .explain import ExplainTab
 
 DEFAULT_PRESET = "convnetjs"
 MAX_RECENT = 8
@@ -48,6 +49,8 @@ class MainWindow(QMainWindow):
         self.dashboard = TrainDashboard()
         self.tabs.addTab(self.dashboard, icon("softmax"), "Train")
         self.architectureChanged.connect(self.dashboard.set_architecture)
+        self.explain = ExplainTab(self.dashboard)
+        self.tabs.addTab(self.explain, icon("fc"), "Explain")
         self.setCentralWidget(self.tabs)
 
         self._create_actions()
@@ -336,6 +339,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_settings()
+        self.explain.shutdown()  # cancels an explanation and waits for its thread
         self.dashboard.shutdown()  # stops a run and waits for the training and data threads
         event.accept()
 
