@@ -49,7 +49,7 @@ def edit_repaint_bench(quick: bool) -> None:
         window.show()
         arch = hundred_blocks()
         window.document.reset(arch, None, "bench")
-        window.builder.select(50)
+        window.builder.select((50,))
         app.processEvents()
         box = window.builder.inspector.editors["filters"]
         edits = 20 if quick else 100

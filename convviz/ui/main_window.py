@@ -21,6 +21,7 @@ from ..model.io import ArchitectureFileError, load_architecture, save_architectu
 from ..model.presets import load_preset, preset_names
 from ..model.summary import summary_table
 from .builder import BuilderDocument, BuilderWidget
+from .builder.document import INPUT
 from .builder.style import icon
 from .dashboard import TrainDashboard
 from .explain import ExplainTab
@@ -63,7 +64,7 @@ class MainWindow(QMainWindow):
         self.builder.stack.selectionModel().currentRowChanged.connect(self._update_edit_actions)
         self.document.undo_stack.cleanChanged.connect(self._update_title)
         self._document_changed(self.document.arch, self.document.inference)
-        self.document.selectionRequested.emit(-1)
+        self.document.selectionRequested.emit(INPUT)
         self.setAcceptDrops(True)
         self._restore_settings()
         self.statusBar().showMessage("Drag layers from the palette into the network, or double-click one to add it.", 8000)
@@ -194,10 +195,10 @@ class MainWindow(QMainWindow):
             self.validity.setToolTip(blocker)
 
     def _update_edit_actions(self, *_) -> None:
-        """Delete and Duplicate apply to a selected layer block (not to INPUT)."""
-        selected = self.document.selected
+        """Delete and Duplicate apply to a selected block (not to INPUT, a lane or a merge)."""
+        selected = self.builder.block_selected()
         for action in (self.delete_action, self.duplicate_action, self.move_up_action, self.move_down_action):
-            action.setEnabled(selected is not None and selected >= 0)
+            action.setEnabled(selected)
 
     def _update_title(self, *_) -> None:
         """'name[*] — ConvViz': Qt shows the [*] placeholder as '*' while there are unsaved changes."""

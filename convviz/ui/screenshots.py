@@ -66,7 +66,7 @@ def take(folder, data=None, epochs: int = 5) -> list[Path]:
         window.resize(*WINDOW)
         window.show()
         try:
-            window.builder.select(0)
+            window.builder.select((0,))
             spin(lambda: False, 0.2)
             paths.append(save(window, folder / "builder.png"))
             window.builder.inspector.editors["stride"].setValue(3)

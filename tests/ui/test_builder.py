@@ -1,13 +1,17 @@
-"""The builder as a person uses it: drops from the palette, moves, Delete, undo/redo, spin boxes,
-invalid blocks and their fixes. Drops go through the real dropEvent with the palette's own MIME data."""
+"""The builder as a person uses it on a plain stack: drops from the palette, moves, Delete, undo/redo,
+spin boxes, invalid blocks and their fixes. Drops go through the real dropEvent with the palette's own
+MIME data. (Containers and templates: test_builder_tree.py.)"""
 import json
 
 import pytest
-from PySide6.QtCore import QMimeData, QModelIndex, QPoint, QPointF, Qt
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QDropEvent
 
 from convviz.engine import LAYER_TYPES
-from convviz.ui.builder.stack import BLOCK_MIME, BLOCK_ROLE, LAYER_MIME
+from convviz.engine.layers import CONTAINER_TYPES
+from convviz.model.templates import TEMPLATES
+from convviz.ui.builder.document import INPUT
+from convviz.ui.builder.stack import BLOCK_MIME, LAYER_MIME, ROW_ROLE
 
 CONVNETJS_TYPES = ["conv", "relu", "maxpool", "conv", "relu", "maxpool", "conv", "relu", "maxpool", "fc", "softmax"]
 
@@ -19,13 +23,13 @@ def types(window):
 def volumes(window):
     """The output volume each stack row shows (row 0 is INPUT)."""
     model = window.builder.model
-    return [model.index(r).data(BLOCK_ROLE).volume for r in range(model.rowCount())]
+    return [model.index(r).data(ROW_ROLE).volume for r in range(model.rowCount())]
 
 
-def palette_mime(window, layer_type):
+def palette_mime(window, layer_type=None, template=None):
     """The MIME data the palette really produces when an entry is dragged."""
     palette = window.builder.palette_list
-    row = [palette.layer_type(r) for r in range(palette.count())].index(layer_type)
+    row = palette.row_of({"template": template} if template else {"type": layer_type})
     return palette.mimeData([palette.item(row)])
 
 
@@ -39,9 +43,9 @@ def drop_on_stack(window, mime, gap_row, upper_half=True, action=Qt.CopyAction):
     return event
 
 
-def select_block(window, index):
-    window.builder.select(index)
-    assert window.document.selected == index
+def select_block(window, path):
+    window.builder.select(path)
+    assert window.document.selected == path
 
 
 def test_default_network_is_the_convnetjs_demo(window):
@@ -51,16 +55,26 @@ def test_default_network_is_the_convnetjs_demo(window):
     assert "22,466" in window.builder.totals.params.text()
 
 
-def test_palette_offers_every_layer_type_with_its_summary(window):
+def test_palette_offers_every_layer_container_and_template_with_its_tooltip(window):
     palette = window.builder.palette_list
-    assert [palette.layer_type(r) for r in range(palette.count())] == list(LAYER_TYPES)
-    for r in range(palette.count()):
-        declared = LAYER_TYPES[palette.layer_type(r)]
+    entries = [palette.entry(r) for r in range(palette.count())]
+    headings = [palette.item(r).text() for r, e in enumerate(entries) if e is None]
+    assert headings == ["LAYERS", "CONTAINERS", "READY-MADE BLOCKS"]
+    assert [e for e in entries if e] == ([{"type": n} for n in LAYER_TYPES] + [{"type": n} for n in CONTAINER_TYPES]
+                                         + [{"template": n} for n in TEMPLATES])
+    for r, entry in enumerate(entries):
+        if entry is None:
+            assert not palette.item(r).flags() & Qt.ItemIsDragEnabled
+            continue
+        declared = TEMPLATES[entry["template"]] if "template" in entry else \
+            {**LAYER_TYPES, **CONTAINER_TYPES}[entry["type"]]
         assert palette.item(r).text() == declared.title
-        assert declared.summary in palette.item(r).toolTip()
+        assert (declared.tooltip if "template" in entry else declared.summary) in palette.item(r).toolTip()
         assert not palette.item(r).icon().isNull()
     mime = palette_mime(window, "dropout")
     assert json.loads(bytes(mime.data(LAYER_MIME)).decode()) == {"type": "dropout"}
+    mime = palette_mime(window, template="inception")
+    assert json.loads(bytes(mime.data(LAYER_MIME)).decode()) == {"template": "inception"}
 
 
 def test_drop_from_palette_inserts_at_the_gap_and_undoes(window, qtbot):
@@ -71,7 +85,7 @@ def test_drop_from_palette_inserts_at_the_gap_and_undoes(window, qtbot):
     assert types(window)[:3] == ["conv", "batchnorm", "relu"]
     arch, inference = signal.args
     assert [layer.type for layer in arch.layers][1] == "batchnorm" and inference.blocks[1].output is not None
-    assert window.document.selected == 1
+    assert window.document.selected == (1,)
     drop_on_stack(window, palette_mime(window, "dropout"), gap_row=window.builder.model.rowCount() - 1,
                   upper_half=False)                              # below the last block: appended
     assert types(window)[-1] == "dropout"
@@ -91,17 +105,19 @@ def test_drop_never_goes_above_input_and_ignores_foreign_data(window):
     assert not event.isAccepted()
     bogus = QMimeData()
     bogus.setData(LAYER_MIME, b'{"type": "os.system"}')
-    assert not window.builder.model.dropMimeData(bogus, Qt.CopyAction, 1, 0, QModelIndex())
+    assert not window.builder.model.drop(bogus, (1,))
+    bogus.setData(LAYER_MIME, b'{"template": "nothing"}')
+    assert not window.builder.model.drop(bogus, (1,))
     assert types(window)[1:] == CONVNETJS_TYPES
 
 
 def test_drag_a_block_to_reorder_it(window):
     model = window.builder.model
     mime = model.mimeData([model.index(10)])                     # row 10 = layer 9: the fc block
-    assert json.loads(bytes(mime.data(BLOCK_MIME)).decode()) == {"index": 9}
+    assert json.loads(bytes(mime.data(BLOCK_MIME)).decode()) == {"path": [9]}
     drop_on_stack(window, mime, gap_row=1, action=Qt.MoveAction)  # before the first layer
     assert types(window) == ["fc"] + CONVNETJS_TYPES[:9] + ["softmax"]
-    assert window.document.selected == 0
+    assert window.document.selected == (0,)
     mime = model.mimeData([model.index(1)])
     drop_on_stack(window, mime, gap_row=model.rowCount() - 1, upper_half=True, action=Qt.MoveAction)
     assert types(window) == CONVNETJS_TYPES
@@ -110,37 +126,37 @@ def test_drag_a_block_to_reorder_it(window):
 
 
 def test_delete_key_duplicate_and_undo(window, qtbot):
-    select_block(window, 1)
+    select_block(window, (1,))
     window.builder.stack.setFocus()
     qtbot.keyClick(window.builder.stack, Qt.Key_Delete)
     assert types(window) == CONVNETJS_TYPES[:1] + CONVNETJS_TYPES[2:]
-    assert window.document.selected == 1                          # the next block is selected
+    assert window.document.selected == (1,)                       # the next block is selected
     window.duplicate_action.trigger()
     assert types(window)[1:3] == ["maxpool", "maxpool"]
     window.undo_action.trigger()
     window.undo_action.trigger()
     assert types(window) == CONVNETJS_TYPES
-    select_block(window, -1)
+    select_block(window, INPUT)
     qtbot.keyClick(window.builder.stack, Qt.Key_Delete)          # INPUT cannot be deleted
     assert types(window) == CONVNETJS_TYPES
 
 
 def test_double_click_in_palette_adds_after_the_selected_block(window, qtbot):
-    select_block(window, 0)
+    select_block(window, (0,))
     palette = window.builder.palette_list
-    item = palette.item([palette.layer_type(r) for r in range(palette.count())].index("leakyrelu"))
+    item = palette.item(palette.row_of({"type": "leakyrelu"}))
     rect = palette.visualItemRect(item)
     qtbot.mouseClick(palette.viewport(), Qt.LeftButton, pos=rect.center())   # a double-click is a press,
     qtbot.mouseDClick(palette.viewport(), Qt.LeftButton, pos=rect.center())  # release, then the second press
     assert types(window)[1] == "leakyrelu"
     assert types(window).count("leakyrelu") == 1
-    palette.setCurrentItem(palette.item(0))
+    palette.setCurrentItem(palette.item(palette.row_of({"type": "conv"})))
     qtbot.keyClick(palette, Qt.Key_Return)                                   # Enter adds the current entry
     assert types(window)[2] == "conv"
 
 
 def test_spin_box_edit_changes_every_downstream_volume(window, qtbot):
-    select_block(window, 0)
+    select_block(window, (0,))
     boxes = window.builder.inspector.editors
     assert set(boxes) == {h.name for h in LAYER_TYPES["conv"].hypers}
     before = volumes(window)
@@ -159,7 +175,7 @@ def test_spin_box_edit_changes_every_downstream_volume(window, qtbot):
 
 
 def test_typing_in_a_spin_box_is_one_undo_step(window, qtbot):
-    select_block(window, 9)                                       # fc
+    select_block(window, (9,))                                    # fc
     box = window.builder.inspector.editors["units"]
     box.selectAll()
     qtbot.keyClicks(box, "128")
@@ -172,8 +188,8 @@ def test_typing_in_a_spin_box_is_one_undo_step(window, qtbot):
 
 def test_editors_hold_the_declared_limits_and_choices(window, qtbot):
     for layer_type, declared in LAYER_TYPES.items():
-        window.document.insert_layer(0, layer_type)
-        select_block(window, 0)
+        window.document.insert_type((0,), layer_type)
+        select_block(window, (0,))
         boxes = window.builder.inspector.editors
         assert set(boxes) == {h.name for h in declared.hypers}, layer_type
         for hyper in declared.hypers:
@@ -187,13 +203,13 @@ def test_editors_hold_the_declared_limits_and_choices(window, qtbot):
                 assert (box.minimum(), box.maximum()) == (hyper.minimum, hyper.maximum)
                 assert f"{box.value():g}" == f"{declared.resolve({})[hyper.name]:g}"  # shown to enough decimals
             assert hyper.help in box.toolTip()
-    select_block(window, -1)
+    select_block(window, INPUT)
     assert set(window.builder.inspector.editors) == {"width", "height", "depth", "classes"}
 
 
 def test_choice_and_switch_hyperparameters_are_edited_like_numbers(window, qtbot):
     """A conv's fit (a choice) and bias (a switch) edit the architecture, one undo step each."""
-    select_block(window, 0)
+    select_block(window, (0,))
     editors = window.builder.inspector.editors
     editors["fit"].setCurrentText("crop")
     editors["bias"].setChecked(False)
@@ -202,7 +218,7 @@ def test_choice_and_switch_hyperparameters_are_edited_like_numbers(window, qtbot
     window.document.undo_stack.undo()
     assert "bias" not in window.document.arch.layers[0].params or window.document.arch.layers[0].params["bias"]
     assert window.builder.inspector.editors["bias"].isChecked()
-    select_block(window, -1)
+    select_block(window, INPUT)
     assert set(window.builder.inspector.editors) == {"width", "height", "depth", "classes"}
 
 
@@ -215,10 +231,10 @@ def block_colour(window, row):
 
 
 def test_invalid_edit_turns_the_block_red_and_a_fix_button_repairs_it(window, qtbot):
-    select_block(window, 0)
+    select_block(window, (0,))
     normal = block_colour(window, 1)
     window.builder.inspector.editors["stride"].setValue(3)     # (32 - 5 + 4)/3 + 1 = 11.33
-    block = window.builder.model.index(1).data(BLOCK_ROLE)
+    block = window.builder.model.index(1).data(ROW_ROLE)
     assert block.errors and "11.3333" in block.errors[0]
     assert "11.3333" in window.builder.model.index(1).data(Qt.ToolTipRole)
     red = block_colour(window, 1)
@@ -240,14 +256,14 @@ def test_invalid_edit_turns_the_block_red_and_a_fix_button_repairs_it(window, qt
     qtbot.mouseClick(stride_fix, Qt.LeftButton)
     assert window.current_inference().valid
     assert window.current_architecture().layers[0].params["stride"] == 1
-    assert not window.builder.model.index(1).data(BLOCK_ROLE).errors
+    assert not window.builder.model.index(1).data(ROW_ROLE).errors
     assert inspector.editors["stride"].value() == 1
     window.document.undo_stack.undo()                              # the fix is undoable
     assert window.current_architecture().layers[0].params["stride"] == 3
 
 
 def test_the_spin_box_a_problem_names_is_tinted_until_fixed(window, qtbot):
-    select_block(window, 2)                                        # max pool 2x2
+    select_block(window, (2,))                                     # max pool 2x2
     boxes = window.builder.inspector.editors
     boxes["pad"].setValue(2)                                       # more than half the window
     assert boxes["pad"].property("problem") == "error"
@@ -259,12 +275,12 @@ def test_the_spin_box_a_problem_names_is_tinted_until_fixed(window, qtbot):
 
 
 def test_warning_is_amber_not_red(window):
-    select_block(window, 1)
-    window.document.insert_layer(2, "tanh")                       # relu then tanh: two activations in a row
+    select_block(window, (1,))
+    window.document.insert_type((2,), "tanh")                     # relu then tanh: two activations in a row
     inference = window.current_inference()
     assert inference.valid and inference.warnings
     warned = [r for r in range(1, window.builder.model.rowCount())
-              if window.builder.model.index(r).data(BLOCK_ROLE).warnings]
+              if window.builder.model.index(r).data(ROW_ROLE).warnings]
     assert warned
     colour = block_colour(window, warned[0])
     assert colour.red() > colour.blue() + 25 and colour.green() > colour.blue() + 10
@@ -272,7 +288,7 @@ def test_warning_is_amber_not_red(window):
 
 
 def test_input_block_edits_flow_through(window):
-    select_block(window, -1)
+    select_block(window, INPUT)
     boxes = window.builder.inspector.editors
     boxes["width"].setValue(64)
     boxes["height"].setValue(64)
@@ -300,7 +316,8 @@ def test_every_preset_is_in_the_menu_and_loads(window):
     for name, action in window.preset_actions.items():
         action.trigger()
         assert window.current_architecture().to_dict() == load_preset(name).to_dict()
-        assert window.builder.model.rowCount() == len(load_preset(name).layers) + 1
+        shown = {window.builder.model.row(r).path for r in range(window.builder.model.rowCount())}
+        assert shown >= {info.path for info in window.current_inference().walk()}  # every block has its row
 
 
 def test_the_insertion_point_is_drawn_while_dragging(window):
@@ -312,27 +329,27 @@ def test_the_insertion_point_is_drawn_while_dragging(window):
     event = QDragMoveEvent(QPoint(rect.center().x(), rect.top() + 3), Qt.CopyAction, mime, Qt.LeftButton,
                            Qt.NoModifier)
     stack.dragMoveEvent(event)
-    assert event.isAccepted() and stack.drop_gap == 3
+    assert event.isAccepted() and stack.drop_at == (3, True) and stack.point_at(event.position().toPoint()) == (2,)
     highlight = stack.palette().highlight().color()
     image = stack.viewport().grab().toImage()
     line = [QColor(image.pixel(x, rect.top() - 1)) for x in range(20, stack.viewport().width() - 20, 10)]
     assert sum(c == highlight for c in line) > len(line) // 2        # a highlight line across the gap
     stack.dragLeaveEvent(QDragLeaveEvent())
-    assert stack.drop_gap is None
+    assert stack.drop_at is None
     assert types(window) == CONVNETJS_TYPES                         # hovering changes nothing
 
 
 def test_clicking_a_volume_in_the_drawing_selects_its_block(window, qtbot):
     drawing = window.builder.drawing
     pool_out = [b for b in drawing.boxes if not b.operator][2]        # after conv 0 and the first pool
-    assert pool_out.label == "16x16x16" and pool_out.index == 2
-    point = QPoint(int(drawing._offset.x() + pool_out.x + pool_out.slot / 2), int(drawing.baseline))
+    assert pool_out.label == "16x16x16" and pool_out.path == (2,)
+    point = QPoint(int(drawing._offset.x() + pool_out.x + pool_out.slot / 2), int(drawing._offset.y() + pool_out.baseline))
     qtbot.mouseClick(drawing, Qt.LeftButton, pos=point)
-    assert window.document.selected == 2
+    assert window.document.selected == (2,)
     assert window.builder.inspector.editors.keys() == {"size", "stride", "pad", "fit"}
-    assert drawing.selected == 2
-    window.builder.select(1)                                          # ReLU: listed under conv 0's volume
-    assert drawing.selected == 1 and 1 in [b for b in drawing.boxes if not b.operator][1].listed
+    assert drawing.selected == (2,)
+    window.builder.select((1,))                                       # ReLU: listed under conv 0's volume
+    assert drawing.selected == (1,) and (1,) in [b for b in drawing.boxes if not b.operator][1].listed
 
 
 def test_counts_and_sizes_read_without_exponents():

@@ -10,7 +10,7 @@ from convviz.ui.main_window import MainWindow, volume_formula_html
 
 
 def edit_something(window):
-    window.builder.select(0)
+    window.builder.select((0,))
     window.builder.inspector.editors["filters"].setValue(8)
 
 
@@ -29,7 +29,7 @@ def test_unsaved_changes_are_marked_in_the_title(window):
 
 def test_save_and_open_round_trip(window, tmp_path):
     edit_something(window)
-    window.document.insert_layer(1, "batchnorm")
+    window.document.insert_type((1,), "batchnorm")
     path = tmp_path / "net.json"
     assert window.save_to(path)
     assert not window.isWindowModified() and "net.json" in window.windowTitle()
@@ -53,7 +53,7 @@ def test_save_uses_the_known_path_or_asks(window, tmp_path):
     assert (tmp_path / "chosen.json").exists()
     window.choose_save_path = lambda *args: ""                    # cancelled: nothing is asked again
     edit_something(window)
-    window.document.insert_layer(0, "relu")
+    window.document.insert_type((0,), "relu")
     assert window.save()                                          # saved to the same file, no dialog
     assert load_architecture(tmp_path / "chosen.json").layers[0].type == "relu"
 
@@ -168,7 +168,7 @@ def test_menus_shortcuts_and_help(window):
 
 def test_architecture_changed_carries_copies(window, qtbot):
     with qtbot.waitSignal(window.architectureChanged) as signal:
-        window.document.insert_layer(0, "dropout")
+        window.document.insert_type((0,), "dropout")
     arch, inference = signal.args
     arch.layers.clear()                                           # a listener cannot edit the document
     assert window.current_architecture().layers[0].type == "dropout"
@@ -183,17 +183,17 @@ def test_keyboard_tab_order_and_section_mnemonics(window, qtbot):
     qtbot.keyClick(builder.palette_list, Qt.Key_Tab)
     assert builder.stack.hasFocus()
     qtbot.keyClick(builder.stack, Qt.Key_Down)                     # arrows walk the blocks
-    assert window.document.selected == 0
+    assert window.document.selected == (0,)
     assert "filters" in builder.inspector.editors
     qtbot.keyClick(builder.stack, Qt.Key_Tab)
     assert builder.inspector.isAncestorOf(QApplication.focusWidget())
-    qtbot.keyClick(QApplication.focusWidget(), Qt.Key_L, Qt.AltModifier)   # Alt+L: the layer palette
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key_B, Qt.AltModifier)   # Alt+B: the block palette
     assert builder.palette_list.hasFocus()
 
 
 def test_network_level_problems_show_on_the_input_block_with_fixes(window):
-    window.document.delete_layer(10)                               # no softmax any more
-    window.builder.select(-1)
+    window.document.delete((10,))                              # no softmax any more
+    window.builder.select(())
     cards = window.builder.inspector.problem_cards
     assert len(cards) == 1 and "softmax" in cards[0].findChild(QLabel).text()
     assert "softmax" in window.builder.model.index(0).data(Qt.ToolTipRole)
@@ -203,7 +203,7 @@ def test_network_level_problems_show_on_the_input_block_with_fixes(window):
 
 def test_status_bar_says_why_training_cannot_start(window):
     assert window.validity.text() == "Ready to train"
-    window.builder.select(0)
+    window.builder.select((0,))
     window.builder.inspector.editors["stride"].setValue(3)
     assert window.validity.text().startswith("Cannot train: Block 0 (Conv)")
     assert "11.3333" in window.validity.toolTip()
@@ -216,18 +216,18 @@ def test_status_bar_says_why_training_cannot_start(window):
 
 
 def test_delete_and_duplicate_follow_the_selection(window):
-    window.builder.select(-1)
+    window.builder.select(())
     assert not window.delete_action.isEnabled() and not window.duplicate_action.isEnabled()
-    window.builder.select(3)
+    window.builder.select((3,))
     assert window.delete_action.isEnabled() and window.duplicate_action.isEnabled()
 
 
 def test_blocks_move_with_the_keyboard(window, qtbot):
-    window.builder.select(1)                                      # relu
+    window.builder.select((1,))                                     # relu
     window.builder.stack.setFocus()
     window.move_down_action.trigger()
     assert [layer.type for layer in window.current_architecture().layers][:3] == ["conv", "maxpool", "relu"]
-    assert window.document.selected == 2
+    assert window.document.selected == (2,)
     window.move_up_action.trigger()
     window.move_up_action.trigger()
     assert [layer.type for layer in window.current_architecture().layers][:3] == ["relu", "conv", "maxpool"]

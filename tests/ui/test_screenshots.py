@@ -55,7 +55,7 @@ def take_screenshots(window, qtbot):
     assert save(window, "default").stat().st_size > 20_000
     assert error_pixels(window) == 0
 
-    window.builder.select(0)
+    window.builder.select((0,))
     window.builder.inspector.editors["stride"].setValue(3)
     settle(qtbot)
     save(window, "invalid")

@@ -1,19 +1,25 @@
 """The inspector: a form generated from the selected layer's Hyper declarations (spin boxes with the
 declared limits, check boxes, choice lists), its volumes and costs, and its problems with formulas
-and fix buttons."""
+and fix buttons. For a container: its lanes (branches can be added and removed), the volumes that
+meet at its merge (red with the formula and the fixes when they disagree) and its totals."""
 from __future__ import annotations
 
 import math
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QPalette
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QHBoxLayout, QLabel,
-                               QLineEdit, QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractButton, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGridLayout, QHBoxLayout,
+                               QLabel, QLineEdit, QPushButton, QScrollArea, QSpinBox, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from ...engine import LAYER_TYPES, Hyper
+from ...engine.layers import BLOCK_TYPES, CONTAINER_TYPES
+from ...engine.tree import Path
 from ...model.inference import CLASSES_HYPER, INPUT_HYPERS
-from .document import BuilderDocument
-from .style import ERROR, FAULT_BACKGROUNDS, WARNING, count, icon, size_bytes
+from ...model.names import block_names, lane_title, name_of
+from ...model.units import count, size_bytes
+from .document import INPUT, BuilderDocument
+from .style import ERROR, FAULT_BACKGROUNDS, WARNING, icon
 
 
 def editor(hyper: Hyper, value) -> QWidget:
@@ -98,7 +104,7 @@ class ProblemCard(QFrame):
 
 
 class Inspector(QScrollArea):
-    """Shows the block selected in the stack: index -1 is INPUT, None is nothing."""
+    """Shows the block selected in the stack: a path, INPUT (the empty path) or None for nothing."""
 
     def __init__(self, document: BuilderDocument, parent=None):
         super().__init__(parent)
@@ -115,6 +121,7 @@ class Inspector(QScrollArea):
         self.icon_label = QLabel()
         self.title_label = QLabel()
         self.title_label.setObjectName("inspectorTitle")
+        self.title_label.setWordWrap(True)
         header.addWidget(self.icon_label)
         header.addWidget(self.title_label, 1)
         outer.addLayout(header)
@@ -128,6 +135,16 @@ class Inspector(QScrollArea):
         self.form.setContentsMargins(0, 6, 0, 6)
         outer.addWidget(self.form_host)
 
+        self.lanes_host = QWidget()  # a container's lanes, with buttons to add and remove them
+        self.lanes = QGridLayout(self.lanes_host)
+        self.lanes.setContentsMargins(0, 6, 0, 6)
+        outer.addWidget(self.lanes_host)
+        self.merge_label = QLabel()  # the volumes meeting at a container's merge
+        self.merge_label.setObjectName("merge")
+        self.merge_label.setWordWrap(True)
+        self.merge_label.setTextFormat(Qt.RichText)
+        outer.addWidget(self.merge_label)
+
         self.problems_host = QWidget()
         self.problems = QVBoxLayout(self.problems_host)
         self.problems.setContentsMargins(0, 6, 0, 0)
@@ -140,25 +157,28 @@ class Inspector(QScrollArea):
         outer.addWidget(self.volume_label)
         outer.addStretch(1)
 
-        self.index: int | None = None
+        self.path: Path | None = None
         self._form_for: tuple | None = None
+        self._lanes_for: tuple | None = None
         self.editors: dict[str, QWidget] = {}  # hyperparameter name -> its editor() widget
+        self.lane_buttons: dict[str, QAbstractButton] = {}  # "add", "remove 2": a container's lane buttons
         self.problem_cards: list[ProblemCard] = []
         document.changed.connect(self.refresh)
         self.show_block(None)
 
-    def show_block(self, index: int | None) -> None:
-        self.index = index
+    def show_block(self, path: Path | None) -> None:
+        self.path = None if path is None else tuple(path)
         self.refresh()
 
     def refresh(self, *_) -> None:
         """Rebuild the form only when the selected block (or its type) changed; else update values
         in place so a spin box being edited keeps its focus."""
         arch = self.document.arch
-        index = self.index
-        if index is not None and index >= len(arch.layers):
-            index = self.index = None
-        key = None if index is None else (index, "input" if index < 0 else arch.layers[index].type)
+        path = self.path
+        block = arch.block(path) if path else None
+        if path and block is None:
+            path = self.path = None
+        key = None if path is None else (path, "input" if path == INPUT else block.type)
         if key != self._form_for:
             self._build_form(key)
         self._update_values()
@@ -174,8 +194,8 @@ class Inspector(QScrollArea):
             self.title_label.setText("No block selected")
             self.summary_label.setText("Select a block in the network to edit it, or drag one in from the palette.")
             return
-        index, layer_type = key
-        if index < 0:
+        path, layer_type = key
+        if path == INPUT:
             self.icon_label.setPixmap(icon("input").pixmap(28, 28))
             self.title_label.setText("<b>INPUT</b>")
             self.summary_label.setText("The image volume fed to the network: width x height x depth "
@@ -186,30 +206,32 @@ class Inspector(QScrollArea):
                 self.editors[hyper.name] = box
                 self.form.addRow(hyper.name, box)
             return
-        declared = LAYER_TYPES.get(layer_type)
+        declared = BLOCK_TYPES.get(layer_type)
         self.icon_label.setPixmap(icon(layer_type).pixmap(28, 28))
         title = declared.title if declared else layer_type
-        self.title_label.setText(f"<b>{title}</b> <span style='color:gray'>· block {index}</span>")
+        info = self.document.inference.block(path)
+        name = name_of(block_names(self.document.inference.blocks), path)
+        self.title_label.setText(f"<b>{title}</b> <span style='color:gray'>· block {info.label}<br>{name}</span>")
         self.summary_label.setText(declared.summary if declared else f"Unknown layer type {layer_type!r}.")
         for hyper in declared.hypers if declared else ():
             box = editor(hyper, hyper.default)
-            on_edit(box, lambda v, name=hyper.name, i=index: self.document.set_param(i, name, v))
+            on_edit(box, lambda v, name=hyper.name, p=path: self.document.set_param(p, name, v))
             self.editors[hyper.name] = box
             self.form.addRow(hyper.name, box)
 
     def _update_values(self) -> None:
         if self._form_for is None:
             return
-        index, layer_type = self._form_for
+        path, layer_type = self._form_for
         arch = self.document.arch
-        if index < 0:
+        if path == INPUT:
             values = {**arch.input._asdict(), "classes": arch.classes}
             for name, box in self.editors.items():
                 set_quietly(box, values[name])
             return
         declared = LAYER_TYPES.get(layer_type)
-        if declared:
-            values = declared.resolve(arch.layers[index].params)
+        if declared and self.editors:
+            values = declared.resolve(arch.block(path).params)
             for name, box in self.editors.items():
                 set_quietly(box, values[name])
 
@@ -220,33 +242,89 @@ class Inspector(QScrollArea):
             card.deleteLater()
         self.problem_cards = []
         inference = self.document.inference
+        info = None if self._form_for is None or self._form_for[0] == INPUT else inference.block(self._form_for[0])
+        self._update_lanes(info)
         if self._form_for is None:
             self.volume_label.clear()
             return
-        index = self._form_for[0]
-        if index < 0:
+        if info is None:
             self.volume_label.setText(f"Output volume <b>{self.document.arch.input}</b>")
             problems = [(p, True) for p in inference.errors if p.path is None]
             problems += [(p, False) for p in inference.warnings if p.path is None]
         else:
-            info = inference.blocks[index]
-            rf = info.receptive_field
-            rf = ("–" if rf is None else f"whole input ({rf.size}, jump {rf.jump})" if rf.whole
-                  else f"{rf.size} (jump {rf.jump})")
-            self.volume_label.setText(
-                f"<table cellspacing=2>"
-                f"<tr><td>Input</td><td><b>{info.input if info.input is not None else '?'}</b></td></tr>"
-                f"<tr><td>Output</td><td><b>{info.output if info.output is not None else '?'}</b></td></tr>"
-                f"<tr><td>Parameters</td><td>{info.params:,}</td></tr>"
-                f"<tr><td>Mult-adds</td><td>{count(info.macs)}</td></tr>"
-                f"<tr><td>Memory</td><td>{size_bytes(info.memory_bytes)}</td></tr>"
-                f"<tr><td>Receptive field</td><td>{rf}</td></tr></table>")
+            rows = [("Input", _bold(info.input)), ("Output", _bold(info.output))]
+            if info.is_container:
+                leaves = sum(1 for b in _within(info) if not b.is_container)
+                rows.insert(0, ("Totals", f"{leaves} layer{'s' * (leaves != 1)} in {len(info.lanes)} lanes"))
+            rows += [("Parameters", f"{info.params:,}"), ("Mult-adds", count(info.macs)),
+                     ("Memory", size_bytes(info.memory_bytes)),
+                     ("Receptive field", "–" if info.receptive_field is None else str(info.receptive_field))]
+            self.volume_label.setText("<table cellspacing=2>" + "".join(
+                f"<tr><td>{name}</td><td>{value}</td></tr>" for name, value in rows) + "</table>")
             problems = [(p, True) for p in info.errors] + [(p, False) for p in info.warnings]
         for problem, error in problems:
             card = ProblemCard(problem, error, self.document)
             self.problems.addWidget(card)
             self.problem_cards.append(card)
         self._mark_editors(problems)
+
+    def _update_lanes(self, info) -> None:
+        """A container's lanes (name, blocks, output volume; remove buttons where it may lose one, an
+        add button where it may gain one) and the volumes meeting at its merge; hidden for leaves."""
+        container = CONTAINER_TYPES.get(info.type) if info is not None and info.is_container else None
+        self.lanes_host.setVisible(container is not None)
+        self.merge_label.setVisible(container is not None)
+        if container is None:
+            self._lanes_for = None
+            return
+        block = self.document.arch.block(info.path)
+        shape = (info.path, tuple(len(lane) for lane in block.lanes), tuple(map(str, info.merge_inputs)))
+        if shape != self._lanes_for:
+            self._lanes_for = shape
+            self._fill_lanes(info, container, block)
+        meeting = [f"{lane_title(container, j)} <b>{_bold(v)}</b>" for j, v in enumerate(info.merge_inputs)]
+        joiner = f" {container.merge_title} " if len(container.merge_title) == 1 else ", "
+        if info.output is not None:
+            self.merge_label.setText(f"<b>{container.merge_title}</b>: {joiner.join(meeting)} → <b>{info.output}</b>")
+        elif any(v is None for v in info.merge_inputs):
+            self.merge_label.setText(f"<b>{container.merge_title}</b>: {joiner.join(meeting)} → ? (a lane's volume "
+                                     f"cannot be computed)")
+        else:
+            self.merge_label.setText(f"<span style='color:{ERROR.name()}'><b>✖ {container.merge_title}</b>: "
+                                     f"{joiner.join(meeting)}: they do not fit together</span>")
+
+    def _fill_lanes(self, info, container, block) -> None:
+        while self.lanes.count():
+            item = self.lanes.takeAt(0)
+            if item.widget() is not None:
+                item.widget().hide()
+                item.widget().deleteLater()
+        self.lane_buttons = {}
+        heading = QLabel(f"<b>{'Lanes' if container.lane_fields else 'Branches'}</b> (each fed the input "
+                         f"{_bold(info.input)})")
+        heading.setWordWrap(True)
+        self.lanes.addWidget(heading, 0, 0, 1, 3)
+        removable = len(block.lanes) > container.min_lanes
+        for j, lane in enumerate(block.lanes):
+            out = info.merge_inputs[j] if j < len(info.merge_inputs) else None
+            text = f"{len(lane)} block{'s' * (len(lane) != 1)}" if lane else "identity"
+            self.lanes.addWidget(QLabel(lane_title(container, j)), j + 1, 0)
+            self.lanes.addWidget(QLabel(f"{text} → <b>{_bold(out)}</b>"), j + 1, 1)
+            if removable:
+                button = QToolButton()
+                button.setText("✕")
+                button.setAutoRaise(True)
+                button.setToolTip(f"Remove {lane_title(container, j)} and its blocks (undoable)")
+                button.clicked.connect(lambda _=False, k=j: self.document.remove_lane(info.path, k))
+                self.lanes.addWidget(button, j + 1, 2)
+                self.lane_buttons[f"remove {j}"] = button
+        if len(block.lanes) < container.max_lanes:
+            button = QPushButton(f"Add {lane_title(container, len(block.lanes))}")
+            button.setToolTip("Add an empty lane (it passes its input on until you drop blocks into it)")
+            button.clicked.connect(lambda: self.document.add_lane(info.path))
+            self.lanes.addWidget(button, len(block.lanes) + 1, 0, 1, 3)
+            self.lane_buttons["add"] = button
+        self.lanes.setColumnStretch(1, 1)
 
     def _mark_editors(self, problems) -> None:
         """Tint the editor of each hyperparameter a problem names (red for an error, amber for a warning)."""
@@ -264,3 +342,15 @@ class Inspector(QScrollArea):
                 box.setPalette(palette)
                 if (field := box.findChild(QLineEdit)) is not None:  # a spin box's text field paints the background
                     field.setPalette(palette)
+
+
+def _bold(volume) -> str:
+    return str(volume) if volume is not None else "?"
+
+
+def _within(info):
+    """The BlockInfos inside a container, at any depth."""
+    for lane in info.lanes:
+        for b in lane:
+            yield b
+            yield from _within(b)

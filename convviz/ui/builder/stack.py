@@ -1,89 +1,213 @@
-"""The network as a vertical stack of blocks: a list model over the document, a delegate that
-paints each block, and a view that accepts palette drops and reorders blocks by dragging.
+"""The network as a tree of blocks, drawn as an indented stack: a list model whose rows are the
+flattened tree, a delegate that paints blocks and framed container cards, and a view that accepts
+palette drops and moves blocks by dragging, anywhere in the tree.
 
-Stack rows: row 0 is the INPUT block, row i (i >= 1) is layer i - 1 of the Architecture.
-A drop position is a gap: gap g inserts before row g, i.e. at layer index g - 1 (g >= 1).
+Rows, in order: INPUT, then each block; a container is a card: its header row, for each lane a lane
+row (an empty lane adds an "identity" row) followed by the lane's blocks, and a merge row ("+" or
+"concat") that closes the card. A collapsed container is its header row alone, on one line. Which
+containers are collapsed is the view's state (never the architecture's), kept across edits.
+
+Every row offers two insertion points, one per half (Row.points): a drop over the upper half of a
+block inserts before it, over the lower half after it; over a lane row into that lane; over a
+merge row at the end of the last lane or after the container.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QPoint, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QDrag, QFont, QPainter, QPen, QPixmap
+from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QPoint, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QDrag, QFont, QFontMetrics, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
 
-from ...engine import LAYER_TYPES
-from .document import BuilderDocument
-from .style import ERROR, WARNING, count, icon, kind_colour
+from ...engine.layers import BLOCK_TYPES, CONTAINER_TYPES
+from ...engine.tree import Path
+from ...model.names import lane_title
+from ...model.units import count
+from .document import INPUT, BuilderDocument
+from .style import ERROR, WARNING, icon, kind_colour
 
-LAYER_MIME = "application/x-convviz-layer"   # from the palette: {"type": "conv"}
-BLOCK_MIME = "application/x-convviz-block"   # a block of the stack being moved: {"index": 3}
-BLOCK_ROLE = Qt.UserRole + 1
+LAYER_MIME = "application/x-convviz-layer"   # from the palette: {"type": "conv"} or {"template": "inception"}
+BLOCK_MIME = "application/x-convviz-block"   # a block of the stack being moved: {"path": [3, 0, 1]}
+ROW_ROLE = Qt.UserRole + 1
+
+INDENT = 16        # left indent per container level
+RIGHT_INDENT = 6   # right indent per container level
+MARGIN = 6
+TITLE_HEIGHT = 34
+LINE_HEIGHT = 17
+LANE_HEIGHT = 22
+EMPTY_HEIGHT = 28
+MERGE_HEIGHT = 32
+CARD_RADIUS = 7
 
 
-@dataclass
-class BlockView:
-    """What a block shows: kind (colour), title, hyperparameters, output volume, parameters, problems."""
+@dataclass(slots=True)
+class Row:
+    """One row of the stack. role: "input", "block" (a leaf), "container" (a card's header, or the whole
+    card when collapsed), "lane" (a lane's caption), "empty" (an empty lane: the identity), "merge"
+    (where the lanes join; closes the card). path: the block's (a lane's: container path + (lane,); a
+    merge's: its container's). depth: the container cards around the row (a header's and a merge's
+    own card not counted). points: the insertion points of its (upper half, lower half)."""
 
-    kind: str
-    icon_name: str
-    title: str
-    detail: str
-    volume: str
-    params: str
-    errors: list[str]
-    warnings: list[str]
+    role: str
+    path: Path
+    depth: int
+    points: tuple[Path, Path]
+    kind: str = ""
+    icon_name: str = ""
+    title: str = ""
+    label: str = ""
+    detail: str = ""
+    volume: str = ""
+    params: str = ""
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    collapsed: bool = False
 
     @property
     def message(self) -> str | None:
         return (self.errors or self.warnings or [None])[0]
 
+    @property
+    def block_path(self) -> Path:
+        """The block this row stands for (a lane row: its container)."""
+        return self.path[:-1] if self.role in ("lane", "empty") else self.path
 
-def hyper_text(layer_type: str, params: dict) -> str:
-    """'filters 16 · size 5 · stride 1 · pad 2' from the layer's declaration and its given values."""
-    declared = LAYER_TYPES.get(layer_type)
-    if declared is None:
-        return ", ".join(f"{k} {v}" for k, v in params.items())
-    hp = declared.resolve(params)
-    return " · ".join(f"{h.name} {hp[h.name]:g}" if isinstance(hp[h.name], (int, float)) else f"{h.name} {hp[h.name]!r}"
-                      for h in declared.hypers)
+    @property
+    def draggable(self) -> bool:
+        return self.role in ("block", "container")
+
+
+def hyper_text(layer_type: str, params: dict, hp: dict | None = None) -> str:
+    """'filters 16 · size 5 · stride 1 · pad 2' from the layer's declaration and its values (hp: the
+    resolved values when known)."""
+    declared = BLOCK_TYPES.get(layer_type)
+    if declared is None or not isinstance(params, dict):
+        return ", ".join(f"{k} {v}" for k, v in params.items()) if isinstance(params, dict) else str(params)
+    if hp is None:
+        try:
+            hp = declared.resolve(params)
+        except (TypeError, ValueError):
+            return ", ".join(f"{k} {v}" for k, v in params.items())
+    return " · ".join(f"{h.name} {h.show(hp[h.name])}" for h in declared.hypers)
+
+
+def _volume(v) -> str:
+    return str(v) if v is not None else "?"
+
+
+def _next(path: Path) -> Path:
+    return path[:-1] + (path[-1] + 1,)
 
 
 class StackModel(QAbstractListModel):
-    """A read-only view of the document's blocks; drops become document edits (undoable commands)."""
+    """A read-only view of the document's tree; drops become document edits (undoable commands).
+    collapsed: the paths of the containers shown collapsed."""
 
     def __init__(self, document: BuilderDocument, parent=None):
         super().__init__(parent)
         self.document = document
-        self._rows: list[BlockView] = []
+        self.collapsed: set[Path] = set()
+        self._rows: list[Row] = []
+        self._index: dict[tuple[str, Path], int] = {}
         self._rebuild()
+        document.shifted.connect(self._shifted)
         document.changed.connect(self._document_changed)
 
+    # --- rows --------------------------------------------------------------------------------
     def _rebuild(self) -> None:
         arch, inference = self.document.arch, self.document.inference
-        rows = [BlockView("input", "input", "INPUT", " · ".join(f"{k} {v}" for k, v in arch.input._asdict().items())
-                          + f" · {arch.classes} classes", str(arch.input), "",
-                          [p.message for p in inference.errors if p.path is None],
-                          [p.message for p in inference.warnings if p.path is None])]
-        for layer, info in zip(arch.layers, inference.blocks):
-            declared = LAYER_TYPES.get(layer.type)
-            rows.append(BlockView(
-                declared.kind if declared else "", layer.type, info.title or layer.type,
-                hyper_text(layer.type, layer.params), str(info.output) if info.output is not None else "?",
-                f"{count(info.params)} params" if info.params else "",
-                [p.message for p in info.errors], [p.message for p in info.warnings]))
+        first = (0,)
+        rows = [Row("input", INPUT, 0, (first, first), "input", "input", "INPUT", "",
+                    " · ".join(f"{k} {v}" for k, v in arch.input._asdict().items()) + f" · {arch.classes} classes",
+                    str(arch.input), "", [p.message for p in inference.errors if p.path is None],
+                    [p.message for p in inference.warnings if p.path is None])]
+        self._lane(rows, arch.layers, inference.blocks, 0)
         self._rows = rows
+        self._index = {(r.role, r.path): i for i, r in enumerate(rows)}
+
+    def _lane(self, rows: list[Row], blocks: list, infos: list, depth: int) -> None:
+        for block, info in zip(blocks, infos):
+            declared = BLOCK_TYPES.get(block.type) if isinstance(block.type, str) else None
+            common = dict(kind=info.kind, icon_name=info.type, title=info.title, label=f"block {info.label}",
+                          volume=_volume(info.output), params=f"{count(info.params)} params" if info.params else "",
+                          errors=[p.message for p in info.errors], warnings=[p.message for p in info.warnings])
+            path = info.path
+            if not info.is_container or not isinstance(block.lanes, list):
+                rows.append(Row("block", path, depth, (path, _next(path)),
+                                detail=hyper_text(block.type, block.params, info.hp), **common))
+                continue
+            collapsed = path in self.collapsed
+            t = declared
+            lanes = [f"{lane_title(t, j)} " + (f"{len(lane)} block{'s' * (len(lane) != 1)}" if lane else "identity")
+                     for j, lane in enumerate(block.lanes)]
+            leaves = sum(1 for _ in _leaves(info))
+            if collapsed:
+                detail = f"{leaves} layer{'s' * (leaves != 1)} in {len(block.lanes)} lanes"
+                rows.append(Row("container", path, depth, (path, _next(path)), detail=detail, collapsed=True, **common))
+                continue
+            rows.append(Row("container", path, depth, (path, path + (0, 0)), detail=" · ".join(lanes), **common))
+            for j, (lane, lane_infos) in enumerate(zip(block.lanes, info.lanes)):
+                upper = path + (0, 0) if j == 0 else path + (j - 1, len(block.lanes[j - 1]))
+                out = info.merge_inputs[j] if j < len(info.merge_inputs) else None
+                rows.append(Row("lane", path + (j,), depth + 1, (upper, path + (j, 0)), "container",
+                                title=lane_title(t, j), volume=_volume(out),
+                                detail=f"{len(lane)} block{'s' * (len(lane) != 1)}" if lane else "identity"))
+                if not lane:
+                    rows.append(Row("empty", path + (j,), depth + 1, (path + (j, 0),) * 2, "container",
+                                    title="identity", detail="passes its input on unchanged · drop blocks here"))
+                self._lane(rows, lane, lane_infos, depth + 1)
+            last = len(block.lanes) - 1
+            merge_errors = [p.message for p in info.errors]
+            rows.append(Row("merge", path, depth, (path + (last, len(block.lanes[last])), _next(path)), info.kind,
+                            title=t.merge_title, volume=_volume(info.output),
+                            detail=self._merge_text(t, info), errors=merge_errors))
+
+    @staticmethod
+    def _merge_text(t, info) -> str:
+        """'body 32x32x16 + shortcut 32x32x16' or 'branch 0 28x28x64 | branch 1 ...'."""
+        joiner = f" {t.merge_title} " if len(t.merge_title) == 1 else " | "
+        return joiner.join(f"{lane_title(t, j)} {_volume(v)}" for j, v in enumerate(info.merge_inputs))
+
+    def _signature(self) -> list[tuple[str, Path]]:
+        return [(r.role, r.path) for r in self._rows]
 
     def _document_changed(self, arch, inference) -> None:
-        before = len(self._rows)
-        if before != len(arch.layers) + 1:
+        before = self._signature()
+        heights = [_height(r) for r in self._rows]
+        self._rebuild()
+        if self._signature() != before or heights != [_height(r) for r in self._rows]:
             self.beginResetModel()
-            self._rebuild()
             self.endResetModel()
         else:
-            self._rebuild()
-            self.dataChanged.emit(self.index(0), self.index(before - 1))
+            self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1))
+
+    def _shifted(self, moved) -> None:
+        """Keep the collapsed containers collapsed where an edit (or its undo) moved them."""
+        self.collapsed = {p for p in (moved(path) for path in self.collapsed) if p is not None}
+
+    def set_collapsed(self, paths: set[Path]) -> None:
+        """Show exactly these containers collapsed (the rows are made again)."""
+        self.beginResetModel()
+        self.collapsed = set(paths)
+        self._rebuild()
+        self.endResetModel()
+
+    def containers(self) -> list[Path]:
+        """Every container's path, expanded or not."""
+        return [info.path for info in self.document.inference.walk() if info.is_container]
+
+    # --- lookups -----------------------------------------------------------------------------
+    def row_of(self, path: Path) -> int | None:
+        """The row showing the block at path (INPUT: 0); None when it is inside a collapsed container."""
+        path = tuple(path)
+        if path == INPUT:
+            return 0
+        return self._index.get(("block", path), self._index.get(("container", path)))
+
+    def row(self, r: int) -> Row:
+        return self._rows[r]
 
     def rowCount(self, parent=QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._rows)
@@ -91,41 +215,54 @@ class StackModel(QAbstractListModel):
     def data(self, index, role=Qt.DisplayRole):
         if not index.isValid():
             return None
-        block = self._rows[index.row()]
+        row = self._rows[index.row()]
         if role == Qt.DisplayRole:
-            return f"{block.title}  {block.volume}"
-        if role == BLOCK_ROLE:
-            return block
+            return f"{row.title}  {row.volume}"
+        if role == ROW_ROLE:
+            return row
         if role == Qt.ToolTipRole:
-            return self._tooltip(index.row(), block)
+            return self._tooltip(row)
         if role == Qt.AccessibleTextRole:
-            return f"{block.title}, {block.detail}, output {block.volume}" + (f", {block.message}" if block.message else "")
+            state = ", collapsed" if row.collapsed else ""
+            return f"{row.title} {row.label}{state}, {row.detail}, output {row.volume}" + (
+                f", {row.message}" if row.message else "")
         return None
 
-    def _tooltip(self, row: int, block: BlockView) -> str:
-        if row == 0:
+    def _tooltip(self, row: Row) -> str:
+        if row.role == "input":
             lines = ["<b>INPUT</b>: the image volume fed to the network (width x height x depth)."]
+        elif row.role in ("lane", "empty"):
+            lane = self.document.arch.lane(row.path + (0,))
+            lines = [f"<b>{row.title}</b> of the {self.document.title(row.block_path)}: "
+                     + (f"{row.detail}, giving {row.volume}." if lane else
+                        "empty, so it passes its input on unchanged (the identity).")]
+        elif row.role == "merge":
+            t = CONTAINER_TYPES[self.document.arch.block(row.path).type]
+            lines = [f"<b>{t.merge_title}</b>: {t.summary} {row.detail} → {row.volume}"]
         else:
-            declared = LAYER_TYPES.get(self.document.arch.layers[row - 1].type)
-            lines = [f"<b>{block.title}</b>: {declared.summary if declared else 'unknown layer type'}"]
-        lines += [f"<span style='color:{ERROR.name()}'>Error: {m}</span>" for m in block.errors]
-        lines += [f"<span style='color:{WARNING.name()}'>Warning: {m}</span>" for m in block.warnings]
+            declared = BLOCK_TYPES.get(self.document.arch.block(row.path).type)
+            lines = [f"<b>{row.title}</b> ({row.label}): {declared.summary if declared else 'unknown layer type'}"]
+            if row.role == "container":
+                lines.append("Double-click, or press ← and →, to collapse and expand it.")
+        lines += [f"<span style='color:{ERROR.name()}'>Error: {m}</span>" for m in row.errors]
+        lines += [f"<span style='color:{WARNING.name()}'>Warning: {m}</span>" for m in row.warnings]
         return "<br>".join(lines)
 
+    # --- drag and drop -----------------------------------------------------------------------
     def flags(self, index):
         if not index.isValid():
             return Qt.ItemIsDropEnabled
         flags = Qt.ItemIsEnabled | Qt.ItemIsSelectable
-        return flags | Qt.ItemIsDragEnabled if index.row() > 0 else flags
+        return flags | Qt.ItemIsDragEnabled if self._rows[index.row()].draggable else flags
 
     def mimeTypes(self) -> list[str]:
         return [LAYER_MIME, BLOCK_MIME]
 
     def mimeData(self, indexes) -> QMimeData:
         mime = QMimeData()
-        rows = [i.row() for i in indexes if i.row() > 0]
+        rows = [self._rows[i.row()] for i in indexes if self._rows[i.row()].draggable]
         if rows:
-            mime.setData(BLOCK_MIME, json.dumps({"index": rows[0] - 1}).encode())
+            mime.setData(BLOCK_MIME, json.dumps({"path": list(rows[0].path)}).encode())
         return mime
 
     def supportedDropActions(self):
@@ -134,48 +271,138 @@ class StackModel(QAbstractListModel):
     def canDropMimeData(self, data, action, row, column, parent) -> bool:
         return data.hasFormat(LAYER_MIME) or data.hasFormat(BLOCK_MIME)
 
-    def dropMimeData(self, data: QMimeData, action, row: int, column: int, parent: QModelIndex) -> bool:
-        """row: the gap to drop into (-1 = after the last block). Palette data adds a block,
-        block data moves one; both through the document's undo stack."""
-        gap = len(self._rows) if row < 0 else max(1, row)
+    def drop(self, data: QMimeData, point: Path) -> bool:
+        """Palette data adds a block (or a template's blocks) at the insertion point, block data moves
+        one there; both through the document's undo stack. False for data it cannot use."""
         try:
             if data.hasFormat(LAYER_MIME):
-                layer_type = json.loads(bytes(data.data(LAYER_MIME)).decode())["type"]
-                if layer_type not in LAYER_TYPES:
-                    return False
-                self.document.insert_layer(gap - 1, layer_type)
+                entry = json.loads(bytes(data.data(LAYER_MIME)).decode())
+                if "template" in entry:
+                    self.document.insert_template(point, str(entry["template"]))
+                else:
+                    self.document.insert_type(point, str(entry["type"]))
                 return True
             if data.hasFormat(BLOCK_MIME):
-                source = json.loads(bytes(data.data(BLOCK_MIME)).decode())["index"]
-                self.document.move_layer(int(source), gap - 1)
+                source = tuple(int(i) for i in json.loads(bytes(data.data(BLOCK_MIME)).decode())["path"])
+                self.document.move(source, point)
                 return True
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return False
         return False
 
 
-class BlockDelegate(QStyledItemDelegate):
-    """Paints a block: a colour stripe by kind, icon, title, hyperparameters, output volume,
-    parameter count, and the first error (red) or warning (amber)."""
+def _leaves(info):
+    """The leaf BlockInfos inside a container."""
+    for lane in info.lanes:
+        for b in lane:
+            if b.is_container:
+                yield from _leaves(b)
+            else:
+                yield b
 
-    TITLE_HEIGHT = 34
-    LINE_HEIGHT = 17
+
+def _height(row: Row) -> int:
+    """A row's height in pixels."""
+    if row.role == "lane":
+        return LANE_HEIGHT
+    if row.role == "empty":
+        return EMPTY_HEIGHT
+    if row.role == "merge":
+        return MERGE_HEIGHT + (LINE_HEIGHT if row.errors else 0)
+    lines = 0 if row.collapsed else bool(row.detail or row.params)
+    return TITLE_HEIGHT + 4 + LINE_HEIGHT * (lines + bool(row.message))
+
+
+def frame_rect(rect: QRect, level: int) -> tuple[int, int]:
+    """The left and right x of the card of a container `level` cards deep, in a row spanning rect."""
+    return rect.left() + MARGIN + level * INDENT, rect.right() - MARGIN - level * RIGHT_INDENT
+
+
+class BlockDelegate(QStyledItemDelegate):
+    """Paints a row: the container cards around it (a tinted band with a border per level), then a
+    block (colour stripe by kind, icon, title, hyperparameters, output volume, parameter count, the
+    first error in red or warning in amber), a card's header or its merge, a lane's caption."""
 
     def sizeHint(self, option, index) -> QSize:
-        block = index.data(BLOCK_ROLE)
-        lines = bool(block.detail or block.params) + bool(block.message)
-        return QSize(280, self.TITLE_HEIGHT + self.LINE_HEIGHT * lines)
+        return QSize(280, _height(index.data(ROW_ROLE)))
 
     def paint(self, painter: QPainter, option, index) -> None:
-        block: BlockView = index.data(BLOCK_ROLE)
+        row: Row = index.data(ROW_ROLE)
         painter.save()
         painter.setRenderHint(QPainter.Antialiasing)
-        rect = option.rect.adjusted(6, 2, -6, -2)
-        colour = kind_colour(block.kind)
+        rect = option.rect
         palette = option.palette
+        card = kind_colour("container")
+        for level in range(row.depth):
+            self._band(painter, rect, level, card, palette)
         selected = bool(option.state & QStyle.State_Selected)
-        status = ERROR if block.errors else WARNING if block.warnings else None
+        fonts = _Fonts(option.font)
+        text = palette.text().color()
+        if row.role in ("lane", "empty"):
+            self._lane(painter, rect, row, text, fonts, selected, palette)
+        elif row.role == "merge":
+            self._merge(painter, rect, row, card, text, fonts, selected, palette)
+        elif row.role == "container" and not row.collapsed:
+            self._header(painter, rect, row, card, text, fonts, selected, palette)
+        else:
+            left, right = frame_rect(rect, row.depth)
+            box = QRect(left, rect.top() + 2, right - left, rect.height() - 4)
+            self._block(painter, box, row, text, fonts, selected, palette)
+        painter.restore()
 
+    @staticmethod
+    def _band(painter, rect: QRect, level: int, colour: QColor, palette) -> None:
+        """The part of a card (level deep) this row crosses: its tint and its two side borders."""
+        left, right = frame_rect(rect, level)
+        tint = QColor(colour)
+        tint.setAlpha(18)
+        painter.fillRect(QRect(left, rect.top(), right - left, rect.height()), tint)
+        painter.setPen(QPen(colour.lighter(120), 1.2))
+        painter.drawLine(left, rect.top(), left, rect.bottom() + 1)
+        painter.drawLine(right, rect.top(), right, rect.bottom() + 1)
+
+    def _card_part(self, painter, rect: QRect, level: int, colour: QColor, top: bool, status: QColor | None,
+                   selected: bool, palette) -> None:
+        """The top (header) or bottom (merge) of a card: rounded corners on that side only."""
+        left, right = frame_rect(rect, level)
+        y0, y1 = (rect.top() + 3, rect.bottom() + 1 + CARD_RADIUS) if top else (rect.top() - CARD_RADIUS, rect.bottom() - 2)
+        shape = QPainterPath()
+        shape.addRoundedRect(QRectF(left, y0, right - left, y1 - y0), CARD_RADIUS, CARD_RADIUS)
+        clip = QPainterPath()
+        clip.addRect(QRectF(rect.left(), rect.top(), rect.width(), rect.height() + 1))
+        shape = shape.intersected(clip)
+        tint = QColor(status or colour)
+        tint.setAlpha(40 if status else 30)
+        painter.setPen(Qt.NoPen)
+        painter.setBrush(palette.base())
+        painter.drawPath(shape)
+        painter.setBrush(tint)
+        painter.drawPath(shape)
+        border = palette.highlight().color() if selected else (status or colour.lighter(120))
+        painter.setPen(QPen(border, 2.5 if selected or status else 1.2))
+        painter.setBrush(Qt.NoBrush)
+        outline = QPainterPath()
+        r = CARD_RADIUS
+        if top:
+            outline.moveTo(left, rect.bottom() + 1)
+            outline.lineTo(left, y0 + r)
+            outline.arcTo(QRectF(left, y0, 2 * r, 2 * r), 180, -90)
+            outline.lineTo(right - r, y0)
+            outline.arcTo(QRectF(right - 2 * r, y0, 2 * r, 2 * r), 90, -90)
+            outline.lineTo(right, rect.bottom() + 1)
+        else:
+            outline.moveTo(left, rect.top())
+            outline.lineTo(left, y1 - r)
+            outline.arcTo(QRectF(left, y1 - 2 * r, 2 * r, 2 * r), 180, 90)
+            outline.lineTo(right - r, y1)
+            outline.arcTo(QRectF(right - 2 * r, y1 - 2 * r, 2 * r, 2 * r), 270, 90)
+            outline.lineTo(right, rect.top())
+        painter.drawPath(outline)
+
+    def _block(self, painter, rect: QRect, row: Row, text: QColor, fonts: "_Fonts", selected: bool, palette) -> None:
+        """A leaf, the INPUT block or a collapsed container: a rounded card of its own."""
+        colour = kind_colour(row.kind)
+        status = ERROR if row.errors else WARNING if row.warnings else None
         background = QColor(status or colour)
         background.setAlpha(48 if status else 26)
         painter.setPen(Qt.NoPen)
@@ -184,69 +411,196 @@ class BlockDelegate(QStyledItemDelegate):
         painter.setBrush(background)
         painter.drawRoundedRect(rect, 6, 6)
         border = palette.highlight().color() if selected else (status or colour.lighter(130))
-        painter.setPen(QPen(border, 2.5 if selected or status else 1))
+        pen = QPen(border, 2.5 if selected or status else 1)
+        if row.collapsed:
+            pen.setWidthF(pen.widthF() + 0.8)
+        painter.setPen(pen)
         painter.setBrush(Qt.NoBrush)
         painter.drawRoundedRect(rect, 6, 6)
+        if row.collapsed:  # a second outline: a card with more inside
+            painter.setPen(QPen(colour.lighter(140), 1))
+            painter.drawRoundedRect(rect.adjusted(3, 3, -3, -3), 4, 4)
         painter.setPen(Qt.NoPen)
         painter.setBrush(colour)
         painter.drawRoundedRect(QRect(rect.left(), rect.top(), 7, rect.height()), 3, 3)
-
-        icon(block.icon_name).paint(painter, QRect(rect.left() + 14, rect.top() + 5, 22, 22))
-        text = palette.text().color()
-        faint = QColor(text)
-        faint.setAlpha(150)
-
-        title_font = QFont(option.font)
-        title_font.setBold(True)
-        volume_font = QFont(option.font)
-        volume_font.setBold(True)
-        volume_font.setPointSizeF(option.font.pointSizeF() * 1.15)
-        small = QFont(option.font)
-        small.setPointSizeF(option.font.pointSizeF() * 0.9)
-
-        left = rect.left() + 42
+        left = rect.left() + 14
+        if row.collapsed:
+            self._arrow(painter, QRect(left - 2, rect.top() + 6, 14, 22), False, text)
+            left += 14
+        icon(row.icon_name).paint(painter, QRect(left, rect.top() + 5, 22, 22))
+        left += 28
         right = rect.right() - 10
-        top_line = QRect(left, rect.top() + 6, right - left, 22)
-        painter.setFont(volume_font)
-        painter.setPen(ERROR if block.volume == "?" else text)
-        painter.drawText(top_line, Qt.AlignRight | Qt.AlignVCenter, block.volume)
-        volume_width = painter.fontMetrics().horizontalAdvance(block.volume) + 12
-        painter.setFont(title_font)
-        painter.setPen(text)
-        painter.drawText(top_line.adjusted(0, 0, -volume_width, 0), Qt.AlignLeft | Qt.AlignVCenter, block.title)
-        if index.row() > 0:
-            title_width = painter.fontMetrics().horizontalAdvance(block.title)
-            painter.setFont(small)
-            painter.setPen(faint)
-            painter.drawText(top_line.adjusted(title_width + 8, 0, -volume_width, 0), Qt.AlignLeft | Qt.AlignVCenter,
-                             f"block {index.row() - 1}")
-
+        top_line = QRect(left, rect.top() + 5, right - left, 22)
+        volume_width = self._title_line(painter, top_line, row, text, fonts)
         y = rect.top() + 27
-        if block.detail or block.params:
-            second = QRect(left, y, right - left, self.LINE_HEIGHT)
-            painter.setFont(small)
+        faint = _faint(text)
+        if row.collapsed:
+            painter.setFont(fonts.small)
+            title_width = _text_width(fonts.bold, row.title) + _text_width(fonts.small, row.label) + 24
+            line = top_line.adjusted(title_width, 0, -volume_width, 0)
             painter.setPen(faint)
-            params_width = painter.fontMetrics().horizontalAdvance(block.params) + 12 if block.params else 0
-            painter.drawText(second, Qt.AlignRight | Qt.AlignVCenter, block.params)
-            detail = painter.fontMetrics().elidedText(block.detail, Qt.ElideRight, second.width() - params_width)
-            painter.drawText(second, Qt.AlignLeft | Qt.AlignVCenter, detail)
-            y += self.LINE_HEIGHT
+            painter.drawText(line, Qt.AlignRight | Qt.AlignVCenter,
+                             painter.fontMetrics().elidedText(f"{row.detail} · {row.params or 'no params'}",
+                                                              Qt.ElideLeft, line.width()))
+        elif row.detail or row.params:
+            self._detail_line(painter, QRect(left, y, right - left, LINE_HEIGHT), row, faint, fonts)
+            y += LINE_HEIGHT
+        if row.message:
+            self._message(painter, QRect(left, y, right - left, LINE_HEIGHT), row, fonts)
 
-        if block.message:
-            painter.setFont(small)
-            line = QRect(left, y, right - left, self.LINE_HEIGHT)
-            painter.setPen((ERROR if block.errors else WARNING).darker(115))
-            message = ("✖ " if block.errors else "⚠ ") + block.message
-            painter.drawText(line, Qt.AlignLeft | Qt.AlignVCenter,
-                             painter.fontMetrics().elidedText(message, Qt.ElideRight, line.width()))
-        painter.restore()
+    def _header(self, painter, rect: QRect, row: Row, card: QColor, text: QColor, fonts: "_Fonts", selected: bool,
+                palette) -> None:
+        """An expanded container's header: the top of its card, its title, lanes and totals."""
+        status = ERROR if row.errors else WARNING if row.warnings else None
+        self._card_part(painter, rect, row.depth, card, True, status, selected, palette)
+        left, right = frame_rect(rect, row.depth)
+        self._arrow(painter, QRect(left + 6, rect.top() + 9, 14, 22), True, text)
+        icon(row.icon_name).paint(painter, QRect(left + 22, rect.top() + 9, 22, 22))
+        inner_left, inner_right = left + 50, right - 10
+        top_line = QRect(inner_left, rect.top() + 9, inner_right - inner_left, 22)
+        self._title_line(painter, top_line, row, text, fonts)
+        y = rect.top() + 31
+        self._detail_line(painter, QRect(inner_left, y, inner_right - inner_left, LINE_HEIGHT), row, _faint(text), fonts)
+        if row.message and not row.errors:  # a merge error is said on the merge row
+            self._message(painter, QRect(inner_left, y + LINE_HEIGHT, inner_right - inner_left, LINE_HEIGHT), row, fonts)
+
+    def _merge(self, painter, rect: QRect, row: Row, card: QColor, text: QColor, fonts: "_Fonts", selected: bool,
+               palette) -> None:
+        """Where the lanes join: the bottom of the card, the merge sign, the volumes meeting, the result."""
+        status = ERROR if row.errors else None
+        self._card_part(painter, rect, row.depth, card, False, status, selected, palette)
+        left, right = frame_rect(rect, row.depth)
+        sign = QRect(left + 10, rect.top() + 4, max(24, _text_width(fonts.bold, row.title) + 12), 22)
+        painter.setPen(QPen(status or card, 1.5))
+        painter.setBrush(palette.base())
+        painter.drawRoundedRect(sign, 11, 11)
+        painter.setFont(fonts.bold)
+        painter.setPen(status or text)
+        painter.drawText(sign, Qt.AlignCenter, row.title)
+        line = QRect(sign.right() + 10, rect.top() + 4, right - 10 - sign.right() - 10, 22)
+        painter.setFont(fonts.volume)
+        painter.setPen(ERROR if row.volume == "?" else text)
+        painter.drawText(line, Qt.AlignRight | Qt.AlignVCenter, "→ " + row.volume)
+        volume_width = painter.fontMetrics().horizontalAdvance("→ " + row.volume) + 12
+        painter.setFont(fonts.small)
+        painter.setPen(status.darker(115) if status else _faint(text))
+        painter.drawText(line.adjusted(0, 0, -volume_width, 0), Qt.AlignLeft | Qt.AlignVCenter,
+                         painter.fontMetrics().elidedText(row.detail, Qt.ElideRight, line.width() - volume_width))
+        if row.errors:
+            self._message(painter, QRect(line.left(), rect.top() + 27, line.width(), LINE_HEIGHT), row, fonts)
+
+    def _lane(self, painter, rect: QRect, row: Row, text: QColor, fonts: "_Fonts", selected: bool, palette) -> None:
+        """A lane's caption (name, blocks, output), or the dashed place of an empty lane."""
+        left, right = frame_rect(rect, row.depth)
+        faint = _faint(text)
+        if row.role == "empty":
+            box = QRect(left, rect.top() + 3, right - left, rect.height() - 6)
+            pen = QPen(palette.highlight().color() if selected else faint, 1.5 if selected else 1, Qt.DashLine)
+            painter.setPen(pen)
+            painter.setBrush(Qt.NoBrush)
+            painter.drawRoundedRect(box, 5, 5)
+            painter.setFont(fonts.bold_small)
+            painter.setPen(text)
+            painter.drawText(box.adjusted(12, 0, 0, 0), Qt.AlignLeft | Qt.AlignVCenter, row.title)
+            painter.setFont(fonts.small)
+            painter.setPen(faint)
+            painter.drawText(box.adjusted(16 + _text_width(fonts.bold_small, row.title), 0, -10, 0),
+                             Qt.AlignLeft | Qt.AlignVCenter, row.detail)
+            return
+        line = QRect(left, rect.top() + 2, right - left, rect.height() - 4)
+        if selected:
+            painter.setPen(QPen(palette.highlight().color(), 1.5))
+            painter.setBrush(Qt.NoBrush)
+            painter.drawRoundedRect(line, 4, 4)
+        painter.setFont(fonts.bold_small)
+        painter.setPen(text)
+        painter.drawText(line.adjusted(4, 0, 0, 0), Qt.AlignLeft | Qt.AlignVCenter, row.title)
+        width = _text_width(fonts.bold_small, row.title) + 12
+        painter.setFont(fonts.small)
+        painter.setPen(faint)
+        painter.drawText(line.adjusted(width, 0, -6, 0), Qt.AlignLeft | Qt.AlignVCenter, row.detail)
+        painter.drawText(line.adjusted(width, 0, -6, 0), Qt.AlignRight | Qt.AlignVCenter, "→ " + row.volume)
+        painter.setPen(QPen(QColor(faint.red(), faint.green(), faint.blue(), 60), 1))
+        y = line.center().y()
+        detail_end = line.left() + width + _text_width(fonts.small, row.detail) + 8
+        volume_start = line.right() - 6 - _text_width(fonts.small, "→ " + row.volume) - 8
+        if volume_start > detail_end:
+            painter.drawLine(detail_end, y, volume_start, y)
+
+    @staticmethod
+    def _arrow(painter, rect: QRect, expanded: bool, colour: QColor) -> None:
+        painter.setPen(colour)
+        painter.drawText(rect, Qt.AlignCenter, "▾" if expanded else "▸")
+
+    @staticmethod
+    def _title_line(painter, line: QRect, row: Row, text: QColor, fonts: "_Fonts") -> int:
+        """Title and label on the left, the output volume on the right -> the volume's width."""
+        painter.setFont(fonts.volume)
+        painter.setPen(ERROR if row.volume == "?" else text)
+        painter.drawText(line, Qt.AlignRight | Qt.AlignVCenter, row.volume)
+        volume_width = painter.fontMetrics().horizontalAdvance(row.volume) + 12
+        painter.setFont(fonts.bold)
+        painter.setPen(text)
+        painter.drawText(line.adjusted(0, 0, -volume_width, 0), Qt.AlignLeft | Qt.AlignVCenter, row.title)
+        if row.label:
+            title_width = painter.fontMetrics().horizontalAdvance(row.title)
+            painter.setFont(fonts.small)
+            painter.setPen(_faint(text))
+            painter.drawText(line.adjusted(title_width + 8, 0, -volume_width, 0), Qt.AlignLeft | Qt.AlignVCenter,
+                             row.label)
+        return volume_width
+
+    @staticmethod
+    def _detail_line(painter, line: QRect, row: Row, faint: QColor, fonts: "_Fonts") -> None:
+        painter.setFont(fonts.small)
+        painter.setPen(faint)
+        params_width = painter.fontMetrics().horizontalAdvance(row.params) + 12 if row.params else 0
+        painter.drawText(line, Qt.AlignRight | Qt.AlignVCenter, row.params)
+        painter.drawText(line, Qt.AlignLeft | Qt.AlignVCenter,
+                         painter.fontMetrics().elidedText(row.detail, Qt.ElideRight, line.width() - params_width))
+
+    @staticmethod
+    def _message(painter, line: QRect, row: Row, fonts: "_Fonts") -> None:
+        painter.setFont(fonts.small)
+        painter.setPen((ERROR if row.errors else WARNING).darker(115))
+        message = ("✖ " if row.errors else "⚠ ") + row.message
+        painter.drawText(line, Qt.AlignLeft | Qt.AlignVCenter,
+                         painter.fontMetrics().elidedText(message, Qt.ElideRight, line.width()))
+
+
+class _Fonts:
+    """The delegate's fonts, made from the view's."""
+
+    def __init__(self, base: QFont):
+        self.bold = QFont(base)
+        self.bold.setBold(True)
+        self.volume = QFont(base)
+        self.volume.setBold(True)
+        self.volume.setPointSizeF(base.pointSizeF() * 1.15)
+        self.small = QFont(base)
+        self.small.setPointSizeF(base.pointSizeF() * 0.9)
+        self.bold_small = QFont(self.small)
+        self.bold_small.setBold(True)
+
+
+def _text_width(font: QFont, text: str) -> int:
+    return QFontMetrics(font).horizontalAdvance(text)
+
+
+def _faint(text: QColor) -> QColor:
+    faint = QColor(text)
+    faint.setAlpha(150)
+    return faint
 
 
 class StackView(QListView):
-    """The block stack. Accepts palette drops and internal moves, drawing a line at the insertion
-    gap while dragging. deleteRequested is emitted for the Delete key on a selected block."""
+    """The block stack. Accepts palette drops and moves of its own blocks anywhere in the tree, drawing
+    a line at the insertion point while dragging (indented to the lane it goes into).
+    deleteRequested: Delete on a block; toggleRequested(path): a container to collapse or expand
+    (double-click, or ← / → on it)."""
 
     deleteRequested = Signal()
+    toggleRequested = Signal(object, bool)  # (container path, collapse)
 
     def __init__(self, model: StackModel, parent=None):
         super().__init__(parent)
@@ -259,28 +613,35 @@ class StackView(QListView):
         self.setDragDropMode(QAbstractItemView.DragDrop)
         self.setDefaultDropAction(Qt.MoveAction)
         self.setVerticalScrollMode(QAbstractItemView.ScrollPerPixel)
-        self.setSpacing(2)
+        self.setSpacing(0)
         self.setAccessibleName("Network blocks")
-        self.drop_gap: int | None = None
+        self.drop_at: tuple[int, bool] | None = None  # (row, upper half) under the pointer while dragging
 
-    def gap_at(self, pos: QPoint) -> int:
-        """The gap (stack row to insert before, >= 1) nearest to a viewport position."""
+    def target_at(self, pos: QPoint) -> tuple[int, bool]:
+        """(row, upper half) of a viewport position; below the last row: the last row's lower half."""
         index = self.indexAt(pos)
+        model = self.model()
         if not index.isValid():
-            last = self.model().rowCount() - 1
-            if last >= 0 and pos.y() < self.visualRect(self.model().index(0)).top():
-                return 1
-            return last + 1
+            last = model.rowCount() - 1
+            return (0, True) if pos.y() < self.visualRect(model.index(0)).top() else (last, False)
         rect = self.visualRect(index)
-        return max(1, index.row() + (1 if pos.y() >= rect.center().y() else 0))
+        return index.row(), pos.y() < rect.center().y()
+
+    def point_at(self, pos: QPoint) -> Path:
+        """The insertion point for a drop at a viewport position."""
+        r, upper = self.target_at(pos)
+        return self.model().row(r).points[0 if upper else 1]
 
     def _accepts(self, event) -> bool:
         mime = event.mimeData()
         return mime.hasFormat(LAYER_MIME) or mime.hasFormat(BLOCK_MIME)
 
+    def _action(self, event):
+        return Qt.MoveAction if event.mimeData().hasFormat(BLOCK_MIME) else Qt.CopyAction
+
     def dragEnterEvent(self, event):
         if self._accepts(event):
-            event.setDropAction(Qt.MoveAction if event.mimeData().hasFormat(BLOCK_MIME) else Qt.CopyAction)
+            event.setDropAction(self._action(event))
             event.accept()
         else:
             event.ignore()
@@ -289,28 +650,28 @@ class StackView(QListView):
         if not self._accepts(event):
             event.ignore()
             return
-        self.drop_gap = self.gap_at(event.position().toPoint())
-        event.setDropAction(Qt.MoveAction if event.mimeData().hasFormat(BLOCK_MIME) else Qt.CopyAction)
+        self.drop_at = self.target_at(event.position().toPoint())
+        event.setDropAction(self._action(event))
         event.accept()
         self.viewport().update()
 
     def dragLeaveEvent(self, event):
-        self.drop_gap = None
+        self.drop_at = None
         self.viewport().update()
 
     def dropEvent(self, event):
-        gap = self.gap_at(event.position().toPoint())
-        self.drop_gap = None
+        point = self.point_at(event.position().toPoint())
+        self.drop_at = None
         self.viewport().update()
-        if self.model().dropMimeData(event.mimeData(), event.dropAction(), gap, 0, QModelIndex()):
-            event.setDropAction(Qt.MoveAction if event.mimeData().hasFormat(BLOCK_MIME) else Qt.CopyAction)
+        if self._accepts(event) and self.model().drop(event.mimeData(), point):
+            event.setDropAction(self._action(event))
             event.accept()
         else:
             event.ignore()
 
     def startDrag(self, supported_actions):
         """Drag the selected block with BLOCK_MIME; the drop moves it (nothing is removed here)."""
-        indexes = [i for i in self.selectedIndexes() if i.row() > 0]
+        indexes = [i for i in self.selectedIndexes() if self.model().row(i.row()).draggable]
         if not indexes:
             return
         drag = QDrag(self)
@@ -324,26 +685,42 @@ class StackView(QListView):
         drag.exec(Qt.MoveAction)
 
     def keyPressEvent(self, event):
-        if event.key() in (Qt.Key_Delete, Qt.Key_Backspace) and self.currentIndex().row() > 0:
-            self.deleteRequested.emit()
+        index = self.currentIndex()
+        row = self.model().row(index.row()) if index.isValid() else None
+        if row is not None and event.modifiers() == Qt.NoModifier:
+            if event.key() in (Qt.Key_Delete, Qt.Key_Backspace) and row.draggable:
+                self.deleteRequested.emit()
+                event.accept()
+                return
+            if event.key() in (Qt.Key_Left, Qt.Key_Right) and row.role in ("container", "merge", "lane", "empty"):
+                self.toggleRequested.emit(row.block_path, event.key() == Qt.Key_Left)
+                event.accept()
+                return
+        super().keyPressEvent(event)
+
+    def mouseDoubleClickEvent(self, event):
+        index = self.indexAt(event.position().toPoint())
+        if index.isValid() and self.model().row(index.row()).role == "container":
+            row = self.model().row(index.row())
+            self.toggleRequested.emit(row.path, not row.collapsed)
             event.accept()
             return
-        super().keyPressEvent(event)
+        super().mouseDoubleClickEvent(event)
 
     def paintEvent(self, event):
         super().paintEvent(event)
-        if self.drop_gap is None:
+        if self.drop_at is None:
             return
-        rows = self.model().rowCount()
-        if self.drop_gap < rows:
-            y = self.visualRect(self.model().index(self.drop_gap)).top() - 1
-        else:
-            y = self.visualRect(self.model().index(rows - 1)).bottom() + 2
+        r, upper = self.drop_at
+        model = self.model()
+        rect = self.visualRect(model.index(r))
+        point = model.row(r).points[0 if upper else 1]
+        y = rect.top() if upper else rect.bottom() + 1
+        left, right = frame_rect(rect, len(point) // 2)
         painter = QPainter(self.viewport())
         painter.setRenderHint(QPainter.Antialiasing)
-        pen = QPen(self.palette().highlight().color(), 3)
-        painter.setPen(pen)
-        painter.drawLine(10, y, self.viewport().width() - 10, y)
+        painter.setPen(QPen(self.palette().highlight().color(), 3))
+        painter.drawLine(left + 4, y, right - 4, y)
         painter.setBrush(self.palette().highlight())
-        painter.drawEllipse(QPoint(10, y), 4, 4)
+        painter.drawEllipse(QPoint(left + 4, y), 4, 4)
         painter.end()
