@@ -339,26 +339,33 @@ def train(args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description="A network exported by ConvViz.")
     commands = parser.add_subparsers(dest="command", required=True)
-    p = commands.add_parser("train", help="train on CIFAR-10 and write a ConvViz weights file",
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = commands.add_parser("train", help="train on CIFAR-10 and write a ConvViz weights file")
     p.add_argument("--data", required=True, help="folder of CIFAR-10's python batches (cifar-10-batches-py)")
-    p.add_argument("--epochs", type=int, default=TRAINING["epochs"])
-    p.add_argument("--batch-size", type=int, default=TRAINING["batch_size"])
-    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=TRAINING["optimizer"])
-    p.add_argument("--lr", type=float, default=TRAINING["lr"], help="learning rate (None: the optimiser's)")
-    p.add_argument("--momentum", type=float, default=TRAINING["momentum"], help="SGD's momentum")
+    p.add_argument("--epochs", type=int, default=TRAINING["epochs"],
+                   help="passes over the data (%(default)s)")
+    p.add_argument("--batch-size", type=int, default=TRAINING["batch_size"],
+                   help="images per step (%(default)s)")
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=TRAINING["optimizer"],
+                   help="see OPTIMIZERS (%(default)s)")
+    p.add_argument("--lr", type=float, default=TRAINING["lr"],
+                   help="base learning rate (%(default)s; None takes the optimiser's own, see OPTIMIZERS)")
+    p.add_argument("--momentum", type=float, default=TRAINING["momentum"],
+                   help="SGD's momentum (%(default)s)")
     p.add_argument("--weight-decay", type=float, default=TRAINING["weight_decay"],
-                   help="L2 decay of the DECAYED weights")
-    p.add_argument("--schedule", choices=("constant", "step", "cosine"), default=TRAINING["schedule"])
+                   help="L2 decay of the DECAYED weights (%(default)s)")
+    p.add_argument("--schedule", choices=("constant", "step", "cosine"), default=TRAINING["schedule"],
+                   help="how the learning rate falls (%(default)s)")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=TRAINING["augment"],
-                   help="random crops and horizontal flips")
-    p.add_argument("--val-split", type=int, default=TRAINING["val_split"], help="training images held out")
-    p.add_argument("--seed", type=int, default=TRAINING["seed"])
+                   help="random crops and horizontal flips (%(default)s)")
+    p.add_argument("--val-split", type=int, default=TRAINING["val_split"],
+                   help="training images held out for validation (%(default)s)")
+    p.add_argument("--seed", type=int, default=TRAINING["seed"],
+                   help="of the split, the order and the augmentation (%(default)s)")
     p.add_argument("--max-steps", type=int, default=TRAINING["max_steps"], help="stop after this many steps")
     p.add_argument("--init-weights", help="start from this ConvViz weights file (default: PyTorch's "
                                           "initialisation, the distribution ConvViz uses)")
     p.add_argument("--save-weights", default=f"{{Path(__file__).stem}}-trained.npz",
-                   help="the ConvViz weights file to write after every epoch")
+                   help="the ConvViz weights file written after every epoch (%(default)s)")
     p.add_argument("--device", help="cuda, mps or cpu (default: cuda when there is one)")
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.batch_size < 1 or (args.max_steps is not None and args.max_steps < 1):

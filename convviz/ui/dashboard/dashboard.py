@@ -224,6 +224,11 @@ class TrainDashboard(QWidget):
     def running(self) -> bool:
         return self._run is not None
 
+    def weights_at_rest(self) -> bool:
+        """Whether the trainer's weights hold still, so they may be copied (File > Export): there is a
+        trainer, and no run or a run holding in pause."""
+        return self.trainer is not None and (not self.running() or self._paused)
+
     def start_blocker(self) -> str | None:
         """Why Start is disabled, as a sentence for the user, or None."""
         if self.running():
