@@ -42,8 +42,9 @@ def _download(args) -> int:
 def _export(args) -> int:
     from .export.command import export_command
     from .training import TrainConfig
+    from .training.run_weights import weights_and_settings
 
-    return export_command(args, TrainConfig().to_dict())
+    return export_command(args, TrainConfig().to_dict(), weights_and_settings)
 
 
 def _bench(args) -> int:
@@ -99,8 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("net", help="architecture JSON file or preset name")
     p.add_argument("out", help="the file to write: OUT.py (PyTorch) or OUT.onnx")
     p.add_argument("--to", choices=("torch", "onnx"), help="the format (default: from OUT's suffix)")
-    p.add_argument("--weights", help="a weights .npz for the network (convviz train --save-weights); "
-                                     "the ONNX model carries them, the PyTorch file's load_weights reads them")
+    p.add_argument("--weights", help="a weights .npz for the network (convviz train --save-weights) or a "
+                                     "checkpoint (its run's settings become the PyTorch file's defaults)")
     p.set_defaults(run=_export)
     p = sub.add_parser("download", help="download CIFAR-10 with a progress bar")
     p.add_argument("--dir", help="folder to put it in (default: the app's data folder)")

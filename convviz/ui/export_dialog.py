@@ -11,14 +11,15 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLabel, QLineEdit, QPushButton, QRadioButton, QVBoxLayout)
 
-from ..export.network import FORMATS, export_network
+from ..export.network import FORMATS, export_network, weights_beside
 from ..training.checkpoint import architecture_difference
+from ..training.run_weights import weights_and_settings
 from .dashboard.dashboard import live_hyper
 from .worker import Background, JobWorker
 
 FORMAT_TITLES = {"torch": "PyTorch file (.py): Net, load_weights, and a train command for a GPU",
                  "onnx": "ONNX model (.onnx), for onnxruntime and other runtimes"}
-WEIGHTS_FILTER = "ConvViz weights (*.npz);;All files (*)"
+WEIGHTS_FILTER = "ConvViz weights or checkpoints (*.npz);;All files (*)"
 
 
 @dataclass
@@ -34,9 +35,15 @@ class ExportRequest:
     title: str
 
     def run(self) -> str:
-        """Write it (in a worker thread) -> the one line saying what was written."""
-        return export_network(self.arch, self.to, self.path, self.settings, self.weights, self.title,
-                              self.settings_source)
+        """Write it (in a worker thread) -> the one line saying what was written. A checkpoint chosen as
+        the weights file gives its network's weights and its run's settings."""
+        weights, settings, said = self.weights, self.settings, self.settings_source
+        if isinstance(weights, Path):
+            weights, run_settings = weights_and_settings(weights)
+            if run_settings is not None:
+                settings, said = run_settings, f" (those of the checkpoint {self.weights.name})"
+        return export_network(self.arch, self.to, self.path, settings, weights, self.title, said,
+                              source=self.weights if isinstance(self.weights, Path) else None)
 
 
 def run_problem(dashboard, arch) -> str | None:
@@ -81,7 +88,7 @@ class ExportDialog(QDialog):
             self.weights_group.addButton(button)
         (self.use_run if self.run_problem is None else self.use_file).setChecked(True)
         self.weights_path = QLineEdit()
-        self.weights_path.setPlaceholderText("convviz train --save-weights, or a PyTorch file's train command")
+        self.weights_path.setPlaceholderText("a weights .npz or a checkpoint")
         file_row = _row(self.use_file, self.weights_path, self._button("Choose…", self.choose_weights))
         weights_box = QVBoxLayout()
         weights_box.addWidget(self.use_run)
@@ -146,10 +153,11 @@ class ExportDialog(QDialog):
         if problem:
             self.hint.setText(problem)
         elif self.format == "torch" and self.use_run.isChecked():
-            self.hint.setText(f"The run's weights go beside it, as {Path(self.out_path.text()).with_suffix('.npz').name}; "
+            self.hint.setText(f"The run's weights go beside it, as {weights_beside(self.out_path.text()).name}; "
                               "its train command starts from the run's settings.")
         elif self.format == "torch":
-            self.hint.setText("Its train command starts from the Train tab's settings.")
+            self.hint.setText("Its train command starts from the Train tab's settings (a checkpoint's own, if "
+                              "the weights come from one).")
         else:
             self.hint.setText("Its outputs are the logits and the probabilities, for images normalised as in training.")
 

@@ -15,7 +15,7 @@ from convviz.engine import BLOCK_TYPES, OPTIMIZERS, Network, make_optimizer
 from convviz.export.torch_code import torch_source, write_torch_file
 from convviz.model.io import save_architecture
 from convviz.model.presets import load_preset
-from convviz.training import TrainConfig
+from convviz.training import TrainConfig, Trainer
 
 SETTINGS = TrainConfig().to_dict()
 
@@ -143,3 +143,36 @@ def test_the_command_checks_the_weights_and_names_them_in_the_file(tmp_path, cap
     assert main(["export", "convnetjs", "--weights", str(tmp_path / "w.npz"), str(tmp_path / "other.py")]) == 1
     assert "does not fit this architecture" in capsys.readouterr().err
     assert not (tmp_path / "other.py").exists()
+
+
+def test_a_checkpoint_gives_its_weights_and_its_runs_settings(tmp_path, capsys):
+    torch = pytest.importorskip("torch")
+    from convviz.data import Cifar10
+
+    rng = np.random.default_rng(0)
+    data = Cifar10(rng.integers(0, 256, (12, 3, 32, 32), dtype=np.uint8), rng.integers(0, 10, 12),
+                   rng.integers(0, 256, (4, 3, 32, 32), dtype=np.uint8), rng.integers(0, 10, 4),
+                   [str(k) for k in range(10)], None)
+    trainer = Trainer(load_preset("convnetjs"), data, TrainConfig(optimizer="sgd", batch_size=4, val_split=4, epochs=1))
+    for _ in trainer.run():
+        pass
+    trainer.set_hyper(lr=0.003, momentum=0.5)                        # changed while it ran
+    trainer.save_checkpoint(tmp_path / "run.npz")
+    assert main(["export", "convnetjs", "--weights", str(tmp_path / "run.npz"), str(tmp_path / "run.py")]) == 0
+    assert "run-weights.npz" in capsys.readouterr().out
+    module = load_module(tmp_path / "run.py")
+    assert module.TRAINING["lr"] == 0.003 and module.TRAINING["momentum"] == 0.5 and module.TRAINING["epochs"] == 1
+    model = module.Net()
+    module.load_weights(model, tmp_path / "run-weights.npz")
+    model.eval()
+    x = images(trainer.net, 3)
+    with torch.no_grad():
+        np.testing.assert_allclose(model(torch.from_numpy(x)).numpy(), trainer.net.forward(x), rtol=1e-4, atol=1e-4)
+
+
+def test_the_export_never_writes_over_the_weights_it_reads(tmp_path, capsys):
+    Network(load_preset("convnetjs")).save_weights(tmp_path / "w.npz")
+    before = (tmp_path / "w.npz").read_bytes()
+    assert main(["export", "convnetjs", "--weights", str(tmp_path / "w.npz"), "--to", "onnx", str(tmp_path / "w.npz")]) == 1
+    assert "is the weights file the export reads" in capsys.readouterr().err
+    assert (tmp_path / "w.npz").read_bytes() == before

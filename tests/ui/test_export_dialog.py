@@ -65,11 +65,11 @@ def test_the_runs_weights_and_settings_go_with_the_pytorch_file(qtbot, window, t
     monkeypatch.setattr(ExportDialog, "exec", lambda self: ExportDialog.DialogCode.Accepted)
     window.export_network_dialog()
     wait_for_export(qtbot, window)
-    assert window.statusBar().currentMessage() == f"Wrote {tmp_path / 'mine.py'} and its weights mine.npz (PyTorch)"
+    assert window.statusBar().currentMessage() == f"Wrote {tmp_path / 'mine.py'} and its weights mine-weights.npz (PyTorch)"
     text = (tmp_path / "mine.py").read_text()
     assert '"optimizer": "adam"' in text and "those of the run, at step 0" in text
     exported = Network(arch)
-    exported.load_weights(tmp_path / "mine.npz")
+    exported.load_weights(tmp_path / "mine-weights.npz")
     for key, a in trainer.net.state().items():
         np.testing.assert_array_equal(exported.state()[key], a)
 
