@@ -497,8 +497,9 @@ class LRN(LayerType):
 
     def onnx_mapping(self, hp, vol):
         """ONNX's LRN operator sums (n-1)//2 slices before and n//2 after, this layer (and PyTorch) n//2
-        before and (n-1)//2 after: the same for odd n. For even n the sum of squares is a 1x1 conv with fixed
-        weights (alpha/n on each slice's neighbourhood, bias k), then x / s^beta."""
+        before and (n-1)//2 after: the same for odd n (and onnxruntime runs odd n only). For even n the sum
+        of squares is a 1x1 conv with fixed weights (alpha/n on each slice's neighbourhood, bias k), then
+        x / s^beta."""
         n, c = hp["size"], vol.depth
         if n % 2:
             return onnx_op("LRN", size=n, alpha=hp["alpha"], beta=hp["beta"], bias=hp["k"])
