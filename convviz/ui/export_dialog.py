@@ -54,7 +54,7 @@ def run_problem(dashboard, arch) -> str | None:
     difference = architecture_difference(trainer.arch.to_dict(), arch.to_dict())
     if difference:
         return f"the run trains another network ({difference})"
-    if not dashboard.weights_at_rest():
+    if dashboard.idle_trainer() is None:
         return "pause the run first"
     return None
 

@@ -23,6 +23,7 @@ from ..model.summary import summary_table
 from .builder import BuilderDocument, BuilderWidget
 from .builder.style import icon
 from .dashboard import TrainDashboard
+from .explain import ExplainTab
 from .export_dialog import ExportDialog, Exporter
 
 DEFAULT_PRESET = "convnetjs"
@@ -49,6 +50,8 @@ class MainWindow(QMainWindow):
         self.dashboard = TrainDashboard()
         self.tabs.addTab(self.dashboard, icon("softmax"), "Train")
         self.architectureChanged.connect(self.dashboard.set_architecture)
+        self.explain = ExplainTab(self.dashboard)
+        self.tabs.addTab(self.explain, icon("fc"), "Explain")
         self.exporter = Exporter(self)
         self.exporter.finished.connect(self._export_finished)
         self.setCentralWidget(self.tabs)
@@ -360,6 +363,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_settings()
+        self.explain.shutdown()  # cancels an explanation and waits for its thread
         self.dashboard.shutdown()  # stops a run and waits for the training and data threads
         self.exporter.wait()
         event.accept()

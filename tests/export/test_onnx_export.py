@@ -34,7 +34,7 @@ def test_onnxruntime_gives_the_engines_logits(name, tmp_path):
 
 
 def test_the_command_writes_a_model_from_a_weights_file(tmp_path, capsys):
-    net = trained_network("sequential")  # (model.io does not read containers yet)
+    net = trained_network("branching")
     weights, json_file, out = tmp_path / "w.npz", tmp_path / "net.json", tmp_path / "net.onnx"
     net.save_weights(weights)
     from convviz.model.io import save_architecture

@@ -224,10 +224,10 @@ class TrainDashboard(QWidget):
     def running(self) -> bool:
         return self._run is not None
 
-    def weights_at_rest(self) -> bool:
-        """Whether the trainer's weights hold still, so they may be copied (File > Export): there is a
-        trainer, and no run or a run holding in pause."""
-        return self.trainer is not None and (not self.running() or self._paused)
+    def idle_trainer(self):
+        """The trainer of the current or last run while its weights hold still (the run paused, or
+        ended), for a copy; None while a step may run or before any run."""
+        return self.trainer if self.trainer is not None and (not self.running() or self._paused) else None
 
     def start_blocker(self) -> str | None:
         """Why Start is disabled, as a sentence for the user, or None."""
