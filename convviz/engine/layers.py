@@ -745,17 +745,16 @@ class Softmax(LayerType):
                             OnnxNode("Softmax", ("scores",), {"axis": 1})))  # (N, classes)
 
     def forward(self, hp, params, buffers, x, ctx):
-        p = softmax(x.reshape(len(x), math.prod(x.shape[1:])))
-        return p.reshape(x.shape), p
+        p = softmax(x)  # over depth at each position: a 1x1xC volume, or a class-score map (see plan.compile_plan)
+        return p, p
 
     def backward(self, hp, params, dout, cache):
         p = cache
-        d2 = dout.reshape(p.shape)
-        return (p * (d2 - (d2 * p).sum(axis=1, keepdims=True))).reshape(dout.shape), {}
+        return p * (dout - (dout * p).sum(axis=1, keepdims=True)), {}
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of (N, C)."""
+    """Softmax over axis 1: the classes of (N, C) or of every position of (N, C, H, W)."""
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
