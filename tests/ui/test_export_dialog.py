@@ -76,7 +76,7 @@ def test_the_runs_weights_and_settings_go_with_the_pytorch_file(qtbot, window, t
 
 def test_the_run_is_not_offered_for_another_network(qtbot, window):
     window.dashboard.trainer = Trainer(window.current_architecture(), random_cifar(), TrainConfig(val_split=5))
-    window.builder.select(0)
+    window.builder.select((0,))
     window.builder.inspector.editors["filters"].setValue(8)
     dialog = ExportDialog(window.current_architecture(), "net", window.dashboard, "", window)
     qtbot.addWidget(dialog)
