@@ -108,7 +108,6 @@ class Group:
     merge_title: str
     tip: str
     repeat: int = 1
-    signature: tuple = ()
     x: float = 0.0
     top: float = 0.0
     width: float = 0.0
@@ -116,17 +115,18 @@ class Group:
     join_x: float = 0.0
 
 
-def operator_box(layer_type: str, hp: dict, vol_in: Volume | None) -> tuple[list[str], Volume | None]:
-    """Labels above an operator and its box: a conv's filter F x F x D_in, a pool's window F x F x 1,
-    an fc's weights drawn as its input volume."""
+def operator_box(layer_type: str, hp: dict, vol_in: Volume) -> tuple[list[str], Volume]:
+    """Labels above an operator and its box: a conv's filter F x F x D_in, a pool's window F x F x 1
+    (a global pool's: the whole input), an fc's weights drawn as its input volume."""
     declared = LAYER_TYPES[layer_type]
-    if declared.kind == "conv":
+    if declared.has_filters:
         lines = [f"{declared.title} {hp['filters']}@{hp['size']}x{hp['size']}",
                  f"s{hp['stride']} p{hp['pad']}" + (f" d{hp['dilation']}" if hp["dilation"] != 1 else "")]
-        return lines, Volume(hp["size"], hp["size"], vol_in.depth if vol_in else 1)
+        return lines, Volume(hp["size"], hp["size"], vol_in.depth)
     if declared.kind == "pool":
-        return [f"{declared.title} {hp['size']}x{hp['size']}", f"s{hp['stride']} p{hp['pad']}"], \
-            Volume(hp["size"], hp["size"], 1)
+        span, stride = declared.window(hp, vol_in)
+        lines = [f"{declared.title} {span}x{span}"] + ([f"s{stride} p{hp['pad']}"] if "pad" in hp else [])
+        return lines, Volume(span, span, 1)
     return [f"{declared.title} {hp['units']}"], vol_in
 
 
@@ -138,24 +138,30 @@ class _Builder:
 
     def lane(self, blocks: list, infos: list, last: Box | None, name: str = "") -> Lane:
         lane = Lane(name=name)
-        for block, info in zip(blocks, infos):
+        i = 0
+        while i < len(blocks):
+            block, info = blocks[i], infos[i]
+            if info.is_container and isinstance(block.lanes, list):
+                end = _unit_end(blocks, i)
+                key, repeats, j = _unit_key(blocks, infos, i, end), [info.path], end
+                while j < len(blocks) and infos[j].is_container:  # identical units in a row: drawn once
+                    following = _unit_end(blocks, j)
+                    if _unit_key(blocks, infos, j, following) != key:
+                        break
+                    repeats.append(infos[j].path)
+                    j = following
+                last = self.container(lane, block, info, CONTAINER_TYPES[block.type], repeats)
+                for k in range(i + 1, end):
+                    self.listed(lane, last, blocks[k], infos[k])
+                i = j
+                continue
             declared = LAYER_TYPES.get(block.type) if isinstance(block.type, str) else None
-            container = CONTAINER_TYPES.get(block.type) if info.is_container else None
-            if container is not None:
-                last = self.container(lane, block, info, container)
-            elif declared is None or declared.kind not in SHAPING_KINDS:
-                title = declared.title if declared else f"{block.type}?"
-                shown = f"{title} ✖" if info.errors else title
-                if last is None:
-                    lane.listed.append(shown)
-                    continue
-                last.then.append(shown)
-                last.tip += f"<br>then {title} (block {info.label})"
-                last.listed.append(info.path)
+            if declared is None or declared.kind not in SHAPING_KINDS:
+                self.listed(lane, last, block, info)
             else:
-                try:
-                    above, dims = operator_box(block.type, declared.resolve(block.params), info.input)
-                except (KeyError, TypeError, ValueError):
+                if info.hp is not None and info.input is not None:
+                    above, dims = operator_box(block.type, info.hp, info.input)
+                else:  # hyperparameters it cannot use
                     above, dims = [declared.title], None
                 colour = kind_colour(declared.kind)
                 lane.items.append(Box(dims, colour, "", above=above, operator=True, path=info.path,
@@ -165,11 +171,24 @@ class _Builder:
                            tip=f"Output of {declared.title} (block {info.label}): "
                                + (f"<b>{out}</b>" if out is not None else "cannot be computed"))
                 lane.items.append(last)
-        _fold_repeats(lane)
+            i += 1
         return lane
 
-    def container(self, lane: Lane, block, info, container) -> Box:
-        """Add a container's group (or, collapsed, one box) and its merged volume to lane -> that volume."""
+    @staticmethod
+    def listed(lane: Lane, last: Box | None, block, info) -> None:
+        """A block that keeps the volume: listed under the last volume (or at the lane's start)."""
+        title = info.title if info.kind else f"{block.type}?"
+        shown = f"{title} ✖" if info.errors else title
+        if last is None:
+            lane.listed.append(shown)
+            return
+        last.then.append(shown)
+        last.tip += f"<br>then {title} (block {info.label})"
+        last.listed.append(info.path)
+
+    def container(self, lane: Lane, block, info, container, repeats: list[Path]) -> Box:
+        """Add a container's group (or, collapsed, one box) and its merged volume to lane -> that volume.
+        repeats: the paths of the identical containers in a row it stands for (itself first)."""
         out = info.output
         colour = kind_colour("container")
         summary = f"<b>{info.title}</b> (block {info.label}): {container.summary}"
@@ -179,43 +198,35 @@ class _Builder:
         else:
             lanes = [self.lane(sub, sub_infos, None, lane_title(container, j))
                      for j, (sub, sub_infos) in enumerate(zip(block.lanes, info.lanes))]
-            lane.items.append(Group(info.path, lanes, container.merge_title, summary,
-                                    signature=(str(block.to_dict()), str(info.input))))
+            lane.items.append(Group(info.path, lanes, container.merge_title, summary, len(repeats)))
         merged = Box(out, ERROR if out is None else colour, str(out) if out is not None else "?",
                      below=[f"{container.merge_title} ({info.title} {info.label})" + (" ✖" if info.errors else "")],
                      path=info.path, tip=f"{summary}<br>merged: " + (f"<b>{out}</b>" if out is not None else
                                                                       "the lanes' volumes do not fit together"))
+        if len(repeats) > 1:
+            first, final = repeats[0][-1], repeats[-1][-1]
+            merged.below.append(f"× {len(repeats)} (blocks {first}–{final})")
+            merged.tip += f"<br>drawn once for {len(repeats)} identical blocks in a row ({first} to {final})"
         lane.items.append(merged)
         return merged
 
 
-def _fold_repeats(lane: Lane) -> None:
-    """Draw each run of identical consecutive containers (a Group, its merged Box, and the same layers
-    listed under it) once, with the count."""
-    items, folded = lane.items, []
-    i = 0
-    while i < len(items):
-        item = items[i]
-        if not isinstance(item, Group):
-            folded.append(item)
-            i += 1
-            continue
-        merged = items[i + 1]
-        key = (item.signature, tuple(merged.then))
-        j = i + 2
-        paths = [item.path]
-        while (j + 1 < len(items) and isinstance(items[j], Group)
-               and (items[j].signature, tuple(items[j + 1].then)) == key):
-            paths.append(items[j].path)
-            j += 2
-        if len(paths) > 1:
-            item.repeat = len(paths)
-            first, last = paths[0][-1], paths[-1][-1]
-            merged.below.append(f"× {len(paths)} (blocks {first}–{last})")
-            merged.tip += f"<br>drawn once for {len(paths)} identical blocks in a row ({first} to {last})"
-        folded += [item, merged]
-        i = j
-    lane.items = folded
+def _unit_end(blocks: list, i: int) -> int:
+    """One past the container at i and the blocks after it that keep the volume (listed under it)."""
+    j = i + 1
+    while j < len(blocks):
+        declared = LAYER_TYPES.get(blocks[j].type) if isinstance(blocks[j].type, str) else None
+        if declared is None or declared.kind in SHAPING_KINDS:
+            break
+        j += 1
+    return j
+
+
+def _unit_key(blocks: list, infos: list, i: int, end: int) -> tuple:
+    """What makes two units (a container and the blocks listed after it) draw alike: their blocks,
+    the volume fed to them, and their problems."""
+    return (str([b.to_dict() for b in blocks[i:end]]), str(infos[i].input),
+            any(infos[k].errors for k in range(i, end)))
 
 
 class NetworkDrawing(QWidget):
@@ -237,6 +248,7 @@ class NetworkDrawing(QWidget):
         self.zoom = 1.0
         self._natural = QSize(200, 160)
         self._size = (0.0, 0.0)
+        self._font_pair: tuple[QFont, QFont] | None = None
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.setAccessibleName("Network drawing")
 
@@ -283,25 +295,30 @@ class NetworkDrawing(QWidget):
     def _layout(self) -> None:
         """Choose the largest zoom (MIN_ZOOM to MAX_ZOOM) at which the drawing fits the height, then
         place every lane, group and box."""
-        low, high = MIN_ZOOM, MAX_ZOOM
-        if self._height(self.root, high) <= self.height():
-            low = high
-        for _ in range(10):  # the height grows with the zoom: bisect
-            if high - low < 0.01:
-                break
-            middle = (low + high) / 2
-            low, high = (middle, high) if self._height(self.root, middle) <= self.height() else (low, middle)
-        self.zoom = low
-        small, bold = (QFontMetrics(font) for font in self._fonts())
+        available = self.height()
+        low, high = (MIN_ZOOM, self._height(self.root, MIN_ZOOM)), (MAX_ZOOM, self._height(self.root, MAX_ZOOM))
+        if high[1] <= available:
+            self.zoom = MAX_ZOOM
+        else:
+            for _ in range(3):  # the height is convex in the zoom: the chord's answer always fits; refine it
+                if high[1] <= low[1] or available <= low[1]:
+                    break
+                z = low[0] + (available - low[1]) / (high[1] - low[1]) * (high[0] - low[0])
+                fits = (z, self._height(self.root, z))
+                if high[0] - z < 0.01:
+                    break
+                low, high = (fits, high) if fits[1] <= available else (low, fits)
+            self.zoom = low[0]
+        small, bold = (_Widths(font) for font in self._fonts())
         self._place(self.root, MARGIN, 0.0, None, small, bold)
         width = self.root.width + 2 * MARGIN
-        self._natural = QSize(int(width), int(self._height(self.root, 1.0)))
+        self._natural = QSize(int(width), int(self.root.height))
         self.setMinimumSize(int(width), int(self._height(self.root, MIN_ZOOM)))
         self._size = (width, self.root.height)
         self.update()
 
-    def _place(self, lane: Lane, x0: float, top: float, row: tuple[float, float] | None, small: QFontMetrics,
-               bold: QFontMetrics) -> None:
+    def _place(self, lane: Lane, x0: float, top: float, row: tuple[float, float] | None, small: "_Widths",
+               bold: "_Widths") -> None:
         """Lay lane out from (x0, top): its items left to right on one baseline (row: the ascent and
         descent it shares with the lane it continues), its containers' other lanes below its row."""
         ascent, descent = row or self._metrics(lane, self.zoom)
@@ -340,8 +357,18 @@ class NetworkDrawing(QWidget):
     def sizeHint(self) -> QSize:
         return self._natural
 
+    def changeEvent(self, event):
+        if event.type() == QEvent.FontChange:
+            self._font_pair = None
+        super().changeEvent(event)
+
     def _fonts(self) -> tuple[QFont, QFont]:
         """(small, bold) fonts for the labels."""
+        if self._font_pair is None:
+            self._font_pair = self._make_fonts()
+        return self._font_pair
+
+    def _make_fonts(self) -> tuple[QFont, QFont]:
         small = QFont(self.font())
         small.setPointSizeF(self.font().pointSizeF() * 0.85)
         bold = QFont(self.font())
@@ -516,13 +543,18 @@ class NetworkDrawing(QWidget):
             painter.drawRoundedRect(QRectF(x0 - 4, y0 - height - recede - 4, front + recede + 8, height + recede + 8), 3, 3)
 
 
-def _rows(lane: Lane) -> int:
-    """How many rows of boxes a lane needs (its groups' other lanes run below it)."""
-    rows = 1
-    for item in lane.items:
-        if isinstance(item, Group):
-            rows = max(rows, sum(_rows(sub) for sub in item.lanes))
-    return rows
+class _Widths:
+    """Text widths in one font, each text measured once."""
+
+    def __init__(self, font: QFont):
+        self.metrics = QFontMetrics(font)
+        self.known: dict[str, int] = {}
+
+    def horizontalAdvance(self, text: str) -> int:  # noqa: N802 (as QFontMetrics names it)
+        width = self.known.get(text)
+        if width is None:
+            width = self.known[text] = self.metrics.horizontalAdvance(text)
+        return width
 
 
 def _collect(lane: Lane, boxes: list[Box], groups: list[Group]) -> None:

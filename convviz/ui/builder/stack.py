@@ -14,10 +14,12 @@ merge row at the end of the last lane or after the container.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QPoint, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QDrag, QFont, QFontMetrics, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtGui import QColor, QDrag, QFont, QFontMetrics, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate
 
 from ...engine.layers import BLOCK_TYPES, CONTAINER_TYPES
@@ -40,6 +42,10 @@ LANE_HEIGHT = 22
 EMPTY_HEIGHT = 28
 MERGE_HEIGHT = 32
 CARD_RADIUS = 7
+LEFT, RIGHT, CENTRE = Qt.AlignLeft | Qt.AlignVCenter, Qt.AlignRight | Qt.AlignVCenter, Qt.AlignCenter
+NO_PEN, NO_BRUSH, ELIDE_LEFT, ELIDE_RIGHT = Qt.NoPen, Qt.NoBrush, Qt.ElideLeft, Qt.ElideRight  # (Qt's enums are
+SELECTABLE = Qt.ItemIsEnabled | Qt.ItemIsSelectable                         # slow to combine in Python: once)
+DRAGGABLE = SELECTABLE | Qt.ItemIsDragEnabled
 
 
 @dataclass(slots=True)
@@ -48,26 +54,91 @@ class Row:
     card when collapsed), "lane" (a lane's caption), "empty" (an empty lane: the identity), "merge"
     (where the lanes join; closes the card). path: the block's (a lane's: container path + (lane,); a
     merge's: its container's). depth: the container cards around the row (a header's and a merge's
-    own card not counted). points: the insertion points of its (upper half, lower half)."""
+    own card not counted). points: the insertion points of its (upper half, lower half).
+    info, block: the BlockInfo and LayerSpec of a block, container or merge row (its texts are made
+    from them when it is drawn); texts: those of an input, lane or empty row (title, detail, volume)."""
 
     role: str
     path: Path
     depth: int
     points: tuple[Path, Path]
-    kind: str = ""
-    icon_name: str = ""
-    title: str = ""
-    label: str = ""
-    detail: str = ""
-    volume: str = ""
-    params: str = ""
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    info: Any = None
+    block: Any = None
     collapsed: bool = False
+    texts: tuple[str, str, str] = ("", "", "")
+    problems: tuple[list, list] = ([], [])  # an input row's (errors, warnings): the network's
+
+    @property
+    def kind(self) -> str:
+        return self.info.kind if self.info is not None else self.role if self.role == "input" else "container"
+
+    @property
+    def icon_name(self) -> str:
+        return self.info.type if self.info is not None else self.role
+
+    @property
+    def title(self) -> str:
+        if self.info is None:
+            return self.texts[0]
+        return CONTAINER_TYPES[self.info.type].merge_title if self.role == "merge" else self.info.title
+
+    @property
+    def label(self) -> str:
+        return f"block {self.info.label}" if self.role in ("block", "container") else ""
+
+    @property
+    def volume(self) -> str:
+        return _volume(self.info.output) if self.info is not None else self.texts[2]
+
+    @property
+    def params(self) -> str:
+        return f"{count(self.info.params)} params" if self.role in ("block", "container") and self.info.params else ""
+
+    @property
+    def detail(self) -> str:
+        if self.info is None:
+            return self.texts[1]
+        if self.role == "block":
+            return hyper_text(self.block.type, self.block.params, self.info.hp)
+        t = CONTAINER_TYPES[self.info.type]
+        if self.role == "merge":
+            joiner = f" {t.merge_title} " if len(t.merge_title) == 1 else " | "
+            return joiner.join(f"{lane_title(t, j)} {_volume(v)}" for j, v in enumerate(self.info.merge_inputs))
+        if self.collapsed:
+            leaves = sum(1 for _ in _leaves(self.info))
+            return f"{leaves} layer{'s' * (leaves != 1)} in {len(self.block.lanes)} lanes"
+        return " · ".join(f"{lane_title(t, j)} " + (_blocks(len(lane)) if lane else "identity")
+                          for j, lane in enumerate(self.block.lanes))
+
+    @property
+    def errors(self) -> list[str]:
+        return [p.message for p in (self.info.errors if self.info is not None else self.problems[0])]
+
+    @property
+    def warnings(self) -> list[str]:
+        if self.role == "merge":
+            return []
+        return [p.message for p in (self.info.warnings if self.info is not None else self.problems[1])]
 
     @property
     def message(self) -> str | None:
         return (self.errors or self.warnings or [None])[0]
+
+    @property
+    def height(self) -> int:
+        """The row's height in pixels."""
+        if self.role == "lane":
+            return LANE_HEIGHT
+        if self.role == "empty":
+            return EMPTY_HEIGHT
+        info = self.info
+        if self.role == "merge":
+            return MERGE_HEIGHT + (LINE_HEIGHT if info.errors else 0)
+        problems = bool(info.errors or info.warnings) if info is not None else any(self.problems)
+        second = self.role == "input" or (not self.collapsed and (
+            self.role == "container" or info.params or self.block.params or getattr(
+                BLOCK_TYPES.get(info.type), "hypers", ())))
+        return TITLE_HEIGHT + 4 + LINE_HEIGHT * (bool(second) + problems)
 
     @property
     def block_path(self) -> Path:
@@ -77,6 +148,10 @@ class Row:
     @property
     def draggable(self) -> bool:
         return self.role in ("block", "container")
+
+
+def _blocks(n: int) -> str:
+    return f"{n} block{'s' * (n != 1)}"
 
 
 def hyper_text(layer_type: str, params: dict, hp: dict | None = None) -> str:
@@ -103,7 +178,10 @@ def _next(path: Path) -> Path:
 
 class StackModel(QAbstractListModel):
     """A read-only view of the document's tree; drops become document edits (undoable commands).
-    collapsed: the paths of the containers shown collapsed."""
+    collapsed: the paths of the containers shown collapsed. refreshed: the rows' texts changed but not
+    their number, kinds or heights (views repaint; nothing is laid out again)."""
+
+    refreshed = Signal()
 
     def __init__(self, document: BuilderDocument, parent=None):
         super().__init__(parent)
@@ -119,69 +197,50 @@ class StackModel(QAbstractListModel):
     def _rebuild(self) -> None:
         arch, inference = self.document.arch, self.document.inference
         first = (0,)
-        rows = [Row("input", INPUT, 0, (first, first), "input", "input", "INPUT", "",
-                    " · ".join(f"{k} {v}" for k, v in arch.input._asdict().items()) + f" · {arch.classes} classes",
-                    str(arch.input), "", [p.message for p in inference.errors if p.path is None],
-                    [p.message for p in inference.warnings if p.path is None])]
+        rows = [Row("input", INPUT, 0, (first, first), texts=(
+            "INPUT", " · ".join(f"{k} {v}" for k, v in arch.input._asdict().items()) + f" · {arch.classes} classes",
+            str(arch.input)), problems=([p for p in inference.errors if p.path is None],
+                                        [p for p in inference.warnings if p.path is None]))]
         self._lane(rows, arch.layers, inference.blocks, 0)
         self._rows = rows
         self._index = {(r.role, r.path): i for i, r in enumerate(rows)}
 
     def _lane(self, rows: list[Row], blocks: list, infos: list, depth: int) -> None:
         for block, info in zip(blocks, infos):
-            declared = BLOCK_TYPES.get(block.type) if isinstance(block.type, str) else None
-            common = dict(kind=info.kind, icon_name=info.type, title=info.title, label=f"block {info.label}",
-                          volume=_volume(info.output), params=f"{count(info.params)} params" if info.params else "",
-                          errors=[p.message for p in info.errors], warnings=[p.message for p in info.warnings])
             path = info.path
+            after = path[:-1] + (path[-1] + 1,)
             if not info.is_container or not isinstance(block.lanes, list):
-                rows.append(Row("block", path, depth, (path, _next(path)),
-                                detail=hyper_text(block.type, block.params, info.hp), **common))
+                rows.append(Row("block", path, depth, (path, after), info, block))
                 continue
-            collapsed = path in self.collapsed
-            t = declared
-            lanes = [f"{lane_title(t, j)} " + (f"{len(lane)} block{'s' * (len(lane) != 1)}" if lane else "identity")
-                     for j, lane in enumerate(block.lanes)]
-            leaves = sum(1 for _ in _leaves(info))
-            if collapsed:
-                detail = f"{leaves} layer{'s' * (leaves != 1)} in {len(block.lanes)} lanes"
-                rows.append(Row("container", path, depth, (path, _next(path)), detail=detail, collapsed=True, **common))
+            if path in self.collapsed:
+                rows.append(Row("container", path, depth, (path, after), info, block, True))
                 continue
-            rows.append(Row("container", path, depth, (path, path + (0, 0)), detail=" · ".join(lanes), **common))
+            rows.append(Row("container", path, depth, (path, path + (0, 0)), info, block))
+            t = CONTAINER_TYPES[info.type]
             for j, (lane, lane_infos) in enumerate(zip(block.lanes, info.lanes)):
                 upper = path + (0, 0) if j == 0 else path + (j - 1, len(block.lanes[j - 1]))
                 out = info.merge_inputs[j] if j < len(info.merge_inputs) else None
-                rows.append(Row("lane", path + (j,), depth + 1, (upper, path + (j, 0)), "container",
-                                title=lane_title(t, j), volume=_volume(out),
-                                detail=f"{len(lane)} block{'s' * (len(lane) != 1)}" if lane else "identity"))
+                rows.append(Row("lane", path + (j,), depth + 1, (upper, path + (j, 0)),
+                                texts=(lane_title(t, j), _blocks(len(lane)) if lane else "identity", _volume(out))))
                 if not lane:
-                    rows.append(Row("empty", path + (j,), depth + 1, (path + (j, 0),) * 2, "container",
-                                    title="identity", detail="passes its input on unchanged · drop blocks here"))
+                    rows.append(Row("empty", path + (j,), depth + 1, (path + (j, 0),) * 2,
+                                    texts=("identity", "passes its input on unchanged · drop blocks here", "")))
                 self._lane(rows, lane, lane_infos, depth + 1)
             last = len(block.lanes) - 1
-            merge_errors = [p.message for p in info.errors]
-            rows.append(Row("merge", path, depth, (path + (last, len(block.lanes[last])), _next(path)), info.kind,
-                            title=t.merge_title, volume=_volume(info.output),
-                            detail=self._merge_text(t, info), errors=merge_errors))
-
-    @staticmethod
-    def _merge_text(t, info) -> str:
-        """'body 32x32x16 + shortcut 32x32x16' or 'branch 0 28x28x64 | branch 1 ...'."""
-        joiner = f" {t.merge_title} " if len(t.merge_title) == 1 else " | "
-        return joiner.join(f"{lane_title(t, j)} {_volume(v)}" for j, v in enumerate(info.merge_inputs))
+            rows.append(Row("merge", path, depth, (path + (last, len(block.lanes[last])), after), info, block))
 
     def _signature(self) -> list[tuple[str, Path]]:
         return [(r.role, r.path) for r in self._rows]
 
     def _document_changed(self, arch, inference) -> None:
         before = self._signature()
-        heights = [_height(r) for r in self._rows]
+        heights = [r.height for r in self._rows]
         self._rebuild()
-        if self._signature() != before or heights != [_height(r) for r in self._rows]:
+        if self._signature() != before or heights != [r.height for r in self._rows]:
             self.beginResetModel()
             self.endResetModel()
-        else:
-            self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1))
+        else:  # rows are read when painted: a repaint shows the new texts (dataChanged would lay all out)
+            self.refreshed.emit()
 
     def _shifted(self, moved) -> None:
         """Keep the collapsed containers collapsed where an edit (or its undo) moved them."""
@@ -252,8 +311,7 @@ class StackModel(QAbstractListModel):
     def flags(self, index):
         if not index.isValid():
             return Qt.ItemIsDropEnabled
-        flags = Qt.ItemIsEnabled | Qt.ItemIsSelectable
-        return flags | Qt.ItemIsDragEnabled if self._rows[index.row()].draggable else flags
+        return DRAGGABLE if self._rows[index.row()].draggable else SELECTABLE
 
     def mimeTypes(self) -> list[str]:
         return [LAYER_MIME, BLOCK_MIME]
@@ -301,18 +359,6 @@ def _leaves(info):
                 yield b
 
 
-def _height(row: Row) -> int:
-    """A row's height in pixels."""
-    if row.role == "lane":
-        return LANE_HEIGHT
-    if row.role == "empty":
-        return EMPTY_HEIGHT
-    if row.role == "merge":
-        return MERGE_HEIGHT + (LINE_HEIGHT if row.errors else 0)
-    lines = 0 if row.collapsed else bool(row.detail or row.params)
-    return TITLE_HEIGHT + 4 + LINE_HEIGHT * (lines + bool(row.message))
-
-
 def frame_rect(rect: QRect, level: int) -> tuple[int, int]:
     """The left and right x of the card of a container `level` cards deep, in a row spanning rect."""
     return rect.left() + MARGIN + level * INDENT, rect.right() - MARGIN - level * RIGHT_INDENT
@@ -324,7 +370,7 @@ class BlockDelegate(QStyledItemDelegate):
     first error in red or warning in amber), a card's header or its merge, a lane's caption."""
 
     def sizeHint(self, option, index) -> QSize:
-        return QSize(280, _height(index.data(ROW_ROLE)))
+        return QSize(280, index.data(ROW_ROLE).height)
 
     def paint(self, painter: QPainter, option, index) -> None:
         row: Row = index.data(ROW_ROLE)
@@ -336,7 +382,7 @@ class BlockDelegate(QStyledItemDelegate):
         for level in range(row.depth):
             self._band(painter, rect, level, card, palette)
         selected = bool(option.state & QStyle.State_Selected)
-        fonts = _Fonts(option.font)
+        fonts = _fonts(option.font)
         text = palette.text().color()
         if row.role in ("lane", "empty"):
             self._lane(painter, rect, row, text, fonts, selected, palette)
@@ -363,41 +409,26 @@ class BlockDelegate(QStyledItemDelegate):
 
     def _card_part(self, painter, rect: QRect, level: int, colour: QColor, top: bool, status: QColor | None,
                    selected: bool, palette) -> None:
-        """The top (header) or bottom (merge) of a card: rounded corners on that side only."""
+        """The top (header) or bottom (merge) of a card: a rounded rectangle running past the row's
+        other edge, clipped to the row, so only that side's corners show."""
         left, right = frame_rect(rect, level)
-        y0, y1 = (rect.top() + 3, rect.bottom() + 1 + CARD_RADIUS) if top else (rect.top() - CARD_RADIUS, rect.bottom() - 2)
-        shape = QPainterPath()
-        shape.addRoundedRect(QRectF(left, y0, right - left, y1 - y0), CARD_RADIUS, CARD_RADIUS)
-        clip = QPainterPath()
-        clip.addRect(QRectF(rect.left(), rect.top(), rect.width(), rect.height() + 1))
-        shape = shape.intersected(clip)
+        reach = 2 * CARD_RADIUS
+        y0, y1 = (rect.top() + 3, rect.bottom() + reach) if top else (rect.top() - reach, rect.bottom() - 2)
+        card = QRectF(left, y0, right - left, y1 - y0)
+        painter.save()
+        painter.setClipRect(QRect(rect.left(), rect.top(), rect.width(), rect.height()))
         tint = QColor(status or colour)
         tint.setAlpha(40 if status else 30)
-        painter.setPen(Qt.NoPen)
+        painter.setPen(NO_PEN)
         painter.setBrush(palette.base())
-        painter.drawPath(shape)
+        painter.drawRoundedRect(card, CARD_RADIUS, CARD_RADIUS)
         painter.setBrush(tint)
-        painter.drawPath(shape)
+        painter.drawRoundedRect(card, CARD_RADIUS, CARD_RADIUS)
         border = palette.highlight().color() if selected else (status or colour.lighter(120))
         painter.setPen(QPen(border, 2.5 if selected or status else 1.2))
-        painter.setBrush(Qt.NoBrush)
-        outline = QPainterPath()
-        r = CARD_RADIUS
-        if top:
-            outline.moveTo(left, rect.bottom() + 1)
-            outline.lineTo(left, y0 + r)
-            outline.arcTo(QRectF(left, y0, 2 * r, 2 * r), 180, -90)
-            outline.lineTo(right - r, y0)
-            outline.arcTo(QRectF(right - 2 * r, y0, 2 * r, 2 * r), 90, -90)
-            outline.lineTo(right, rect.bottom() + 1)
-        else:
-            outline.moveTo(left, rect.top())
-            outline.lineTo(left, y1 - r)
-            outline.arcTo(QRectF(left, y1 - 2 * r, 2 * r, 2 * r), 180, 90)
-            outline.lineTo(right - r, y1)
-            outline.arcTo(QRectF(right - 2 * r, y1 - 2 * r, 2 * r, 2 * r), 270, 90)
-            outline.lineTo(right, rect.top())
-        painter.drawPath(outline)
+        painter.setBrush(NO_BRUSH)
+        painter.drawRoundedRect(card, CARD_RADIUS, CARD_RADIUS)
+        painter.restore()
 
     def _block(self, painter, rect: QRect, row: Row, text: QColor, fonts: "_Fonts", selected: bool, palette) -> None:
         """A leaf, the INPUT block or a collapsed container: a rounded card of its own."""
@@ -405,7 +436,7 @@ class BlockDelegate(QStyledItemDelegate):
         status = ERROR if row.errors else WARNING if row.warnings else None
         background = QColor(status or colour)
         background.setAlpha(48 if status else 26)
-        painter.setPen(Qt.NoPen)
+        painter.setPen(NO_PEN)
         painter.setBrush(palette.base())
         painter.drawRoundedRect(rect, 6, 6)
         painter.setBrush(background)
@@ -415,12 +446,12 @@ class BlockDelegate(QStyledItemDelegate):
         if row.collapsed:
             pen.setWidthF(pen.widthF() + 0.8)
         painter.setPen(pen)
-        painter.setBrush(Qt.NoBrush)
+        painter.setBrush(NO_BRUSH)
         painter.drawRoundedRect(rect, 6, 6)
         if row.collapsed:  # a second outline: a card with more inside
             painter.setPen(QPen(colour.lighter(140), 1))
             painter.drawRoundedRect(rect.adjusted(3, 3, -3, -3), 4, 4)
-        painter.setPen(Qt.NoPen)
+        painter.setPen(NO_PEN)
         painter.setBrush(colour)
         painter.drawRoundedRect(QRect(rect.left(), rect.top(), 7, rect.height()), 3, 3)
         left = rect.left() + 14
@@ -439,9 +470,9 @@ class BlockDelegate(QStyledItemDelegate):
             title_width = _text_width(fonts.bold, row.title) + _text_width(fonts.small, row.label) + 24
             line = top_line.adjusted(title_width, 0, -volume_width, 0)
             painter.setPen(faint)
-            painter.drawText(line, Qt.AlignRight | Qt.AlignVCenter,
+            painter.drawText(line, RIGHT,
                              painter.fontMetrics().elidedText(f"{row.detail} · {row.params or 'no params'}",
-                                                              Qt.ElideLeft, line.width()))
+                                                              ELIDE_LEFT, line.width()))
         elif row.detail or row.params:
             self._detail_line(painter, QRect(left, y, right - left, LINE_HEIGHT), row, faint, fonts)
             y += LINE_HEIGHT
@@ -476,16 +507,16 @@ class BlockDelegate(QStyledItemDelegate):
         painter.drawRoundedRect(sign, 11, 11)
         painter.setFont(fonts.bold)
         painter.setPen(status or text)
-        painter.drawText(sign, Qt.AlignCenter, row.title)
+        painter.drawText(sign, CENTRE, row.title)
         line = QRect(sign.right() + 10, rect.top() + 4, right - 10 - sign.right() - 10, 22)
         painter.setFont(fonts.volume)
         painter.setPen(ERROR if row.volume == "?" else text)
-        painter.drawText(line, Qt.AlignRight | Qt.AlignVCenter, "→ " + row.volume)
+        painter.drawText(line, RIGHT, "→ " + row.volume)
         volume_width = painter.fontMetrics().horizontalAdvance("→ " + row.volume) + 12
         painter.setFont(fonts.small)
         painter.setPen(status.darker(115) if status else _faint(text))
-        painter.drawText(line.adjusted(0, 0, -volume_width, 0), Qt.AlignLeft | Qt.AlignVCenter,
-                         painter.fontMetrics().elidedText(row.detail, Qt.ElideRight, line.width() - volume_width))
+        painter.drawText(line.adjusted(0, 0, -volume_width, 0), LEFT,
+                         painter.fontMetrics().elidedText(row.detail, ELIDE_RIGHT, line.width() - volume_width))
         if row.errors:
             self._message(painter, QRect(line.left(), rect.top() + 27, line.width(), LINE_HEIGHT), row, fonts)
 
@@ -497,29 +528,29 @@ class BlockDelegate(QStyledItemDelegate):
             box = QRect(left, rect.top() + 3, right - left, rect.height() - 6)
             pen = QPen(palette.highlight().color() if selected else faint, 1.5 if selected else 1, Qt.DashLine)
             painter.setPen(pen)
-            painter.setBrush(Qt.NoBrush)
+            painter.setBrush(NO_BRUSH)
             painter.drawRoundedRect(box, 5, 5)
             painter.setFont(fonts.bold_small)
             painter.setPen(text)
-            painter.drawText(box.adjusted(12, 0, 0, 0), Qt.AlignLeft | Qt.AlignVCenter, row.title)
+            painter.drawText(box.adjusted(12, 0, 0, 0), LEFT, row.title)
             painter.setFont(fonts.small)
             painter.setPen(faint)
             painter.drawText(box.adjusted(16 + _text_width(fonts.bold_small, row.title), 0, -10, 0),
-                             Qt.AlignLeft | Qt.AlignVCenter, row.detail)
+                             LEFT, row.detail)
             return
         line = QRect(left, rect.top() + 2, right - left, rect.height() - 4)
         if selected:
             painter.setPen(QPen(palette.highlight().color(), 1.5))
-            painter.setBrush(Qt.NoBrush)
+            painter.setBrush(NO_BRUSH)
             painter.drawRoundedRect(line, 4, 4)
         painter.setFont(fonts.bold_small)
         painter.setPen(text)
-        painter.drawText(line.adjusted(4, 0, 0, 0), Qt.AlignLeft | Qt.AlignVCenter, row.title)
+        painter.drawText(line.adjusted(4, 0, 0, 0), LEFT, row.title)
         width = _text_width(fonts.bold_small, row.title) + 12
         painter.setFont(fonts.small)
         painter.setPen(faint)
-        painter.drawText(line.adjusted(width, 0, -6, 0), Qt.AlignLeft | Qt.AlignVCenter, row.detail)
-        painter.drawText(line.adjusted(width, 0, -6, 0), Qt.AlignRight | Qt.AlignVCenter, "→ " + row.volume)
+        painter.drawText(line.adjusted(width, 0, -6, 0), LEFT, row.detail)
+        painter.drawText(line.adjusted(width, 0, -6, 0), RIGHT, "→ " + row.volume)
         painter.setPen(QPen(QColor(faint.red(), faint.green(), faint.blue(), 60), 1))
         y = line.center().y()
         detail_end = line.left() + width + _text_width(fonts.small, row.detail) + 8
@@ -530,23 +561,23 @@ class BlockDelegate(QStyledItemDelegate):
     @staticmethod
     def _arrow(painter, rect: QRect, expanded: bool, colour: QColor) -> None:
         painter.setPen(colour)
-        painter.drawText(rect, Qt.AlignCenter, "▾" if expanded else "▸")
+        painter.drawText(rect, CENTRE, "▾" if expanded else "▸")
 
     @staticmethod
     def _title_line(painter, line: QRect, row: Row, text: QColor, fonts: "_Fonts") -> int:
         """Title and label on the left, the output volume on the right -> the volume's width."""
         painter.setFont(fonts.volume)
         painter.setPen(ERROR if row.volume == "?" else text)
-        painter.drawText(line, Qt.AlignRight | Qt.AlignVCenter, row.volume)
+        painter.drawText(line, RIGHT, row.volume)
         volume_width = painter.fontMetrics().horizontalAdvance(row.volume) + 12
         painter.setFont(fonts.bold)
         painter.setPen(text)
-        painter.drawText(line.adjusted(0, 0, -volume_width, 0), Qt.AlignLeft | Qt.AlignVCenter, row.title)
+        painter.drawText(line.adjusted(0, 0, -volume_width, 0), LEFT, row.title)
         if row.label:
             title_width = painter.fontMetrics().horizontalAdvance(row.title)
             painter.setFont(fonts.small)
             painter.setPen(_faint(text))
-            painter.drawText(line.adjusted(title_width + 8, 0, -volume_width, 0), Qt.AlignLeft | Qt.AlignVCenter,
+            painter.drawText(line.adjusted(title_width + 8, 0, -volume_width, 0), LEFT,
                              row.label)
         return volume_width
 
@@ -555,17 +586,28 @@ class BlockDelegate(QStyledItemDelegate):
         painter.setFont(fonts.small)
         painter.setPen(faint)
         params_width = painter.fontMetrics().horizontalAdvance(row.params) + 12 if row.params else 0
-        painter.drawText(line, Qt.AlignRight | Qt.AlignVCenter, row.params)
-        painter.drawText(line, Qt.AlignLeft | Qt.AlignVCenter,
-                         painter.fontMetrics().elidedText(row.detail, Qt.ElideRight, line.width() - params_width))
+        painter.drawText(line, RIGHT, row.params)
+        painter.drawText(line, LEFT,
+                         painter.fontMetrics().elidedText(row.detail, ELIDE_RIGHT, line.width() - params_width))
 
     @staticmethod
     def _message(painter, line: QRect, row: Row, fonts: "_Fonts") -> None:
         painter.setFont(fonts.small)
         painter.setPen((ERROR if row.errors else WARNING).darker(115))
         message = ("✖ " if row.errors else "⚠ ") + row.message
-        painter.drawText(line, Qt.AlignLeft | Qt.AlignVCenter,
-                         painter.fontMetrics().elidedText(message, Qt.ElideRight, line.width()))
+        painter.drawText(line, LEFT,
+                         painter.fontMetrics().elidedText(message, ELIDE_RIGHT, line.width()))
+
+
+@lru_cache(maxsize=8)
+def _fonts_for(key: str) -> "_Fonts":
+    font = QFont()
+    font.fromString(key)
+    return _Fonts(font)
+
+
+def _fonts(base: QFont) -> "_Fonts":
+    return _fonts_for(base.toString())
 
 
 class _Fonts:
@@ -615,6 +657,7 @@ class StackView(QListView):
         self.setVerticalScrollMode(QAbstractItemView.ScrollPerPixel)
         self.setSpacing(0)
         self.setAccessibleName("Network blocks")
+        model.refreshed.connect(self.viewport().update)
         self.drop_at: tuple[int, bool] | None = None  # (row, upper half) under the pointer while dragging
 
     def target_at(self, pos: QPoint) -> tuple[int, bool]:

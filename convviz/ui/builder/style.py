@@ -24,7 +24,9 @@ WARNING = QColor("#d99a0b")
 FAULT_BACKGROUNDS = {"error": QColor("#f8dcdc"), "warning": QColor("#fbefcf")}  # tints of ERROR, WARNING for fields
 
 
+@lru_cache(maxsize=None)
 def kind_colour(kind: str) -> QColor:
+    """The colour of a kind of block (shared: copy it before changing it)."""
     return QColor(KIND_COLOURS.get(kind, "#7a7a7a"))
 
 
