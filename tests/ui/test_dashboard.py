@@ -95,12 +95,12 @@ def test_training_updates_curves_filters_and_views(qtbot, dashboard):
 
     dash.views.setCurrentWidget(dash.activations)
     acts = dash.activations
-    first = acts.image_of(0)
+    first = acts.image_of("0")
     assert first.ndim == 3 and first.shape[2] == 4  # a mosaic of the 4 depth slices of conv 0
-    probabilities = acts.image_of(len(tiny_arch().layers) - 1)
+    probabilities = acts.image_of(str(len(tiny_arch().layers) - 1))
     assert probabilities.shape == (10,) and abs(probabilities.sum() - 1) < 1e-4  # softmax as bars
     acts.gradients.setChecked(True)
-    assert not np.array_equal(acts.image_of(0), first)
+    assert not np.array_equal(acts.image_of("0"), first)
 
     dash.views.setCurrentWidget(dash.predictions)
     shown = dash.predictions.shown_indices()
@@ -126,7 +126,7 @@ def test_hidden_views_are_not_drawn_until_shown(qtbot, dashboard):
     with qtbot.waitSignal(dash.runFinished, timeout=WAIT):
         dash.start()
     assert dash.filters.filters and dash.filters.image_of("0") is None  # data arrived, nothing drawn
-    assert dash.activations.snapshot is not None and dash.activations.image_of(0) is None
+    assert dash.activations.snapshot is not None and dash.activations.image_of("0") is None
     dash.views.setCurrentWidget(dash.filters)
     assert dash.filters.image_of("0") is not None
 

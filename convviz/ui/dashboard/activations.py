@@ -1,7 +1,9 @@
 """The probe image flowing through the network: every layer's output volume as a grid of its depth
 slices (small heat maps), 1x1 volumes (fc, softmax) as bars, and the class probabilities; optionally
 the gradient of the loss with respect to each volume instead, as ConvNetJS shows. The probe is a test
-image, the next training image, or a picture of the user's (Open picture…)."""
+image, the next training image, or a picture of the user's (Open picture…). Every node of the network
+is shown (the leaves inside a container's lanes and its merge included), titled by its readable name
+under a heading per top-level container."""
 from __future__ import annotations
 
 import time
@@ -12,6 +14,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton,
                                QRadioButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
+from ...model.names import LayerTitle
 from .imaging import DIVERGING, SEQUENTIAL, colorize, grid_shape, mosaic, volume_tiles
 from .style import ACCENT, BAD, GOOD, INFO, TEXT_DIM
 
@@ -46,11 +49,12 @@ class ActivationsView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.snapshot = None
-        self.layer_names: list[str] = []
+        self.titles: dict[str, LayerTitle] = {}
         self.label_names: list[str] = []
+        self.headings: list[str] = []  # the container headings shown, in order
         self._dirty = False
         self._signature = None
-        self._rows: list[tuple] = []
+        self._rows: dict[str, tuple] = {}
         self._titles_at = 0.0
         self._heading = ""
         self.picture: np.ndarray | None = None  # the user's picture, uint8 (3, H, W)
@@ -108,9 +112,9 @@ class ActivationsView(QWidget):
     def set_test_count(self, n: int) -> None:
         self.index.setRange(0, max(0, n - 1))
 
-    def set_network(self, layer_names: list[str], label_names: list[str]) -> None:
-        """Titles of the layers in order, e.g. '0 · Conv → 32x32x16' (layer_titles), and the class names."""
-        self.layer_names, self.label_names = list(layer_names), list(label_names)
+    def set_network(self, titles: dict[str, LayerTitle], label_names: list[str]) -> None:
+        """The titles of the network's nodes by node key (model.names.layer_titles), and the class names."""
+        self.titles, self.label_names = dict(titles), list(label_names)
         self._signature = None
 
     def probe(self) -> int | np.ndarray | None:
@@ -155,15 +159,17 @@ class ActivationsView(QWidget):
         self._dirty = True
         self.refresh(force=True)
 
-    def _volumes(self) -> list[np.ndarray]:
+    def _volumes(self) -> dict[str, np.ndarray]:
         s = self.snapshot
-        return list((s.gradients if self.gradients.isChecked() else s.activations).values())
+        return s.gradients if self.gradients.isChecked() else s.activations
 
-    def _rebuild(self, volumes: list[np.ndarray]) -> None:
-        """One title and one picture (or bar chart) per layer, made when the network changes."""
+    def _rebuild(self, volumes: dict[str, np.ndarray]) -> None:
+        """One title and one picture (or bar chart) per node, and a heading before each container's
+        nodes, made when the network changes."""
         self.canvas.clear()
         self._heading = ""
-        self._rows = []
+        self._rows = {}
+        self.headings = []
         layout = self.canvas.ci.layout
         probe_view = self.canvas.addViewBox(row=0, col=0, lockAspect=True, invertY=True, enableMouse=False,
                                             enableMenu=False)
@@ -181,29 +187,37 @@ class ActivationsView(QWidget):
         layout.setRowFixedHeight(0, 170)
         layout.setColumnStretchFactor(1, 3)
         self._probe = (probe_view, probe_image, probs, prob_bars)
-        total = 190
-        for i, volume in enumerate(volumes):
-            title = self.canvas.addLabel("", row=1 + 2 * i, col=0, colspan=2, justify="left")
-            layout.setRowFixedHeight(1 + 2 * i, TITLE_HEIGHT)
+        total, row, group = 190, 1, ""
+        for key, volume in volumes.items():
+            named = self.titles.get(key)
+            if named is not None and named.group and named.group != group:
+                self.canvas.addLabel(f"<b>{named.heading}</b>", row=row, col=0, colspan=2, justify="left", size="11pt")
+                layout.setRowFixedHeight(row, TITLE_HEIGHT)
+                self.headings.append(named.heading)
+                row, total = row + 1, total + TITLE_HEIGHT
+            group = named.group if named is not None else ""
+            title = self.canvas.addLabel("", row=row, col=0, colspan=2, justify="left")
+            layout.setRowFixedHeight(row, TITLE_HEIGHT)
             depth, height, width = volume.shape
             if height == 1 and width == 1:
-                plot = self.canvas.addPlot(row=2 + 2 * i, col=0, colspan=2, enableMenu=False)
+                plot = self.canvas.addPlot(row=row + 1, col=0, colspan=2, enableMenu=False)
                 plot.setMouseEnabled(x=True, y=False)
                 bars = pg.BarGraphItem(x=np.arange(depth), height=np.zeros(depth), width=0.8)
                 plot.addItem(bars)
                 if depth == len(self.label_names):
                     plot.getAxis("bottom").setTicks([list(enumerate(self.label_names))])
-                self._rows.append((title, "bars", plot, bars))
+                self._rows[key] = (title, "bars", plot, bars)
                 row_height = BAR_HEIGHT
             else:
-                view = self.canvas.addViewBox(row=2 + 2 * i, col=0, colspan=2, lockAspect=True, invertY=True,
+                view = self.canvas.addViewBox(row=row + 1, col=0, colspan=2, lockAspect=True, invertY=True,
                                               enableMenu=False)
                 image = pg.ImageItem()
                 view.addItem(image)
                 rows, cols = grid_shape(depth, aspect=5.0)
                 row_height = min(MAX_ROW_HEIGHT, rows * (height + 1) * _pixels_per_cell(height))
-                self._rows.append((title, "image", view, image))
-            layout.setRowFixedHeight(2 + 2 * i, row_height)
+                self._rows[key] = (title, "image", view, image)
+            layout.setRowFixedHeight(row + 1, row_height)
+            row += 2
             total += row_height + TITLE_HEIGHT + 10
         self.canvas.setMinimumHeight(total)
 
@@ -213,7 +227,7 @@ class ActivationsView(QWidget):
         self._dirty = False
         s = self.snapshot
         volumes = self._volumes()
-        signature = (tuple(v.shape for v in volumes), tuple(self.label_names), s.probe_image.shape)
+        signature = (tuple((k, v.shape) for k, v in volumes.items()), tuple(self.label_names), s.probe_image.shape)
         rebuilt = signature != self._signature
         if rebuilt:
             self._rebuild(volumes)
@@ -240,9 +254,10 @@ class ActivationsView(QWidget):
         if heading != self._heading:  # only when the prediction changes: re-laying text out is costly
             self._heading = heading
             probs_plot.setTitle(heading)
-        for i, (volume, row) in enumerate(zip(volumes, self._rows)):
-            title, kind, holder, item = row
-            name = self.layer_names[i] if i < len(self.layer_names) else f"layer {i}"
+        for key, volume in volumes.items():
+            title, kind, holder, item = self._rows[key]
+            named = self.titles.get(key)
+            name = f"{named.name} ({named.label})" if named is not None else f"block {key}"
             depth, height, width = volume.shape
             if kind == "bars":
                 values = volume.reshape(-1).astype(float)
@@ -270,9 +285,9 @@ class ActivationsView(QWidget):
     def _name(self, label: int) -> str:
         return self.label_names[label] if 0 <= label < len(self.label_names) else str(label)
 
-    def image_of(self, layer: int) -> np.ndarray | None:
-        """The picture shown for a layer (RGBA) or its bar heights (for tests)."""
-        if layer >= len(self._rows):
+    def image_of(self, key: str) -> np.ndarray | None:
+        """The picture shown for the node with this key (RGBA) or its bar heights (for tests)."""
+        if key not in self._rows:
             return None
-        _, kind, _, item = self._rows[layer]
+        _, kind, _, item = self._rows[key]
         return np.array(item.image) if kind == "image" else np.array(item.opts["height"])

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                                QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from ...model import infer
+from ...model.names import layer_titles
 from ...training import CheckpointError, TrainConfig, Trainer
 from ...training.fits import data_problem
 from ..builder.totals import training_blocker
@@ -39,13 +40,6 @@ def _duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
-def layer_titles(net) -> dict[str, str]:
-    """'0 · Conv → 32x32x16' (a container's merged output: '3 · Residual + → 16x16x32') by node key, for
-    every node of an engine Network's plan after the input, in plan order."""
-    return {n.key: f"{n.label} · {n.op.title}{' ' + n.op.merge_title if n.is_merge else ''} → {n.volume}"
-            for n in net.nodes[1:]}
 
 
 def live_hyper(trainer) -> dict:
@@ -372,10 +366,9 @@ class TrainDashboard(QWidget):
         self.trainer = trainer
         self.checkpoint_path = self.checkpoint_path if trainer.step else None
         self._steps_at_save = trainer.step
-        net = trainer.net
-        titles = layer_titles(net)
-        self.filters.set_layer_names({key: titles[key] for key in titles if net.plan.node(key).op.has_filters})
-        self.activations.set_network(list(titles.values()), trainer.label_names)
+        titles = layer_titles(trainer.arch, trainer.net.nodes)
+        self.filters.set_layers(titles)
+        self.activations.set_network(titles, trainer.label_names)
         trainer.set_probe(self.activations.probe())
         self._set_state("Training")
         self._update_controls()

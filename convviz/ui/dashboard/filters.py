@@ -1,11 +1,13 @@
 """Every conv layer's filters as a grid of tiles: the first layer in colour, deeper layers one tile
-per filter per input channel (or their mean), each filter normalised on its own, with the scale shown."""
+per filter per input channel (or their mean), each filter normalised on its own, with the scale shown.
+Layers are titled by their readable names (model.names), under a heading per top-level container."""
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
+from ...model.names import LayerTitle
 from .imaging import DIVERGING, colorize, filter_tiles, mosaic, rgb_to_rgba
 from .style import TEXT_DIM
 
@@ -20,11 +22,12 @@ class FiltersView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.filters: dict[str, np.ndarray] = {}
-        self.layer_names: dict[str, str] = {}
+        self.titles: dict[str, LayerTitle] = {}
         self.step = None
         self._dirty = False
         self._rows: dict[str, tuple[pg.LabelItem, pg.ViewBox, pg.ImageItem]] = {}
-        self._shapes: dict[int, tuple] = {}
+        self.headings: list[str] = []  # the container headings shown, in order
+        self._shapes: dict[str, tuple] = {}
         self._rgb_first = False
 
         self.mode = QComboBox()
@@ -63,9 +66,11 @@ class FiltersView(QWidget):
         layout.addWidget(self.caption)
         layout.addWidget(scroll, 1)
 
-    def set_layer_names(self, names: dict[str, str]) -> None:
-        """Titles of the layers with filters by node key, e.g. {"0": '0 · Conv → 32x32x16'} (layer_titles)."""
-        self.layer_names = dict(names)
+    def set_layers(self, titles: dict[str, LayerTitle]) -> None:
+        """The titles of the network's nodes by node key (model.names.layer_titles); those with filters
+        are shown."""
+        self.titles = dict(titles)
+        self._shapes = {}
 
     def set_snapshot(self, snapshot) -> None:
         self.filters = snapshot.filters
@@ -83,22 +88,32 @@ class FiltersView(QWidget):
         self._dirty = True
         self.refresh(force=True)
 
-    def _rebuild(self, shapes: dict[int, tuple]) -> None:
-        """Make one title and one image per conv layer (only when the layers change)."""
+    def _rebuild(self, shapes: dict[str, tuple]) -> None:
+        """Make one title and one image per conv layer, and a heading before each container's layers
+        (only when the layers change)."""
         self.canvas.clear()
         self._rows.clear()
-        total = 0
-        first = min(shapes) if shapes else None
-        for index, (height, width) in shapes.items():
-            label = self.canvas.addLabel("", row=2 * len(self._rows), col=0, justify="left")
-            view = self.canvas.addViewBox(row=2 * len(self._rows) + 1, col=0, lockAspect=True,
-                                          invertY=True, enableMenu=False)
+        self.headings = []
+        layout = self.canvas.ci.layout
+        total, row, group = 0, 0, ""
+        first = next(iter(shapes), None)
+        for key, (height, width) in shapes.items():
+            title = self.titles.get(key)
+            if title is not None and title.group and title.group != group:
+                self.canvas.addLabel(f"<b>{title.heading}</b>", row=row, col=0, justify="left", size="11pt")
+                layout.setRowFixedHeight(row, TITLE_HEIGHT)
+                self.headings.append(title.heading)
+                row, total = row + 1, total + TITLE_HEIGHT
+            group = title.group if title is not None else ""
+            label = self.canvas.addLabel("", row=row, col=0, justify="left")
+            view = self.canvas.addViewBox(row=row + 1, col=0, lockAspect=True, invertY=True, enableMenu=False)
             image = pg.ImageItem()
             view.addItem(image)
-            h = height * (PIXELS_PER_RGB_WEIGHT if index == first and self._rgb_first else PIXELS_PER_WEIGHT)
-            self.canvas.ci.layout.setRowFixedHeight(2 * len(self._rows) + 1, h)
-            self.canvas.ci.layout.setRowFixedHeight(2 * len(self._rows), TITLE_HEIGHT)
-            self._rows[index] = (label, view, image)
+            h = height * (PIXELS_PER_RGB_WEIGHT if key == first and self._rgb_first else PIXELS_PER_WEIGHT)
+            layout.setRowFixedHeight(row + 1, h)
+            layout.setRowFixedHeight(row, TITLE_HEIGHT)
+            self._rows[key] = (label, view, image)
+            row += 2
             total += h + TITLE_HEIGHT + 12
         self.canvas.setMinimumHeight(total)
         self._shapes = dict(shapes)
@@ -128,7 +143,8 @@ class FiltersView(QWidget):
             label, view, image = self._rows[index]
             weights = self.filters[index]
             k, c, f = weights.shape[0], weights.shape[1], weights.shape[2]
-            name = self.layer_names.get(index, f"block {index}")
+            title = self.titles.get(index)
+            name = f"{title.name} ({title.label})" if title is not None else f"block {index}"
             detail = ("RGB" if index == first and c == 3 else
                       f"rows: {k} filters, columns: {c} input channels" if self.mode.currentData() == "channels"
                       else f"{k} filters, mean of {c} input channels")
