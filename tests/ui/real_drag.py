@@ -1,8 +1,11 @@
 """A real drag and drop under X (run by test_real_drag.py with DISPLAY set to an Xvfb server).
 
 The X server itself moves the pointer and presses the button (XTest, through ctypes), so Qt's own
-QDrag machinery runs exactly as for a person: a palette entry is dragged onto the stack, and then a
-block of the stack is dragged to a new place. Prints one JSON line with the layer types after each drop.
+QDrag machinery runs exactly as for a person: a palette entry is dragged onto the stack, then a block
+of the stack is dragged to a new place, then (after a basic residual block and an inception module
+are added) a conv is dragged from the palette into the residual's body and into the second branch of
+the inception module. Prints one JSON line: the layer types after each of the first two drops, then
+the types in the body and in the second branch after the last two.
 """
 import ctypes
 import json
@@ -64,7 +67,7 @@ def main() -> int:
 
     def palette_to_stack():
         palette = builder.palette_list
-        row = [palette.layer_type(r) for r in range(palette.count())].index("dropout")
+        row = palette.row_of({"type": "dropout"})
         source = palette.viewport().mapToGlobal(palette.visualItemRect(palette.item(row)).center())
         target_rect = builder.stack.visualRect(builder.model.index(2))     # upper half of row 2
         target = builder.stack.viewport().mapToGlobal(QPoint(target_rect.center().x(), target_rect.top() + 4))
@@ -77,19 +80,51 @@ def main() -> int:
         target = builder.stack.viewport().mapToGlobal(QPoint(target_rect.center().x(), target_rect.top() + 4))
         return drag_steps(pointer, source, target)
 
-    stages = [palette_to_stack, move_in_stack]
-    total = len(stages)
+    def palette_into_lane(container, lane):
+        """Drag the conv entry onto the lower half of a lane's caption row: the top of that lane."""
+        def stage():
+            model = builder.model
+            row = next(r for r in range(model.rowCount()) if (model.row(r).role, model.row(r).path) ==
+                       ("lane", container + (lane,)))
+            builder.stack.scrollTo(model.index(row))
+            palette = builder.palette_list
+            source = palette.viewport().mapToGlobal(palette.visualItemRect(palette.item(palette.row_of(
+                {"type": "conv"}))).center())
+            rect = builder.stack.visualRect(model.index(row))
+            target = builder.stack.viewport().mapToGlobal(QPoint(rect.center().x(), rect.bottom() - 3))
+            return drag_steps(pointer, source, target)
+        return stage
+
+    def tree():
+        """A basic residual block after block 0 and an inception module after it: no drag, one tick."""
+        window.document.insert_template((1,), "basic-residual")
+        window.document.insert_template((3,), "inception")
+        return []
+
+    def types():
+        return [layer.type for layer in window.current_architecture().layers]
+
+    def lane_types(container, lane):
+        return lambda: [b.type for b in window.current_architecture().block(container).lanes[lane]]
+
+    stages = [(palette_to_stack, types), (move_in_stack, types), (tree, None),
+              (palette_into_lane((1,), 0), lane_types((1,), 0)), (palette_into_lane((3,), 1), lane_types((3,), 1))]
     plan: list = []
+    describe = []
 
     def tick():
-        """One pointer action per tick; after each drag, record the layers and start the next."""
+        """One pointer action per tick; after each drag, record what it changed and start the next."""
         if plan:
             plan.pop(0)()
             return
-        if len(results) < total - len(stages):
-            results.append([layer.type for layer in window.current_architecture().layers])
+        if describe:
+            what = describe.pop()
+            if what is not None:
+                results.append(what())
         if stages:
-            plan.extend(stages.pop(0)())
+            stage, what = stages.pop(0)
+            plan.extend(stage())
+            describe.append(what)
             return
         timer.stop()
         window.document.undo_stack.setClean()
@@ -99,7 +134,7 @@ def main() -> int:
     timer = QTimer()
     timer.timeout.connect(tick)
     QTimer.singleShot(500, lambda: timer.start(40))
-    QTimer.singleShot(20000, lambda: app.exit(2))
+    QTimer.singleShot(40000, lambda: app.exit(2))
     return app.exec()
 
 

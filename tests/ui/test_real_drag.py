@@ -1,5 +1,5 @@
-"""One real drag and drop: an Xvfb server, and real X pointer events (XTest) driving Qt's QDrag
-in a subprocess (tests/ui/real_drag.py), since offscreen Qt cannot perform a drag."""
+"""Real drags and drops: an Xvfb server, and real X pointer events (XTest) driving Qt's QDrag in a
+subprocess (tests/ui/real_drag.py), since offscreen Qt cannot perform a drag."""
 import json
 import os
 import shutil
@@ -32,11 +32,13 @@ def xvfb_display():
         server.wait(timeout=10)
 
 
-def test_real_drag_from_palette_and_within_the_stack(xvfb_display):
+def test_real_drag_from_palette_within_the_stack_and_into_lanes(xvfb_display):
     env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=90)
+    done = subprocess.run([sys.executable, str(SCRIPT)], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    after_drop, after_move = json.loads(done.stdout.strip().splitlines()[-1])
+    after_drop, after_move, body, branch = json.loads(done.stdout.strip().splitlines()[-1])
     convnetjs = ["conv", "relu", "maxpool", "conv", "relu", "maxpool", "conv", "relu", "maxpool", "fc", "softmax"]
     assert after_drop == convnetjs[:1] + ["dropout"] + convnetjs[1:]     # dropped at the gap under the pointer
     assert after_move == convnetjs[:3] + ["dropout"] + convnetjs[3:]     # then dragged three blocks down
+    assert body == ["conv", "conv", "batchnorm", "relu", "conv", "batchnorm"]   # on top of the residual's body
+    assert branch == ["conv", "conv", "batchnorm", "relu", "conv", "batchnorm", "relu"]  # the inception's branch 1
