@@ -1,4 +1,8 @@
-"""UI fixtures: QSettings pointed at a temporary folder, and a MainWindow whose dialogs never block."""
+"""UI fixtures: QSettings pointed at a temporary folder, a MainWindow whose dialogs never block, and the
+folder screenshots are saved to."""
+import os
+from pathlib import Path
+
 import pytest
 from PySide6.QtCore import QSettings
 
@@ -52,3 +56,11 @@ def started_threads(monkeypatch):
     yield started
     leftover = [b.thread.objectName() for b in started if b.thread.isRunning()]
     assert not leftover, f"threads still running after the test: {leftover}"
+
+
+@pytest.fixture
+def shots() -> Path:
+    """Where tests save screenshots for people to look at: $CONVVIZ_SHOTS or /tmp/convviz-shots."""
+    folder = Path(os.environ.get("CONVVIZ_SHOTS", "/tmp/convviz-shots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

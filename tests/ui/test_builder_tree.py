@@ -288,3 +288,21 @@ def test_the_drawing_splits_into_lanes_and_folds_repeated_blocks(window, qtbot):
     assert len(concat.lanes) == 4 and concat.merge_title == "concat"
     firsts = [lane.baseline for lane in concat.lanes]
     assert firsts == sorted(firsts) and len(set(firsts)) == 4               # four parallel rows
+
+
+def test_palette_entries_go_where_the_selection_is(resnet, qtbot):
+    window = resnet
+    model, stack, palette = window.builder.model, window.builder.stack, window.builder.palette_list
+    empty = model.index(row_index(window, "empty", (3, 1)))
+    assert "identity" in model.data(empty, Qt.ToolTipRole) and "shortcut" in model.data(empty, Qt.ToolTipRole)
+    stack.setCurrentIndex(model.index(row_index(window, "lane", (3, 1))))        # the shortcut's caption
+    palette.setCurrentItem(palette.item(palette.row_of({"type": "batchnorm"})))
+    qtbot.keyClick(palette, Qt.Key_Return)
+    assert [b.type for b in arch(window).block((3,)).lanes[1]] == ["batchnorm"]
+    window.builder.select((3,))                                                 # a container: after it
+    palette.setCurrentItem(palette.item(palette.row_of({"template": "downsampling-residual"})))
+    qtbot.keyClick(palette, Qt.Key_Return)
+    assert arch(window).block((4,)).type == "residual" and info(window, (4,)).output == Volume(16, 16, 32)
+    window.document.undo_stack.undo()
+    window.document.undo_stack.undo()
+    assert arch(window).to_dict() == load_preset("resnet20").to_dict()

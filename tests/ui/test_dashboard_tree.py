@@ -35,7 +35,7 @@ def train_tab(window, few_images, started_threads):
     dash.shutdown()
 
 
-def test_resnet20_trains_and_its_filters_change_under_container_headings(qtbot, train_tab):
+def test_resnet20_trains_and_its_filters_change_under_container_headings(qtbot, train_tab, shots):
     window = train_tab
     window.load_preset("resnet20")
     dash = window.dashboard
@@ -64,8 +64,11 @@ def test_resnet20_trains_and_its_filters_change_under_container_headings(qtbot, 
     assert filters.image_of("9.shortcut.0") is not None                  # the projection's filters too
     assert len(filters._rows) == 1 + 9 * 2 + 2                            # every conv of resnet20
 
+    window.resize(1280, 800)
+    assert window.grab().save(str(shots / "resnet20-training-filters.png"))
     dash.views.setCurrentWidget(dash.activations)
     dash.refresh_views(force=True)
+    assert window.grab().save(str(shots / "resnet20-training-activations.png"))
     acts = dash.activations
     keys = list(acts.snapshot.activations)
     assert keys == list(acts.titles) and "3" in keys and "3.body.4" in keys   # leaves and merges, in plan order

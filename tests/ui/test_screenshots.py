@@ -1,19 +1,21 @@
-"""Screenshots of the window as a person sees it (default network, an invalid one, the VGG16 preset),
+"""Screenshots of the window as a person sees it (default network, an invalid one, the VGG16 preset;
+ResNet-20 and GoogLeNet at 1280x800, and ResNet-20 with a residual block whose volumes disagree),
 saved to $CONVVIZ_SHOTS or /tmp/convviz-shots for looking at; the pictures are checked for the
 colours that carry meaning: a red block when invalid, none when valid."""
-import os
-from pathlib import Path
-
 from PySide6.QtGui import QColor
 
 from convviz.ui.app import apply_style
 from convviz.ui.builder.style import ERROR
 
-SHOTS = Path(os.environ.get("CONVVIZ_SHOTS", "/tmp/convviz-shots"))
 
-
-def settle(qtbot):
+def settle(qtbot, window=None):
+    """Let paint and layout events run; with a window, until the inspector's contents are laid out (on a
+    busy machine that takes a few event loop turns)."""
     qtbot.wait(30)
+    if window is not None:
+        body = window.builder.inspector.widget()
+        qtbot.waitUntil(lambda: body.height() >= body.layout().totalHeightForWidth(body.width()) - 1
+                        and body.width() >= body.minimumSizeHint().width())
 
 
 def error_pixels(window) -> int:
@@ -30,40 +32,58 @@ def error_pixels(window) -> int:
     return count
 
 
-def save(window, name):
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
+def save(window, folder, name):
+    path = folder / f"{name}.png"
     pixmap = window.grab()
     assert not pixmap.isNull() and pixmap.width() == window.width()
     assert pixmap.save(str(path))
     return path
 
 
-def test_screenshots(window, qtbot, qapp):
+def test_screenshots(window, qtbot, qapp, shots):
     style, sheet = qapp.style().name(), qapp.styleSheet()
     apply_style(qapp)                                         # as main() starts the app
     try:
-        take_screenshots(window, qtbot)
+        take_screenshots(window, qtbot, shots)
     finally:
         qapp.setStyleSheet(sheet)
         qapp.setStyle(style)
 
 
-def take_screenshots(window, qtbot):
+def take_screenshots(window, qtbot, shots):
     window.resize(1400, 900)
-    settle(qtbot)
-    assert save(window, "default").stat().st_size > 20_000
+    settle(qtbot, window)
+    assert save(window, shots, "default").stat().st_size > 20_000
     assert error_pixels(window) == 0
 
     window.builder.select((0,))
     window.builder.inspector.editors["stride"].setValue(3)
-    settle(qtbot)
-    save(window, "invalid")
+    settle(qtbot, window)
+    save(window, shots, "invalid")
     assert error_pixels(window) > 50
     assert window.builder.inspector.problem_cards[0].fix_buttons
 
     window.load_preset("vgg16")
-    settle(qtbot)
-    save(window, "vgg16")
+    settle(qtbot, window)
+    save(window, shots, "vgg16")
     assert error_pixels(window) == 0
     assert "138,357,544" in window.builder.totals.params.text()
+
+    window.resize(1280, 800)
+    window.load_preset("resnet20")
+    window.builder.select((9,))                               # the first block with a projection shortcut
+    settle(qtbot, window)
+    save(window, shots, "resnet20")
+    assert error_pixels(window) == 0 and "272,474" in window.builder.totals.params.text()
+    window.builder.select((3, 0, 3))
+    window.builder.inspector.editors["filters"].setValue(32)  # the body now gives 32 deep, the shortcut 16
+    window.builder.select((3,))
+    settle(qtbot, window)
+    save(window, shots, "resnet20-merge-error")
+    assert error_pixels(window) > 50 and window.builder.inspector.problem_cards[0].fix_buttons
+
+    window.load_preset("googlenet")
+    window.builder.select((11,))                              # the first inception module
+    settle(qtbot, window)
+    save(window, shots, "googlenet")
+    assert error_pixels(window) == 0

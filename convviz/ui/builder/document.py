@@ -124,8 +124,9 @@ class BuilderDocument(QObject):
 
     # --- state -------------------------------------------------------------------------------
     def set_state(self, arch: Architecture, select: Path | None = None, shifts: tuple[Shift, ...] = ()) -> None:
-        """Show arch (called by commands and when a file is opened); infers and emits changed."""
-        self.arch = arch.copy()
+        """Show arch (called by commands and reset; kept, not copied: no one edits it in place, every edit
+        builds a new Architecture); infers and emits changed."""
+        self.arch = arch
         self.inference = infer(self.arch)
         if shifts:
             self.shifted.emit(lambda path: shifted(path, shifts))
@@ -155,7 +156,7 @@ class BuilderDocument(QObject):
         self.undo_stack.clear()
         self.selected = None
         self.shifted.emit(lambda path: None)  # nothing of the old tree is left
-        self.set_state(arch, INPUT)
+        self.set_state(arch.copy(), INPUT)
         self.undo_stack.setClean()
 
     def is_modified(self) -> bool:

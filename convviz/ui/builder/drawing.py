@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPolygonF
@@ -39,11 +40,13 @@ JOIN = 30          # where they come together, before the merge sign
 EMPTY_LANE = 60    # the length of an empty lane (the identity)
 
 
+@lru_cache(maxsize=4096)
 def scale_height(n: int) -> float:
     """Drawn height (and receding width) for a spatial size n, log scale."""
     return 8 + 11 * math.log2(max(n, 1))
 
 
+@lru_cache(maxsize=4096)
 def scale_depth(n: int) -> float:
     """Drawn thickness for a depth n, log scale."""
     return 4 + 5 * math.log2(max(n, 1))
@@ -491,6 +494,19 @@ class NetworkDrawing(QWidget):
     def set_selected(self, path: Path | None) -> None:
         self.selected = None if path is None else tuple(path)
         self.update()
+
+    def spot_of(self, path: Path) -> QPointF | None:
+        """Where the block at path (or the nearest container drawn around it) is drawn, in widget
+        coordinates; None when it is not drawn (a repeat drawn once under another's box)."""
+        path = tuple(path)
+        while True:
+            box = next((b for b in self.boxes if b.path == path and not b.operator), None) or next(
+                (b for b in self.boxes if path in b.listed or b.path == path), None)
+            if box is not None:
+                return QPointF(box.x + box.slot / 2, box.baseline) + self._offset
+            if len(path) < 3:
+                return None
+            path = path[:-2]
 
     def box_at(self, pos: QPointF) -> Box | None:
         """The box whose slot (its lane's full row height) contains a widget position."""

@@ -291,10 +291,12 @@ class StackModel(QAbstractListModel):
         if row.role == "input":
             lines = ["<b>INPUT</b>: the image volume fed to the network (width x height x depth)."]
         elif row.role in ("lane", "empty"):
-            lane = self.document.arch.lane(row.path + (0,))
-            lines = [f"<b>{row.title}</b> of the {self.document.title(row.block_path)}: "
-                     + (f"{row.detail}, giving {row.volume}." if lane else
-                        "empty, so it passes its input on unchanged (the identity).")]
+            container = self.document.arch.block(row.block_path)
+            lane = container.lanes[row.path[-1]]
+            name = lane_title(CONTAINER_TYPES[container.type], row.path[-1])
+            lines = [f"<b>{name}</b> of the {self.document.title(row.block_path)}: "
+                     + (f"{_blocks(len(lane))}, giving {row.volume}." if lane else
+                        "empty, so it passes its input on unchanged (the identity). Drop blocks here to fill it.")]
         elif row.role == "merge":
             t = CONTAINER_TYPES[self.document.arch.block(row.path).type]
             lines = [f"<b>{t.merge_title}</b>: {t.summary} {row.detail} → {row.volume}"]
@@ -467,7 +469,7 @@ class BlockDelegate(QStyledItemDelegate):
         faint = _faint(text)
         if row.collapsed:
             painter.setFont(fonts.small)
-            title_width = _text_width(fonts.bold, row.title) + _text_width(fonts.small, row.label) + 24
+            title_width = fonts.width(fonts.bold, row.title) + fonts.width(fonts.small, row.label) + 24
             line = top_line.adjusted(title_width, 0, -volume_width, 0)
             painter.setPen(faint)
             painter.drawText(line, RIGHT,
@@ -501,7 +503,7 @@ class BlockDelegate(QStyledItemDelegate):
         status = ERROR if row.errors else None
         self._card_part(painter, rect, row.depth, card, False, status, selected, palette)
         left, right = frame_rect(rect, row.depth)
-        sign = QRect(left + 10, rect.top() + 4, max(24, _text_width(fonts.bold, row.title) + 12), 22)
+        sign = QRect(left + 10, rect.top() + 4, max(24, fonts.width(fonts.bold, row.title) + 12), 22)
         painter.setPen(QPen(status or card, 1.5))
         painter.setBrush(palette.base())
         painter.drawRoundedRect(sign, 11, 11)
@@ -535,7 +537,7 @@ class BlockDelegate(QStyledItemDelegate):
             painter.drawText(box.adjusted(12, 0, 0, 0), LEFT, row.title)
             painter.setFont(fonts.small)
             painter.setPen(faint)
-            painter.drawText(box.adjusted(16 + _text_width(fonts.bold_small, row.title), 0, -10, 0),
+            painter.drawText(box.adjusted(16 + fonts.width(fonts.bold_small, row.title), 0, -10, 0),
                              LEFT, row.detail)
             return
         line = QRect(left, rect.top() + 2, right - left, rect.height() - 4)
@@ -546,15 +548,15 @@ class BlockDelegate(QStyledItemDelegate):
         painter.setFont(fonts.bold_small)
         painter.setPen(text)
         painter.drawText(line.adjusted(4, 0, 0, 0), LEFT, row.title)
-        width = _text_width(fonts.bold_small, row.title) + 12
+        width = fonts.width(fonts.bold_small, row.title) + 12
         painter.setFont(fonts.small)
         painter.setPen(faint)
         painter.drawText(line.adjusted(width, 0, -6, 0), LEFT, row.detail)
         painter.drawText(line.adjusted(width, 0, -6, 0), RIGHT, "→ " + row.volume)
         painter.setPen(QPen(QColor(faint.red(), faint.green(), faint.blue(), 60), 1))
         y = line.center().y()
-        detail_end = line.left() + width + _text_width(fonts.small, row.detail) + 8
-        volume_start = line.right() - 6 - _text_width(fonts.small, "→ " + row.volume) - 8
+        detail_end = line.left() + width + fonts.width(fonts.small, row.detail) + 8
+        volume_start = line.right() - 6 - fonts.width(fonts.small, "→ " + row.volume) - 8
         if volume_start > detail_end:
             painter.drawLine(detail_end, y, volume_start, y)
 
@@ -623,10 +625,10 @@ class _Fonts:
         self.small.setPointSizeF(base.pointSizeF() * 0.9)
         self.bold_small = QFont(self.small)
         self.bold_small.setBold(True)
+        self.metrics = {id(f): QFontMetrics(f) for f in (self.bold, self.volume, self.small, self.bold_small)}
 
-
-def _text_width(font: QFont, text: str) -> int:
-    return QFontMetrics(font).horizontalAdvance(text)
+    def width(self, font: QFont, text: str) -> int:
+        return self.metrics[id(font)].horizontalAdvance(text)
 
 
 def _faint(text: QColor) -> QColor:

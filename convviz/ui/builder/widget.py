@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QSplitter, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QLabel, QScrollArea, QSplitter, QToolButton, QVBoxLayout, QWidget
 
 from ...engine.tree import Path
 from .document import BuilderDocument
@@ -114,8 +114,10 @@ class BuilderWidget(QWidget):
                 return
         current = self.stack.currentIndex()
         if current.row() != row or not self.stack.selectionModel().isSelected(current):
-            self.stack.setCurrentIndex(self.model.index(row))
-            self.stack.scrollTo(self.model.index(row))
+            index = self.model.index(row)
+            self.stack.setCurrentIndex(index)
+            card = self.model.row(row).role == "container" and not self.model.row(row).collapsed
+            self.stack.scrollTo(index, QAbstractItemView.PositionAtTop if card else QAbstractItemView.EnsureVisible)
 
     def current_row(self):
         """The stack row that is current (a block, a lane, a merge...), or None."""
@@ -132,6 +134,9 @@ class BuilderWidget(QWidget):
         self.document.selected = path
         self.inspector.show_block(path)
         self.drawing.set_selected(path)
+        spot = self.drawing.spot_of(path) if path is not None else None
+        if spot is not None:  # the selected block's volume in sight in the drawing
+            self.drawing_scroll.ensureVisible(int(spot.x()), int(spot.y()), 120, 60)
 
     def _reselect(self) -> None:
         if self.document.selected is not None:

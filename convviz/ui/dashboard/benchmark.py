@@ -1,7 +1,8 @@
-"""Dashboard speed, measured side by side in one process: the ConvNetJS net trained at batch 64
+"""Dashboard speed, measured side by side in one process: a network trained at batch 64
 (a) headless, consuming Trainer.run() in a plain loop as `convviz train` does, and (b) from the
 dashboard shown offscreen with every view drawn in turn (the visible tab changes every second),
-while a 10 ms precise QTimer measures how late the GUI event loop answers.
+while a 10 ms precise QTimer measures how late the GUI event loop answers. Twice: the ConvNetJS net,
+and ResNet-20 (a tree: 9 residual blocks, 74 nodes the views list).
 Runs alternate in ABBA order (headless, dashboard, dashboard, headless, ...) so machine noise and
 warm-up hit both sides alike.
 Uses the CIFAR-10 found by find_cifar10(), else the sample in ../shared/cifar10-sample."""
@@ -130,42 +131,29 @@ def save_screenshots(dash: TrainDashboard, folder: Path, steps: int) -> list[Pat
     return paths
 
 
-def run(quick: bool = False) -> None:
-    app = QApplication.instance() or QApplication([])
-    data = _data()
-    if data is None:
-        print("ui dashboard: skipped (no CIFAR-10 found; run `convviz download`)")
-        return
-    arch = load_preset("convnetjs")
-    steps = 40 if quick else 80
-    rounds = 2 if quick else 4
-    dash = TrainDashboard(autoload=False)
-    dash.resize(1400, 900)
-    dash.show()
-    dash.set_data(data)
+NETS = (("convnetjs", 80, 40), ("resnet20", 24, 12))  # (preset, steps per run, with quick)
+
+
+def _compare(dash: TrainDashboard, name: str, data, steps: int, rounds: int) -> None:
+    """Train the preset `name` headless and with the dashboard, ABBA, and print the figures."""
+    arch = load_preset(name)
     dash.set_architecture(arch, infer(arch))
     headless, gui, gaps, gui_shares = [], [], [], []
-    try:
-        _headless(arch, data, 5)  # warm up caches and the thread pool
-        for round_index in range(2 * rounds):  # ABBA order: neither side always goes first
-            if round_index % 4 in (0, 3):
-                headless.append(_headless(arch, data, steps))
-            else:
-                wall, step_rate, round_gaps, gui_share = _with_dashboard(dash, steps)
-                gui.append((wall, step_rate))
-                gaps.extend(round_gaps)
-                gui_shares.append(gui_share)
-        shots = save_screenshots(dash, SHOTS, 10_000)
-    finally:
-        dash.shutdown()
-        dash.close()
-    app.processEvents()
+    _headless(arch, data, 3)  # warm up caches and the thread pool
+    for round_index in range(2 * rounds):  # ABBA order: neither side always goes first
+        if round_index % 4 in (0, 3):
+            headless.append(_headless(arch, data, steps))
+        else:
+            wall, step_rate, round_gaps, gui_share = _with_dashboard(dash, steps)
+            gui.append((wall, step_rate))
+            gaps.extend(round_gaps)
+            gui_shares.append(gui_share)
     head_wall = statistics.median(h[0] for h in headless)
     head_step = statistics.median(h[1] for h in headless)
     gui_wall = statistics.median(g[0] for g in gui)
     gui_step = statistics.median(g[1] for g in gui)
     p50, p95 = np.percentile(gaps, [50, 95])
-    print(f"ui dashboard: ConvNetJS net, batch 64, {steps} steps per run, {rounds} runs each side, "
+    print(f"ui dashboard: {name}, batch 64, {steps} steps per run, {rounds} runs each side, "
           f"{len(data.train_labels):,} training images, every view shown in turn ({TAB_SECONDS:g} s each)")
     print(f"  event loop, {TICK_MS} ms timer: gap p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(gaps):.1f} ms "
           f"({len(gaps)} ticks; target p95 <= 50 ms)")
@@ -177,4 +165,32 @@ def run(quick: bool = False) -> None:
           f"(of {os.cpu_count()}; load average {os.getloadavg()[0]:.1f})")
     print(f"  dashboard / headless: {gui_wall / head_wall:.1%} wall, {gui_step / head_step:.1%} in steps "
           "(target >= 90%)")
-    print(f"  screenshots while training: {', '.join(str(p) for p in shots)}")
+
+
+def run(quick: bool = False, nets: tuple[str, ...] | None = None) -> None:
+    """Compare every net of NETS (or those named), then take screenshots of the ConvNetJS net's run."""
+    app = QApplication.instance() or QApplication([])
+    data = _data()
+    if data is None:
+        print("ui dashboard: skipped (no CIFAR-10 found; run `convviz download`)")
+        return
+    rounds = 2 if quick else 4
+    dash = TrainDashboard(autoload=False)
+    dash.resize(1400, 900)
+    dash.show()
+    dash.set_data(data)
+    shots = []
+    try:
+        for name, steps, quick_steps in NETS:
+            if nets is None or name in nets:
+                _compare(dash, name, data, quick_steps if quick else steps, rounds)
+        if nets is None:
+            arch = load_preset("convnetjs")
+            dash.set_architecture(arch, infer(arch))
+            shots = save_screenshots(dash, SHOTS, 10_000)
+    finally:
+        dash.shutdown()
+        dash.close()
+    app.processEvents()
+    if shots:
+        print(f"  screenshots while training: {', '.join(str(p) for p in shots)}")
