@@ -10,6 +10,7 @@ from PySide6.QtGui import QColor, QDragMoveEvent, QDropEvent
 from convviz.engine import Volume
 from convviz.model.presets import load_preset
 from convviz.model.templates import TEMPLATES
+from convviz.ui.builder.document import Shift
 from convviz.ui.builder.stack import BLOCK_MIME, TITLE_HEIGHT, frame_rect
 
 
@@ -306,3 +307,26 @@ def test_palette_entries_go_where_the_selection_is(resnet, qtbot):
     window.document.undo_stack.undo()
     window.document.undo_stack.undo()
     assert arch(window).to_dict() == load_preset("resnet20").to_dict()
+
+
+@pytest.mark.parametrize("shift", [Shift("insert", (2,), 2), Shift("remove", (1, 0, 1)), Shift("move", (1,), 1, (3, 1, 0)),
+                                   Shift("move", (4, 0, 2), 1, (0,)), Shift("lane", (3, 1), 1), Shift("lane", (3, 1), -1)])
+def test_paths_follow_each_kind_of_edit_and_back(shift):
+    paths = [(0,), (1,), (1, 0, 0), (1, 0, 2), (2,), (3,), (3, 0, 0), (3, 1, 0), (3, 2, 1), (4,), (4, 0, 2), (4, 0, 3)]
+    for path in paths:
+        moved = shift.apply(path)
+        if moved is not None:
+            assert shift.inverse().apply(moved) == path, (shift, path, moved)
+    assert Shift("insert", (2,), 2).apply((3, 0, 1)) == (5, 0, 1)          # a container after the point moves on
+    assert Shift("remove", (1,)).apply((1, 0, 0)) is None                    # its blocks go with it
+    assert Shift("move", (1,), 1, (3, 1, 0)).apply((1, 0, 0)) == (3, 1, 0, 0, 0)
+
+
+def test_a_block_moves_into_a_container_further_down(window):
+    window.document.insert_template((3,), "inception")
+    window.document.move((0,), (3, 1, 0))                                    # conv 0 into branch 1
+    assert arch(window).block((2, 1, 0)).type == "conv" and arch(window).layers[0].type == "relu"
+    assert window.document.selected == (2, 1, 0)
+    window.document.move((2, 1, 0), (2, 1, 0))                                # onto itself: nothing
+    window.document.move((2,), (2, 0, 1))                                     # into itself: nothing
+    assert window.document.undo_stack.count() == 2

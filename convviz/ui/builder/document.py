@@ -209,13 +209,13 @@ class BuilderDocument(QObject):
         source, point = tuple(source), tuple(point)
         if self.arch.block(source) is None or point[:len(source)] == source:
             return
-        to = Shift("remove", source).apply(point)
-        after = self.arch.copy()
-        if to == source or after.lane(to) is None:
+        to = Shift("remove", source).apply(point)  # None: the point is the block itself
+        if to is None or to == source:
             return
+        after = self.arch.copy()
         block = after.lane(source).pop(source[-1])
         lane = after.lane(to)
-        if not 0 <= to[-1] <= len(lane):
+        if lane is None or not 0 <= to[-1] <= len(lane):
             return
         lane.insert(to[-1], block)
         self._push(after, f"Move {self.title(source)}", select=to, shifts=(Shift("move", source, 1, to),))

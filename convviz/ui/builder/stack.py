@@ -134,7 +134,12 @@ class Row:
         info = self.info
         if self.role == "merge":
             return MERGE_HEIGHT + (LINE_HEIGHT if info.errors else 0)
-        problems = bool(info.errors or info.warnings) if info is not None else any(self.problems)
+        if info is None:
+            problems = any(self.problems)
+        elif self.role == "container" and not self.collapsed:  # its errors are said on its merge row
+            problems = bool(info.warnings) and not info.errors
+        else:
+            problems = bool(info.errors or info.warnings)
         second = self.role == "input" or (not self.collapsed and (
             self.role == "container" or info.params or self.block.params or getattr(
                 BLOCK_TYPES.get(info.type), "hypers", ())))
