@@ -1,4 +1,4 @@
-"""The command line: convviz {summary, train, explain, download, bench, gui}. Each command is a thin
+"""The command line: convviz {summary, train, explain, convert, download, bench, gui}. Each command is a thin
 wrapper over the package that does the work; every handler returns the exit status."""
 from __future__ import annotations
 
@@ -37,6 +37,12 @@ def _explain(args) -> int:
     from .interpret.command import explain_command
 
     return explain_command(args)
+
+
+def _convert(args) -> int:
+    from .model.convert import convert_command
+
+    return convert_command(args)
 
 
 def _download(args) -> int:
@@ -122,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_summary)
     _add_train(sub)
     _add_explain(sub)
+    p = sub.add_parser("convert", help="turn every fc layer into the conv layer that computes the same numbers, "
+                                       "carrying trained weights over")
+    p.add_argument("net", help="architecture JSON file or preset name")
+    p.add_argument("--out", required=True, help="the converted architecture JSON to write")
+    p.add_argument("--weights", help="the trained weights .npz of NET (convviz train --save-weights)")
+    p.add_argument("--out-weights", help="where to write the converted weights .npz")
+    p.set_defaults(run=_convert)
     p = sub.add_parser("download", help="download CIFAR-10 with a progress bar")
     p.add_argument("--dir", help="folder to put it in (default: the app's data folder)")
     p.set_defaults(run=_download)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -244,6 +244,12 @@ class LayerType:
     def depth_reach(self, hp: dict, k: int, depth: int) -> range:
         """The input depths output depth k of an element-wise layer reads at its own position."""
         return range(k, k + 1)
+
+    def as_conv(self, hp: dict, vol: Volume) -> tuple[str, dict, "Callable[[dict], dict]"] | None:
+        """The conv layer that computes the same numbers on this input volume, as (its type, its
+        hyperparameters, a function of this layer's parameters giving the conv's); None when this layer
+        has none (it is not a dense layer). ValueError when it is one but this volume cannot be."""
+        return None
 
     def terms(self, hp: dict, params: dict, buffers: dict, k: int) -> dict[str, float] | None:
         """Named numbers an element-wise layer's formula uses for output depth k."""
@@ -700,6 +706,17 @@ class FC(LayerType):
 
     def window(self, hp, vol):
         return max(vol.width, vol.height), 1
+
+    def as_conv(self, hp, vol):
+        """Every unit sees the whole W x H x D input: a conv of `units` filters of W x H x D, each unit's
+        weights (in the flattening's depth-height-width order) reshaped into its filter."""
+        if vol.width != vol.height:
+            raise ValueError(f"it sees a {vol} volume, and conv filters are square here: pool or crop it to "
+                             f"{min(vol.width, vol.height)}x{min(vol.width, vol.height)} first")
+        units = hp["units"]
+        shape = (units, vol.depth, vol.height, vol.width)
+        return Conv.name, {"filters": units, "size": vol.width}, lambda p: {"weight": p["weight"].reshape(shape),
+                                                                            "bias": p["bias"]}
 
     def number(self, hp, params, buffers, x, k, i, j):
         """Unit k's weights (as a volume like the input) times the whole input volume, plus its bias."""
