@@ -14,7 +14,7 @@ import numpy as np
 
 from ..data import Normalizer
 from ..engine import Network
-from ..interpret.slide import converted_for, mosaic, slide
+from ..interpret.slide import Slider, mosaic, slide
 from ..interpret.subject import Subject
 from .engine import convnetjs_net
 from .interpret import _test_data
@@ -30,15 +30,11 @@ def run(quick: bool = False) -> None:
     print(f"lessons: ConvNetJS slid over a 96x96 mosaic of 3x3 of {what}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; median (best) of {reps}, interleaved")
     result = slide(subject, image, repeats=1)  # the scores of both ways and their multiply-adds
+    slider = Slider(subject, image.shape[2], image.shape[1])
     x = subject.normalise(image)
-    jump, side = result.jump, result.window.width
-    rows, cols = result.scores.shape[1:]
-    windows = np.stack([x[:, a * jump:a * jump + side, b * jump:b * jump + side] for a in range(rows) for b in range(cols)])
-    conversion, big_arch = converted_for(arch, image.shape[2], image.shape[1])
-    big = Network(big_arch, score_map=True)
-    big.set_state(conversion.weights(subject.net.state()))
-    ways = {"one pass, converted net": lambda: big.predict_proba(x[None]),
-            "81 crops, one batch": lambda: subject.net.predict_proba(windows),
+    windows = slider.windows(x)
+    ways = {"one pass, converted net": lambda: slider.one_pass(x),
+            "81 crops, one batch": lambda: slider.crops(x),
             "81 crops, one at a time": lambda: [subject.net.predict_proba(w[None]) for w in windows]}
     times = {name: [] for name in ways}
     for fn in ways.values():
@@ -51,8 +47,10 @@ def run(quick: bool = False) -> None:
     one = statistics.median(times["one pass, converted net"])
     for name, t in times.items():
         median = statistics.median(t)
-        print(f"  {name:<26} {median * 1000:8.1f} ms ({min(t) * 1000:.1f}){'' if median == one else f'  {median / one:5.1f}x the one pass'}")
-    print(f"  multiply-adds: one pass {result.macs:,}, 81 crops {result.crop_macs:,} ({result.crop_macs / result.macs:.1f}x)")
+        ratio = "" if median == one else f"  {median / one:5.1f}x the one pass"
+        print(f"  {name:<26} {median * 1000:8.1f} ms ({min(t) * 1000:.1f}){ratio}")
+    print(f"  multiply-adds: one pass {result.macs:,}, 81 crops {result.crop_macs:,} "
+          f"({result.crop_macs / result.macs:.1f}x)")
     diff = float(np.abs(result.scores - result.crops).max())
     print(f"  largest difference of a class probability between the two ways: {diff:.2g} (ConvNetJS pads its convs: "
           "a cropped window's edge sees zeros where the mosaic has neighbours)")

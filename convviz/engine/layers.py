@@ -363,7 +363,8 @@ class Conv(LayerType):
         per_group = w.shape[0] // hp["groups"]
         first = k // per_group * w.shape[1]
         span, s, p, d = hp["dilation"] * (hp["size"] - 1) + 1, hp["stride"], hp["pad"], hp["dilation"]
-        depths, rows, cols = range(first, first + w.shape[1]), window_rows(i, span, s, p, d), window_rows(j, span, s, p, d)
+        depths = range(first, first + w.shape[1])
+        rows, cols = window_rows(i, span, s, p, d), window_rows(j, span, s, p, d)
         window, padded = patch(x, depths, rows, cols)
         weights = w[k].astype(np.float64)
         bias = float(params["bias"][k]) if "bias" in params else None

@@ -119,7 +119,7 @@ def _output_of(node: Node) -> str:
 def describe(e: NeuronExplanation, net: Network) -> list[str]:
     """The explanation in sentences with its numbers: what the neuron sees of the input and of every
     earlier volume, through each lane after a merge, and the computation."""
-    node, r = e.node, e.recipe
+    node = e.node
     image = net.nodes[0].volume
     lines = [f"Neuron at depth slice {e.depth}, row {e.row}, column {e.col} of {_title(node)}, a {node.volume} volume: "
              f"{_number(e.value)}."]

@@ -75,8 +75,8 @@ class Slide:
                     f"scores ({self.seconds * 1000:.1f} ms), not one per {win} window: the network pools over the "
                     f"whole image before it classifies, so it says {names[common]} for all of it."]
         out = [f"One pass of the converted network over the {w}x{h} image gives class scores at {cols}x{rows} = "
-               f"{self.positions} positions, one per {win} window {self.jump} pixels apart: {self.seconds * 1000:.1f} ms, "
-               f"{self.macs:,} multiply-adds. Most windows say {names[common]}."]
+               f"{self.positions} positions, one per {win} window {self.jump} pixels apart: "
+               f"{self.seconds * 1000:.1f} ms, {self.macs:,} multiply-adds. Most windows say {names[common]}."]
         if self.crops is not None:
             diff = float(np.abs(self.scores - self.crops).max())
             same = float((self.crops.reshape(len(self.crops), -1).argmax(axis=0) == top).mean())
@@ -84,9 +84,9 @@ class Slide:
                        f"{self.crop_seconds * 1000:.1f} ms, {self.crop_macs:,} multiply-adds "
                        f"({self.crop_seconds / self.seconds:.1f}x the time, {self.crop_macs / self.macs:.1f}x the "
                        f"work): the windows overlap, and one pass computes what they share once.")
+            why = " (zero padding: a cropped window's edge sees zeros where the big image has real neighbours)."
             out.append(f"The two agree on the top class at {same:.0%} of the positions; the largest difference of a "
-                       f"class probability is {diff:.2g}" + (" (zero padding: a cropped window's edge sees zeros where "
-                                                             "the big image has real neighbours)." if diff > 1e-5 else "."))
+                       f"class probability is {diff:.2g}" + (why if diff > 1e-5 else "."))
         return out
 
 
@@ -122,12 +122,43 @@ def converted_for(arch, width: int, height: int):
     try:
         compile_plan(big, score_map=True)
     except ValueError as e:
-        near = {axis: fitting_sides(conversion.arch, axis, side) for axis, side in (("width", width), ("height", height))
-                if not _fits(conversion.arch, **{axis: side})}
+        near = {axis: fitting_sides(conversion.arch, axis, side)
+                for axis, side in (("width", width), ("height", height)) if not _fits(conversion.arch, **{axis: side})}
         hint = "; ".join(f"{axis} {' or '.join(map(str, sides))}" for axis, sides in near.items() if sides)
         raise ValueError(f"the converted network does not fit a {width}x{height} image: {e}" +
                          (f". Use {hint}" if hint else "") + ".") from None
     return conversion, big
+
+
+class Slider:
+    """Both ways of scoring every window of a width x height image for subject's network: the converted
+    network built for that size (one pass), and the original on the cropped windows. ValueError with a
+    sentence when the image does not fit (see converted_for)."""
+
+    def __init__(self, subject: Subject, width: int, height: int):
+        self.subject = subject
+        self.window = subject.net.nodes[0].volume
+        self.conversion, big_arch = converted_for(subject.net.arch, width, height)
+        self.big = Network(big_arch, dtype=subject.net.dtype, score_map=True)
+        self.big.set_state(self.conversion.weights(subject.net.state()), source="the converted weights")
+        logits = self.big.plan.logits
+        self.jump = receptive_fields(self.big.plan)[logits].jump
+        self.rows, self.cols = self.big.nodes[logits].volume.height, self.big.nodes[logits].volume.width
+        self.per_window = (self.rows, self.cols) == ((height - self.window.height) // self.jump + 1,
+                                                     (width - self.window.width) // self.jump + 1)
+
+    def one_pass(self, x: np.ndarray) -> np.ndarray:
+        """The normalised image x (D, H, W) -> class probabilities (C, rows, cols), one forward pass."""
+        return self.big.predict_proba(x[None])[0]
+
+    def windows(self, x: np.ndarray) -> np.ndarray:
+        """Every window of x, row by row -> (rows * cols, D, window height, window width)."""
+        h, w, j = self.window.height, self.window.width, self.jump
+        return np.stack([x[:, a * j:a * j + h, b * j:b * j + w] for a in range(self.rows) for b in range(self.cols)])
+
+    def crops(self, x: np.ndarray) -> np.ndarray:
+        """The same scores from the original network on every cropped window (one batch) -> (C, rows, cols)."""
+        return self.subject.net.predict_proba(self.windows(x)).T.reshape(-1, self.rows, self.cols)
 
 
 def slide(subject: Subject, image: np.ndarray, crops: bool = True, repeats: int = 3, progress: Progress = None,
@@ -137,32 +168,23 @@ def slide(subject: Subject, image: np.ndarray, crops: bool = True, repeats: int 
     repeats, alternating). ValueError with a sentence when the image does not fit."""
     net = subject.net
     depth, height, width = image.shape
-    window = net.nodes[0].volume
-    if depth != window.depth:
-        raise ValueError(f"the image has depth {depth}, the network's input {window.depth}")
-    conversion, big_arch = converted_for(net.arch, width, height)
-    big = Network(big_arch, dtype=net.dtype, score_map=True)
-    big.set_state(conversion.weights(net.state()), source="the converted weights")
-    jump = receptive_fields(big.plan)[big.plan.logits].jump
+    if depth != net.nodes[0].volume.depth:
+        raise ValueError(f"the image has depth {depth}, the network's input {net.nodes[0].volume.depth}")
+    slider = Slider(subject, width, height)
     x = subject.normalise(image)
-    rows, cols = big.nodes[big.plan.logits].volume.height, big.nodes[big.plan.logits].volume.width
-    result = Slide(image, np.empty(0), window, jump, np.inf, infer(big_arch).total_macs, conversion.changes)
-    result.per_window = (rows, cols) == ((height - window.height) // jump + 1, (width - window.width) // jump + 1)
-    if crops and result.per_window:
-        result.crop_seconds, result.crop_macs = np.inf, rows * cols * infer(net.arch).total_macs
+    ways = {"one pass": slider.one_pass}
+    if crops and slider.per_window:
+        ways["crops"] = slider.crops
+    scores, seconds = {}, {name: np.inf for name in ways}
     for r in range(repeats):
-        step(progress, cancel, r / repeats)
-        start = time.perf_counter()
-        scores = big.predict_proba(x[None])[0]
-        result.seconds = min(result.seconds, time.perf_counter() - start)
-        if result.crop_seconds is None:
-            continue
-        step(progress, cancel, (r + 0.5) / repeats)
-        start = time.perf_counter()
-        windows = np.stack([x[:, a * jump:a * jump + window.height, b * jump:b * jump + window.width]
-                            for a in range(rows) for b in range(cols)])
-        cropped = net.predict_proba(windows)
-        result.crop_seconds = min(result.crop_seconds, time.perf_counter() - start)
-        result.crops = cropped.T.reshape(-1, rows, cols)
-    result.scores = scores
+        for k, (name, way) in enumerate(ways.items()):
+            step(progress, cancel, (r + k / len(ways)) / repeats)
+            start = time.perf_counter()
+            scores[name] = way(x)
+            seconds[name] = min(seconds[name], time.perf_counter() - start)
+    result = Slide(image, scores["one pass"], slider.window, slider.jump, seconds["one pass"],
+                   infer(slider.big.arch).total_macs, slider.conversion.changes, slider.per_window)
+    if "crops" in ways:
+        result.crops, result.crop_seconds = scores["crops"], seconds["crops"]
+        result.crop_macs = slider.rows * slider.cols * infer(net.arch).total_macs
     return result

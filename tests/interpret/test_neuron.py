@@ -15,7 +15,8 @@ def zoo_net() -> Architecture:
     return Architecture((12, 12, 4), [
         L("conv", {"filters": 6, "size": 3, "dilation": 2, "pad": 2, "groups": 2}), L("batchnorm"), L("leakyrelu"),
         L("lrn", {"size": 3}),
-        L("maxpool", {"size": 3, "stride": 2, "fit": "pad"}), L("avgpool", {"size": 3, "stride": 2, "pad": 1, "fit": "pad"}),
+        L("maxpool", {"size": 3, "stride": 2, "fit": "pad"}),
+        L("avgpool", {"size": 3, "stride": 2, "pad": 1, "fit": "pad"}),
         L("concat", {}, [[L("conv", {"filters": 3, "size": 3, "pad": 1}), L("tanh")], [L("sigmoid")]]),
         L("conv", {"filters": 5, "size": 3, "stride": 2, "pad": 1, "fit": "crop", "bias": False}),
         L("residual", {}, [[L("conv", {"filters": 5, "size": 1}), L("dropout"), L("relu")], []]),
@@ -71,7 +72,8 @@ def test_the_numbers_are_the_engines(make):
             if r.op == "dot" and node.op.has_filters:
                 w = net.params[f"{node.key}.weight"]
                 np.testing.assert_array_equal(r.weights, w[k])
-                np.testing.assert_array_equal(r.window, _window(source, r.rows, r.cols, 0.0)[r.depths.start:r.depths.stop])
+                padded = _window(source, r.rows, r.cols, 0.0)
+                np.testing.assert_array_equal(r.window, padded[r.depths.start:r.depths.stop])
                 assert len(r.depths) == w.shape[1] and r.window.shape == w[k].shape
                 assert (r.bias is None) == (f"{node.key}.bias" not in net.params)
             elif r.op == "dot":  # fc: the whole input volume, unit k's weights in depth-height-width order
@@ -90,7 +92,8 @@ def test_the_numbers_are_the_engines(make):
 def _linear_net() -> Network:
     """No activations, no maxima: a neuron's gradient reaches exactly what it depends on."""
     return Network(Architecture((25, 25, 2), [
-        L("conv", {"filters": 3, "size": 3, "pad": 1}), L("conv", {"filters": 3, "size": 3, "stride": 2, "dilation": 2}),
+        L("conv", {"filters": 3, "size": 3, "pad": 1}),
+        L("conv", {"filters": 3, "size": 3, "stride": 2, "dilation": 2}),
         L("avgpool", {"size": 3, "stride": 2, "pad": 1}),
         L("residual", {}, [[L("conv", {"filters": 3, "size": 3, "pad": 1}), L("conv", {"filters": 3, "size": 1})], []]),
         L("concat", {}, [[L("conv", {"filters": 2, "size": 3, "pad": 1})], []]),

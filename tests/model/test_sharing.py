@@ -27,8 +27,8 @@ def test_alexnet_first_layer_as_the_notes_count_it():
 
 
 def test_groups_and_no_bias_share_per_group():
-    inference = infer(Architecture(Volume(8, 8, 4), [L("conv", {"filters": 6, "size": 3, "pad": 1, "groups": 2, "bias": False}),
-                                               L("fc", {"units": 10}), L("softmax")]))
+    conv = L("conv", {"filters": 6, "size": 3, "pad": 1, "groups": 2, "bias": False})
+    inference = infer(Architecture(Volume(8, 8, 4), [conv, L("fc", {"units": 10}), L("softmax")]))
     s = parameter_sharing(inference.blocks[0])
     assert (s.weights, s.biases, s.filter, s.shared, s.unshared) == (18, 0, "3x3x2", 108, 64 * 6 * 18)
 

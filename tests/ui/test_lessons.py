@@ -102,7 +102,8 @@ def test_a_pool_neuron_and_a_new_probe(qtbot, lesson):
     e = panel.explanation
     assert e.recipe.op == "max" and e.value == pytest.approx(float(view.snapshot.activations["2"][1, 3, 4]), abs=1e-6)
     assert e.recipe.window[e.recipe.chosen] == e.value
-    assert "its largest number underlined" in panel.numbers.text() and "4x4 window of depth slice 1" in panel.text.text()
+    assert "its largest number underlined" in panel.numbers.text()
+    assert "4x4 window of depth slice 1" in panel.text.text()
     view.index.setValue(4)  # another probe: the explanation was of the old one
     assert panel.explanation is None and not lesson.picker.outlines
 
@@ -127,7 +128,8 @@ def test_edit_convert_fc_layers_carries_the_explain_tabs_weights(qtbot, window, 
     x = np.random.default_rng(0).normal(size=(4, 3, 32, 32)).astype(np.float32)
     before = subject.net.predict_proba(x)
     window.lessons.convert_action.trigger()
-    assert window.document.arch.layers[9].type == "conv" and window.document.arch.layers[9].params == {"filters": 10, "size": 4}
+    converted_block = window.document.arch.layers[9]
+    assert (converted_block.type, converted_block.params) == ("conv", {"filters": 10, "size": 4})
     assert "block 9: FC 10 on a 4x4x20 volume -> Conv 10 filters of 4x4x20" in window.statusBar().currentMessage()
     converted = explain.subject
     assert converted is not subject and converted.net.params["9.weight"].shape == (10, 20, 4, 4)

@@ -116,7 +116,9 @@ def _cell(value: float, scale: float, padded: bool, marked: bool) -> str:
         return f"<td align=right style='color:{TEXT_DIM}'>{'-inf' if value < 0 and np.isinf(value) else '0'}</td>"
     r, g, b, _ = DIVERGING[int(np.clip((value / scale + 1) / 2, 0, 1) * 255)]
     ink = "#000" if 0.3 * r + 0.59 * g + 0.11 * b > 140 else "#fff"
-    style = f"background-color:rgb({r},{g},{b}); color:{ink}" + ("; font-weight:bold; text-decoration:underline" if marked else "")
+    style = f"background-color:rgb({r},{g},{b}); color:{ink}"
+    if marked:
+        style += "; font-weight:bold; text-decoration:underline"
     return f"<td align=right style='{style}'>{value:.3g}</td>"
 
 
@@ -145,9 +147,9 @@ def computation_html(e: NeuronExplanation) -> str:
         depth = r.depths[k]
         if r.op == "dot":
             products = r.window[k] * r.weights[k]
-            parts.append(f"<p><b>depth slice {depth}</b>: window × filter = products, summed "
-                         f"{products.sum():.4g}</p><table><tr><td>{grid_html(r.window[k], pad)}</td><td>×</td>"
-                         f"<td>{grid_html(r.weights[k])}</td><td>=</td><td>{grid_html(products, pad)}</td></tr></table>")
+            cells = (grid_html(r.window[k], pad), "×", grid_html(r.weights[k]), "=", grid_html(products, pad))
+            parts.append(f"<p><b>depth slice {depth}</b>: window × filter = products, summed {products.sum():.4g}</p>"
+                         f"<table><tr>{''.join(f'<td>{c}</td>' for c in cells)}</tr></table>")
         else:
             mark = r.chosen[1:] if r.op == "max" else None
             what = "its largest number underlined" if r.op == "max" else f"summed {r.window[k].sum():.4g}"
@@ -156,9 +158,9 @@ def computation_html(e: NeuronExplanation) -> str:
     if r.op == "dot" and rest:
         total = float((r.window * r.weights).sum())
         listed = float(sum((r.window[k] * r.weights[k]).sum() for k in shown))
+        bias = f", plus the bias {r.bias:.4g}" if r.bias is not None else ""
         parts.append(f"<p>…and {rest} more depth slice{'s' * (rest != 1)}, whose products sum to "
-                     f"{total - listed:.4g}: {total:.4g} in all" + (f", plus the bias {r.bias:.4g}" if r.bias is not None
-                                                                    else "") + f" = <b>{r.result:.4g}</b>.</p>")
+                     f"{total - listed:.4g}: {total:.4g} in all{bias} = <b>{r.result:.4g}</b>.</p>")
     return "".join(parts)
 
 
@@ -324,8 +326,8 @@ class NeuronLesson(QObject):
         subject = self.subject()
         snapshot = self.dashboard.activations.snapshot
         if subject is None:
-            running = self.dashboard.running()
-            self.panel.say("Pause the run to see how this number is made: the weights change with every step." if running
-                           else "Train the network first: a neuron's numbers need its weights.")
+            why = ("Pause the run to see how this number is made: the weights change with every step."
+                   if self.dashboard.running() else "Train the network first: a neuron's numbers need its weights.")
+            self.panel.say(why)
             return
         self.panel.explain(subject, snapshot.probe_image, key, depth, row, col)

@@ -192,7 +192,8 @@ class SlideView(QWidget):
         if self.data is None:
             return "Waiting for the test images (the Train tab loads CIFAR-10)."
         if self.first.value() + self.grid.value() ** 2 > len(self.data.test_labels):
-            return f"A {self.grid.value()}x{self.grid.value()} mosaic from #{self.first.value()} runs past the test set."
+            n = self.grid.value()
+            return f"A {n}x{n} mosaic from #{self.first.value()} runs past the test set."
         return None
 
     def _changed(self) -> None:
