@@ -11,6 +11,7 @@ import statistics
 import time
 
 import numpy as np
+from threadpoolctl import threadpool_info
 
 from ..data import Normalizer
 from ..engine import Network
@@ -27,7 +28,9 @@ def run(quick: bool = False) -> None:
                              [f"class {k}" for k in range(10)])
     image = mosaic(data.test_images[:9], 3, 3)
     reps = 5 if quick else 15
-    print(f"lessons: ConvNetJS slid over a 96x96 mosaic of 3x3 of {what}; "
+    kernels = ", ".join(f"{i['internal_api']} {i.get('architecture', '')}".strip() for i in threadpool_info()
+                        if i["user_api"] == "blas")
+    print(f"lessons: ConvNetJS slid over a 96x96 mosaic of 3x3 of {what}; BLAS {kernels}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; median (best) of {reps}, interleaved")
     result = slide(subject, image, repeats=1)  # the scores of both ways and their multiply-adds
     slider = Slider(subject, image.shape[2], image.shape[1])
