@@ -119,7 +119,7 @@ def _cell(value: float, scale: float, padded: bool, marked: bool) -> str:
     style = f"background-color:rgb({r},{g},{b}); color:{ink}"
     if marked:
         style += "; font-weight:bold; text-decoration:underline"
-    return f"<td align=right style='{style}'>{value:.3g}</td>"
+    return f"<td align=right style='{style}'>{value:.{3 if abs(value) >= 1 else 2}g}</td>"
 
 
 def grid_html(a: np.ndarray, padded: np.ndarray | None = None, mark: tuple[int, int] | None = None) -> str:
