@@ -24,8 +24,8 @@ from .builder import BuilderDocument, BuilderWidget
 from .builder.style import icon
 from .dashboard import TrainDashboard
 from .explain import ExplainTab
-from .lessons.window import Lessons
 from .export_dialog import ExportDialog, Exporter
+from .lessons.window import Lessons
 
 DEFAULT_PRESET = "convnetjs"
 MAX_RECENT = 8
