@@ -8,9 +8,9 @@ import math
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QPalette
-from PySide6.QtWidgets import (QAbstractButton, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QGridLayout, QHBoxLayout,
-                               QLabel, QLineEdit, QPushButton, QScrollArea, QSpinBox, QToolButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QAbstractButton, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame,
+                               QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QSpinBox,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from ...engine import LAYER_TYPES, Hyper
 from ...engine.layers import BLOCK_TYPES, CONTAINER_TYPES
@@ -18,6 +18,7 @@ from ...engine.tree import Path
 from ...model.inference import CLASSES_HYPER, INPUT_HYPERS
 from ...model.names import block_names, lane_title, name_of
 from ...model.units import count, size_bytes
+from ..lessons.sharing import sharing_html
 from .document import INPUT, BuilderDocument
 from .style import ERROR, FAULT_BACKGROUNDS, WARNING, icon
 
@@ -155,6 +156,9 @@ class Inspector(QScrollArea):
         self.volume_label.setWordWrap(True)
         self.volume_label.setTextFormat(Qt.RichText)
         outer.addWidget(self.volume_label)
+        self.sharing_label = QLabel()  # parameter sharing, for conv blocks
+        self.sharing_label.setWordWrap(True)
+        outer.addWidget(self.sharing_label)
         outer.addStretch(1)
 
         self.path: Path | None = None
@@ -244,6 +248,7 @@ class Inspector(QScrollArea):
         inference = self.document.inference
         info = None if self._form_for is None or self._form_for[0] == INPUT else inference.block(self._form_for[0])
         self._update_lanes(info)
+        self.sharing_label.setText(sharing_html(info))
         if self._form_for is None:
             self.volume_label.clear()
             return
