@@ -36,6 +36,20 @@ def _set_text(label: pg.LabelItem, text: str) -> None:
         label.setText(text)
 
 
+def rows_in_view(scroll: QScrollArea, canvas: pg.GraphicsLayoutWidget, rows: dict[str, tuple]) -> set[str]:
+    """The keys of rows (tuples whose third item is the row's ViewBox or PlotItem) that show in the
+    scroll area's viewport (with a screen's margin above and below, so a small scroll finds them drawn)."""
+    margin = scroll.viewport().height()
+    top = scroll.verticalScrollBar().value() - margin
+    bottom = top + 3 * margin
+    shown = set()
+    for key, row in rows.items():
+        rect = canvas.mapFromScene(row[2].sceneBoundingRect()).boundingRect()
+        if rect.bottom() >= top and rect.top() <= bottom:
+            shown.add(key)
+    return shown
+
+
 def _pixels_per_cell(height: int) -> int:
     return int(np.clip(96 // max(height, 1), 2, 16))
 
@@ -61,6 +75,7 @@ class ActivationsView(QWidget):
         self._dirty = False
         self._signature = None
         self._rows: dict[str, tuple] = {}
+        self._stale: set[str] = set()  # rows not drawn since the last snapshot (out of view then)
         self._titles_at = 0.0
         self._heading = ""
         self.picture: np.ndarray | None = None  # the user's picture, uint8 (3, H, W)
@@ -110,6 +125,7 @@ class ActivationsView(QWidget):
         self.scroll = QScrollArea()
         self.scroll.setWidgetResizable(True)
         self.scroll.setWidget(self.canvas)
+        self.scroll.verticalScrollBar().valueChanged.connect(self._scrolled)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(self.caption)
@@ -177,6 +193,7 @@ class ActivationsView(QWidget):
         self.canvas.clear()
         self._heading = ""
         self._rows = {}
+        self._stale = set()
         self.headings = []
         layout = self.canvas.ci.layout
         probe_view = self.canvas.addViewBox(row=0, col=0, lockAspect=True, invertY=True, enableMouse=False,
@@ -262,26 +279,12 @@ class ActivationsView(QWidget):
         if heading != self._heading:  # only when the prediction changes: re-laying text out is costly
             self._heading = heading
             probs_plot.setTitle(heading)
+        in_view = None if rebuilt else rows_in_view(self.scroll, self.canvas, self._rows)
         for key, volume in volumes.items():
-            title, kind, holder, item = self._rows[key]
-            named = self.titles.get(key)
-            name = f"{named.name} ({named.label})" if named is not None else f"block {key}"
-            depth, height, width = volume.shape
-            if kind == "bars":
-                values = volume.reshape(-1).astype(float)
-                item.setOpts(height=values, brushes=[pg.mkBrush(INFO if v >= 0 else ACCENT) for v in values])
-                if titles:
-                    _set_text(title, f"<b>{name}</b> — {depth} values · {values.min():.3g} … {values.max():.3g}")
+            if in_view is not None and key not in in_view:
+                self._stale.add(key)  # drawn when scrolled to: a deep net has far more rows than fit
                 continue
-            tiles, low, high = volume_tiles(volume, signed)
-            grid = mosaic(tiles, tile_columns(depth))
-            item.setImage(colorize(grid, DIVERGING if signed else SEQUENTIAL), autoLevels=False)
-            if rebuilt:
-                holder.autoRange(padding=0.01)
-            scale = "blue − · white 0 · red +" if signed else "dark low · yellow high"
-            if titles:
-                _set_text(title, f"<b>{name}</b> — {depth} depth slices of {width}x{height} · "
-                                 f"{low:.2g} … {high:.2g} ({scale})")
+            self._draw_row(key, volume, signed, titles, rebuilt)
         if s.probe_index is not None:
             which = f"test image #{s.probe_index}"
         else:
@@ -289,6 +292,38 @@ class ActivationsView(QWidget):
         kind = ("gradients of the loss (for the predicted class)" if s.probe_label is None else
                 "gradients of the loss") if signed else "activations"
         self.caption.setText(f"Step {s.step}: {kind} for {which}, one scale per layer.")
+
+    def _draw_row(self, key: str, volume: np.ndarray, signed: bool, titles: bool, rebuilt: bool) -> None:
+        """Show one node's volume (its depth slices, or bars for a 1x1 volume) and its title."""
+        self._stale.discard(key)
+        title, kind, holder, item = self._rows[key]
+        named = self.titles.get(key)
+        name = f"{named.name} ({named.label})" if named is not None else f"block {key}"
+        depth, height, width = volume.shape
+        if kind == "bars":
+            values = volume.reshape(-1).astype(float)
+            item.setOpts(height=values, brushes=[pg.mkBrush(INFO if v >= 0 else ACCENT) for v in values])
+            if titles:
+                _set_text(title, f"<b>{name}</b> — {depth} values · {values.min():.3g} … {values.max():.3g}")
+            return
+        tiles, low, high = volume_tiles(volume, signed)
+        grid = mosaic(tiles, tile_columns(depth))
+        item.setImage(colorize(grid, DIVERGING if signed else SEQUENTIAL), autoLevels=False)
+        if rebuilt:
+            holder.autoRange(padding=0.01)
+        scale = "blue − · white 0 · red +" if signed else "dark low · yellow high"
+        if titles:
+            _set_text(title, f"<b>{name}</b> — {depth} depth slices of {width}x{height} · "
+                             f"{low:.2g} … {high:.2g} ({scale})")
+
+    def _scrolled(self) -> None:
+        """Draw the rows scrolled into view that an earlier refresh left for later."""
+        if not self._stale or self.snapshot is None or not self._rows:
+            return
+        volumes = self._volumes()
+        for key in rows_in_view(self.scroll, self.canvas, self._rows) & self._stale:
+            if key in volumes:
+                self._draw_row(key, volumes[key], self.gradients.isChecked(), True, False)
 
     def volume_views(self) -> list[tuple[str, object]]:
         """Per volume shown, in the snapshot's order: ("image", its ViewBox, tiles by tile_columns) or

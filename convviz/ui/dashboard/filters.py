@@ -8,6 +8,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from ...model.names import LayerTitle
+from .activations import rows_in_view
 from .imaging import DIVERGING, colorize, filter_tiles, mosaic, rgb_to_rgba
 from .style import TEXT_DIM
 
@@ -25,9 +26,10 @@ class FiltersView(QWidget):
         self.titles: dict[str, LayerTitle] = {}
         self.step = None
         self._dirty = False
-        self._rows: dict[str, tuple[pg.LabelItem, pg.ViewBox, pg.ImageItem]] = {}
+        self._rows: dict[str, tuple[pg.LabelItem, str, pg.ViewBox, pg.ImageItem]] = {}  # (as the activations')
         self.headings: list[str] = []  # the container headings shown, in order
-        self._shapes: dict[str, tuple] = {}
+        self._signature = None  # what the rows were laid out for: the mode and each layer's weight shape
+        self._stale: set[str] = set()  # layers not drawn since the last snapshot (out of view then)
         self._rgb_first = False
 
         self.mode = QComboBox()
@@ -58,19 +60,20 @@ class FiltersView(QWidget):
         bar.addWidget(scale, 1)
 
         self.canvas = pg.GraphicsLayoutWidget()
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.canvas)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setWidget(self.canvas)
+        self.scroll.verticalScrollBar().valueChanged.connect(self._scrolled)
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(self.caption)
-        layout.addWidget(scroll, 1)
+        layout.addWidget(self.scroll, 1)
 
     def set_layers(self, titles: dict[str, LayerTitle]) -> None:
         """The titles of the network's nodes by node key (model.names.layer_titles); those with filters
         are shown."""
         self.titles = dict(titles)
-        self._shapes = {}
+        self._signature = None
 
     def set_snapshot(self, snapshot) -> None:
         self.filters = snapshot.filters
@@ -84,7 +87,6 @@ class FiltersView(QWidget):
         self.caption.setText("Waiting for the first snapshot of this run…")
 
     def _mode_changed(self) -> None:
-        self._shapes.clear()
         self._dirty = True
         self.refresh(force=True)
 
@@ -112,47 +114,64 @@ class FiltersView(QWidget):
             h = height * (PIXELS_PER_RGB_WEIGHT if key == first and self._rgb_first else PIXELS_PER_WEIGHT)
             layout.setRowFixedHeight(row + 1, h)
             layout.setRowFixedHeight(row, TITLE_HEIGHT)
-            self._rows[key] = (label, view, image)
+            self._rows[key] = (label, "image", view, image)
             row += 2
             total += h + TITLE_HEIGHT + 12
         self.canvas.setMinimumHeight(total)
-        self._shapes = dict(shapes)
 
     def image_of(self, index: str) -> np.ndarray | None:
         """The RGBA picture currently shown for the layer with this node key (for tests and screenshots)."""
         row = self._rows.get(index)
-        return None if row is None or row[2].image is None else np.array(row[2].image)
+        return None if row is None or row[3].image is None else np.array(row[3].image)
 
     def refresh(self, force: bool = False) -> None:
         if not self._dirty or not (force or self.isVisible()):
             return
         self._dirty = False
-        pictures = {}
         first = next(iter(self.filters), None)
-        for index, weights in self.filters.items():
-            rgb = index == first and weights.shape[1] == 3
-            tiles, cols = filter_tiles(weights, "rgb" if rgb else self.mode.currentData())
-            grid = mosaic(tiles, cols)
-            pictures[index] = rgb_to_rgba(grid) if rgb else colorize(grid, DIVERGING)
-        shapes = {i: p.shape[:2] for i, p in pictures.items()}
         self._rgb_first = first is not None and self.filters[first].shape[1] == 3
-        rebuilt = shapes != self._shapes
-        if rebuilt:
-            self._rebuild(shapes)
-        for index, picture in pictures.items():
-            label, view, image = self._rows[index]
-            weights = self.filters[index]
-            k, c, f = weights.shape[0], weights.shape[1], weights.shape[2]
-            title = self.titles.get(index)
-            name = f"{title.name} ({title.label})" if title is not None else f"block {index}"
-            detail = ("RGB" if index == first and c == 3 else
-                      f"rows: {k} filters, columns: {c} input channels" if self.mode.currentData() == "channels"
-                      else f"{k} filters, mean of {c} input channels")
-            text = f"<b>{name}</b> — {k} filters of {f}x{f}x{c} · {detail} · |w| max {np.abs(weights).max():.2g}"
-            if label.text != text:  # re-laying a graphics label out is costly
-                label.setText(text)
-            image.setImage(picture, autoLevels=False)
-            if rebuilt:
-                view.autoRange(padding=0.01)
+        signature = (self.mode.currentData(), tuple((k, w.shape) for k, w in self.filters.items()))
+        rebuilt = signature != self._signature
+        if rebuilt:  # every picture, to lay the rows out
+            pictures = {k: self._picture(k) for k in self.filters}
+            self._rebuild({k: p.shape[:2] for k, p in pictures.items()})
+            self._signature = signature
+        else:  # the rows in view; the others when scrolled to (a deep net has more than fit)
+            pictures = {k: self._picture(k) for k in rows_in_view(self.scroll, self.canvas, self._rows)
+                        if k in self.filters}
+        self._stale = set(self.filters) - set(pictures)
+        for key, picture in pictures.items():
+            self._show(key, picture, rebuilt)
         if self.step is not None:
             self.caption.setText(f"Filters at step {self.step}.")
+
+    def _picture(self, key: str) -> np.ndarray:
+        """The RGBA mosaic of one layer's filters."""
+        weights = self.filters[key]
+        rgb = key == next(iter(self.filters)) and weights.shape[1] == 3
+        tiles, cols = filter_tiles(weights, "rgb" if rgb else self.mode.currentData())
+        grid = mosaic(tiles, cols)
+        return rgb_to_rgba(grid) if rgb else colorize(grid, DIVERGING)
+
+    def _show(self, key: str, picture: np.ndarray, rebuilt: bool) -> None:
+        label, _, view, image = self._rows[key]
+        weights = self.filters[key]
+        k, c, f = weights.shape[0], weights.shape[1], weights.shape[2]
+        title = self.titles.get(key)
+        name = f"{title.name} ({title.label})" if title is not None else f"block {key}"
+        detail = ("RGB" if key == next(iter(self.filters)) and c == 3 else
+                  f"rows: {k} filters, columns: {c} input channels" if self.mode.currentData() == "channels"
+                  else f"{k} filters, mean of {c} input channels")
+        text = f"<b>{name}</b> — {k} filters of {f}x{f}x{c} · {detail} · |w| max {np.abs(weights).max():.2g}"
+        if label.text != text:  # re-laying a graphics label out is costly
+            label.setText(text)
+        image.setImage(picture, autoLevels=False)
+        if rebuilt:
+            view.autoRange(padding=0.01)
+
+    def _scrolled(self) -> None:
+        """Draw the layers scrolled into view that an earlier refresh left for later."""
+        for key in rows_in_view(self.scroll, self.canvas, self._rows) & self._stale:
+            if key in self.filters:
+                self._stale.discard(key)
+                self._show(key, self._picture(key), False)
