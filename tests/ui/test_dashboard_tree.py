@@ -75,6 +75,14 @@ def test_resnet20_trains_and_its_filters_change_under_container_headings(qtbot, 
     assert all(acts.image_of(k) is not None for k in keys)
     assert acts.image_of("3.body.2").shape[2] == 4                         # a picture of 16 depth slices
 
+    first = {k: acts.image_of(k) for k in ("0", "22")}                  # conv 0 in view; the fc far below
+    acts.gradients.setChecked(True)                                       # redrawn: the rows in view only
+    assert not np.array_equal(acts.image_of("0"), first["0"])
+    assert np.array_equal(acts.image_of("22"), first["22"]) and "22" in acts._stale
+    bar = acts.scroll.verticalScrollBar()
+    bar.setValue(bar.maximum())                                           # scrolled to the end: drawn now
+    assert "22" not in acts._stale and not np.array_equal(acts.image_of("22"), first["22"])
+
 
 def test_a_googlenet_like_net_shows_every_branch_leaf(qtbot, train_tab):
     window = train_tab
@@ -100,24 +108,3 @@ def test_a_googlenet_like_net_shows_every_branch_leaf(qtbot, train_tab):
     grads = acts.snapshot.gradients
     assert set(grads) >= set(branch_leaves) and grads["3.branches.2.3"].shape == (32, 16, 16)
 
-
-def test_rows_out_of_view_are_drawn_when_scrolled_to(qtbot, train_tab):
-    """A deep net's activations are drawn where the user looks: rows far below the view wait for a scroll."""
-    window = train_tab
-    window.load_preset("resnet20")
-    dash = window.dashboard
-    window.tabs.setCurrentWidget(dash)
-    dash.settings.max_steps.setValue(2)
-    dash.views.setCurrentWidget(dash.activations)
-    acts = dash.activations
-    with qtbot.waitSignal(dash.runFinished, timeout=WAIT):
-        dash.start()
-    dash.refresh_views(force=True)                             # the first snapshot lays every row out
-    first = {k: acts.image_of(k) for k in ("0", "22")}
-    acts.gradients.setChecked(True)                            # redrawn: the rows in view only
-    assert not np.array_equal(acts.image_of("0"), first["0"])
-    assert np.array_equal(acts.image_of("22"), first["22"]) and "22" in acts._stale
-    bar = acts.scroll.verticalScrollBar()
-    bar.setValue(bar.maximum())                                # scrolled to the end: drawn now
-    assert "22" not in acts._stale
-    assert not np.array_equal(acts.image_of("22"), first["22"])
