@@ -42,7 +42,11 @@ class LayerPalette(QListWidget):
         self._heading("Ready-made blocks")
         for name, template in TEMPLATES.items():
             self._entry({"template": name}, template.icon, template.title, template.tooltip)
-        self.itemActivated.connect(lambda item: item.data(ENTRY_ROLE) and self.addRequested.emit(item.data(ENTRY_ROLE)))
+        self.itemActivated.connect(self._activated)
+
+    def _activated(self, item: QListWidgetItem) -> None:
+        if item.data(ENTRY_ROLE):  # not a heading
+            self.addRequested.emit(item.data(ENTRY_ROLE))
 
     def _heading(self, text: str) -> None:
         item = QListWidgetItem(text.upper())

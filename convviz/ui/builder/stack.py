@@ -14,6 +14,7 @@ merge row at the end of the last lane or after the container.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -374,21 +375,48 @@ def frame_rect(rect: QRect, level: int) -> tuple[int, int]:
 class BlockDelegate(QStyledItemDelegate):
     """Paints a row: the container cards around it (a tinted band with a border per level), then a
     block (colour stripe by kind, icon, title, hyperparameters, output volume, parameter count, the
-    first error in red or warning in amber), a card's header or its merge, a lane's caption."""
+    first error in red or warning in amber), a card's header or its merge, a lane's caption.
+    Each row's picture is kept (by everything it shows) and reused while the row looks the same, so
+    an edit repaints only the rows it changed."""
+
+    CACHED = 600  # row pictures kept
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._pictures: OrderedDict[tuple, QPixmap] = OrderedDict()
 
     def sizeHint(self, option, index) -> QSize:
         return QSize(280, index.data(ROW_ROLE).height)
 
     def paint(self, painter: QPainter, option, index) -> None:
         row: Row = index.data(ROW_ROLE)
-        painter.save()
-        painter.setRenderHint(QPainter.Antialiasing)
+        selected = bool(option.state & QStyle.State_Selected)
         rect = option.rect
+        ratio = painter.device().devicePixelRatioF()
+        key = (row.role, row.depth, row.kind, row.icon_name, row.title, row.label, row.detail, row.volume,
+               row.params, row.message, bool(row.errors), bool(row.warnings), row.collapsed, selected,
+               rect.width(), rect.height(), ratio, option.palette.cacheKey(), option.font.key())
+        picture = self._pictures.get(key)
+        if picture is None:
+            picture = QPixmap(int(rect.width() * ratio), int(rect.height() * ratio))
+            picture.setDevicePixelRatio(ratio)
+            picture.fill(Qt.transparent)
+            canvas = QPainter(picture)
+            self._paint(canvas, QRect(0, 0, rect.width(), rect.height()), row, selected, option)
+            canvas.end()
+            self._pictures[key] = picture
+            if len(self._pictures) > self.CACHED:
+                self._pictures.popitem(last=False)
+        else:
+            self._pictures.move_to_end(key)
+        painter.drawPixmap(rect.topLeft(), picture)
+
+    def _paint(self, painter: QPainter, rect: QRect, row: Row, selected: bool, option) -> None:
+        painter.setRenderHint(QPainter.Antialiasing)
         palette = option.palette
         card = kind_colour("container")
         for level in range(row.depth):
             self._band(painter, rect, level, card, palette)
-        selected = bool(option.state & QStyle.State_Selected)
         fonts = _fonts(option.font)
         text = palette.text().color()
         if row.role in ("lane", "empty"):
@@ -401,7 +429,6 @@ class BlockDelegate(QStyledItemDelegate):
             left, right = frame_rect(rect, row.depth)
             box = QRect(left, rect.top() + 2, right - left, rect.height() - 4)
             self._block(painter, box, row, text, fonts, selected, palette)
-        painter.restore()
 
     @staticmethod
     def _band(painter, rect: QRect, level: int, colour: QColor, palette) -> None:

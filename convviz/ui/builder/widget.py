@@ -198,5 +198,6 @@ class BuilderWidget(QWidget):
             self.document.duplicate(self.current_row().path)
 
     def _document_changed(self, arch, inference) -> None:
+        self.drawing.collapsed = set(self.model.collapsed)  # where the edit moved them (the model follows shifts)
         self.drawing.set_network(arch, inference)
         self.totals.set_network(arch, inference)
