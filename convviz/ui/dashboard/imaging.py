@@ -68,11 +68,12 @@ def mosaic(tiles: np.ndarray, cols: int, gap: int = 1) -> np.ndarray:
     n, h, w = tiles.shape[:3]
     rows = max(1, -(-n // cols))
     extra = tiles.shape[3:]
-    out = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap) + extra, np.nan)
-    for k in range(n):
-        top, left = tile_place(k, cols, h, w, gap)
-        out[top: top + h, left: left + w] = tiles[k]
-    return out
+    padded = np.full((rows * cols, h, w) + extra, np.nan)
+    padded[:n] = tiles
+    # (rows, h + gap, cols, w + gap) with the tiles in the top-left corners, then the last gaps cut
+    out = np.full((rows, h + gap, cols, w + gap) + extra, np.nan)
+    out[:, :h, :, :w] = padded.reshape((rows, cols, h, w) + extra).swapaxes(1, 2)
+    return out.reshape((rows * (h + gap), cols * (w + gap)) + extra)[:rows * (h + gap) - gap, :cols * (w + gap) - gap]
 
 
 def tile_place(k: int, cols: int, h: int, w: int, gap: int = 1) -> tuple[int, int]:
