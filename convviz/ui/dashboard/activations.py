@@ -138,8 +138,9 @@ class ActivationsView(QWidget):
 
     def set_network(self, titles: dict[str, LayerTitle], label_names: list[str]) -> None:
         """The titles of the network's nodes by node key (model.names.layer_titles), and the class names."""
-        self.titles, self.label_names = dict(titles), list(label_names)
-        self._signature = None
+        if (titles, list(label_names)) != (self.titles, self.label_names):  # the same network again keeps its rows
+            self.titles, self.label_names = dict(titles), list(label_names)
+            self._signature = None
 
     def probe(self) -> int | np.ndarray | None:
         if self.use_picture.isChecked():

@@ -72,8 +72,9 @@ class FiltersView(QWidget):
     def set_layers(self, titles: dict[str, LayerTitle]) -> None:
         """The titles of the network's nodes by node key (model.names.layer_titles); those with filters
         are shown."""
-        self.titles = dict(titles)
-        self._signature = None
+        if titles != self.titles:  # the same network again keeps its rows
+            self.titles = dict(titles)
+            self._signature = None
 
     def set_snapshot(self, snapshot) -> None:
         self.filters = snapshot.filters
