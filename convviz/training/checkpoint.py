@@ -6,6 +6,7 @@ atomically (engine.files.atomic_write): a temporary file in the same folder, the
 from __future__ import annotations
 
 import json
+import zipfile
 
 import numpy as np
 
@@ -36,7 +37,26 @@ def read(path) -> tuple[dict[str, np.ndarray], dict]:
         raise CheckpointError(f"{path}: no such checkpoint file") from e
     except (OSError, ValueError) as e:
         raise CheckpointError(f"{path} is not a readable checkpoint (damaged or another kind of file): {e}") from e
-    text = arrays.pop(META_KEY, None)
+    return arrays, _meta(path, arrays.pop(META_KEY, None))
+
+
+def read_meta(path) -> dict:
+    """The checkpoint's description alone (its arrays are not read). Raises CheckpointError."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a single array (.npy)
+            raise ValueError("not an .npz archive")
+        with loaded as f:
+            text = f[META_KEY] if META_KEY in f.files else None
+    except FileNotFoundError as e:
+        raise CheckpointError(f"{path}: no such checkpoint file") from e
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise CheckpointError(f"{path} is not a readable checkpoint (damaged or another kind of file)") from e
+    return _meta(path, text)
+
+
+def _meta(path, text) -> dict:
+    """The description stored under META_KEY, checked."""
     if text is None or text.dtype.kind != "U" or text.ndim != 0:
         raise CheckpointError(f"{path} is not a ConvViz checkpoint (no description inside): write it again with convviz")
     try:
@@ -47,7 +67,7 @@ def read(path) -> tuple[dict[str, np.ndarray], dict]:
         raise CheckpointError(f"{path} is not a ConvViz checkpoint")
     if meta.get("version") != VERSION:
         raise CheckpointError(f"{path} is a version {meta.get('version')} checkpoint; this ConvViz reads version {VERSION}")
-    return arrays, meta
+    return meta
 
 
 def architecture_difference(saved: dict, wanted: dict) -> str:

@@ -1,8 +1,8 @@
 """`convviz train`: train in the terminal with a progress bar per epoch and a summary line per epoch.
 
 Exit status: 0 when training completed or reached --max-steps, 1 for bad input (nothing is written)
-or a diverged run, 130 when stopped with Ctrl-C (after the current step; the checkpoint is written
-if one was named).
+or a diverged run, 130 when stopped with Ctrl-C (after the current step; the checkpoint and the
+metrics are written if they were named). The run's states are said with training.state's words.
 """
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from ..model import infer
 from ..model.presets import resolve_net
 from .config import TrainConfig
 from .events import DivergedEvent, EpochEvent, FinishedEvent, StepEvent
+from .metrics import write_metrics
+from .state import RunState, describe, end_of_run
 from .trainer import Trainer
 
 EXIT_STATUS = {"completed": 0, "max_steps": 0, "stopped": 130, "diverged": 1}
@@ -44,7 +46,7 @@ def train_command(args) -> int:
 def prepare(args) -> Trainer:
     """Check every flag, load the architecture and the data and build the trainer; writes nothing.
     Raises ValueError (or a subclass) with a message for the user. Expands ~ in the path flags."""
-    for flag in ("data", "init_weights", "save_weights", "checkpoint", "resume"):
+    for flag in ("data", "init_weights", "save_weights", "checkpoint", "resume", "metrics"):
         if getattr(args, flag):
             setattr(args, flag, str(Path(getattr(args, flag)).expanduser()))
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
@@ -54,14 +56,16 @@ def prepare(args) -> Trainer:
     problems = config.problems()
     if args.resume and args.init_weights:
         problems.append("--resume and --init-weights cannot be used together: a checkpoint holds its own weights")
-    for flag, value in (("--save-weights", args.save_weights), ("--checkpoint", args.checkpoint)):
+    for flag, value in (("--save-weights", args.save_weights), ("--checkpoint", args.checkpoint),
+                        ("--metrics", args.metrics)):
         if not value:
             continue
         folder = Path(value).resolve().parent
         if not folder.is_dir():
             problems.append(f"{flag} {value}: the folder {folder} does not exist")
         elif Path(value).is_dir():
-            problems.append(f"{flag} {value} is a folder: give a file name such as {Path(value) / 'run.npz'}")
+            problems.append(f"{flag} {value} is a folder: give a file name such as "
+                            f"{Path(value) / ('metrics.csv' if flag == '--metrics' else 'run.npz')}")
         elif not os.access(folder, os.W_OK | os.X_OK):  # found now, not after the training
             problems.append(f"{flag} {value}: the folder {folder} is not writable")
     for flag, value in (("--init-weights", args.init_weights), ("--resume", args.resume)):
@@ -88,7 +92,7 @@ def _find_data():
         places = "\n".join(f"  - {how}: {path}" for how, path in searched_locations())
         raise UsageError(f"CIFAR-10 was not found. Looked in:\n{places}\n"
                          "Download it with `convviz download`, or give its folder with --data DIR.")
-    print(f"CIFAR-10 from {found.how}", file=sys.stderr)
+    print(describe(RunState.LOADING, f"CIFAR-10 from {found.how}"), file=sys.stderr)
     return load_cifar10(found.path)
 
 
@@ -103,7 +107,7 @@ def run(trainer: Trainer, args) -> int:
         stopping.set()
         trainer.stop()
         bar.clear()
-        print("Stopping after the current step (Ctrl-C again to abort)...", file=sys.stderr)
+        print(describe(RunState.STOPPING, "after the current step (Ctrl-C again to abort)"), file=sys.stderr)
 
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, on_interrupt) if in_main_thread else None
@@ -121,10 +125,12 @@ def run(trainer: Trainer, args) -> int:
                 if args.checkpoint:
                     trainer.save_checkpoint(args.checkpoint)
                     changed = False
+                if args.metrics:
+                    write_metrics(args.metrics, trainer.history, trainer.batches_per_epoch)
             elif isinstance(event, DivergedEvent):  # the weights were put back, the momentum reset
                 changed = True
                 bar.clear()
-                print(f"Diverged at step {event.step}: {event.message}", file=sys.stderr)
+                print(describe(RunState.DIVERGED, f"at step {event.step}: {event.message}"), file=sys.stderr)
             elif isinstance(event, FinishedEvent):
                 finished = event
     except KeyboardInterrupt:
@@ -142,9 +148,12 @@ def run(trainer: Trainer, args) -> int:
     if args.save_weights:
         trainer.net.save_weights(args.save_weights)
         print(f"Weights written to {args.save_weights}", file=sys.stderr)
+    if args.metrics:
+        write_metrics(args.metrics, trainer.history, trainer.batches_per_epoch)
+        print(f"Metrics written to {args.metrics}", file=sys.stderr)
     seconds = time.perf_counter() - started
-    print(f"{finished.reason.replace('_', ' ')}: {finished.steps} steps, {finished.epochs} epochs, "
-          f"{seconds:.1f} s, {trainer.images_per_second:.0f} images/s", file=sys.stderr)
+    state, detail = end_of_run(finished.reason, finished.steps, finished.epochs)
+    print(f"{describe(state, detail)} ({seconds:.1f} s, {trainer.images_per_second:.0f} images/s)", file=sys.stderr)
     if args.json:
         h = trainer.history
         last = {k: (h[k][-1] if h["epoch"] else None) for k in
@@ -153,8 +162,9 @@ def run(trainer: Trainer, args) -> int:
         if not h["epoch"] and totals["images"]:  # stopped within the first epoch: its figures so far
             last["train_loss"], last["train_accuracy"] = totals["loss"] / totals["images"], totals["correct"] / totals["images"]
         print(json.dumps({**last, "images_per_second": trainer.images_per_second, "epochs": finished.epochs,
-                          "steps": finished.steps, "reason": finished.reason, "seconds": seconds,
-                          "checkpoint": args.checkpoint, "weights": args.save_weights}))
+                          "steps": finished.steps, "reason": finished.reason, "state": state.value,
+                          "seconds": seconds, "checkpoint": args.checkpoint, "weights": args.save_weights,
+                          "metrics": args.metrics}))
     return EXIT_STATUS[finished.reason]
 
 
