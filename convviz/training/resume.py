@@ -3,9 +3,9 @@ epoch end and deleted when the run ends in the app. A file still there when the 
 that was interrupted (the window closed with "stop and save", the app or the machine died): the app
 offers to continue it.
 
-The file name carries the id of the process that writes it, so a second copy of the app running
-at the same time does not offer to take over the first one's run (checked where the platform can
-tell whether a process lives: not on Windows, where every file found is offered)."""
+The file name carries the id of the process that writes it, so neither the app itself nor a second
+copy of it running at the same time offers to take over a run that is going on (checked where the
+platform can tell whether a process lives: not on Windows, where other processes' files are offered)."""
 from __future__ import annotations
 
 import os
@@ -68,15 +68,15 @@ def _modified(path: Path) -> float:
 
 
 def _writer_alive(path: Path) -> bool:
-    """True when the file belongs to another process that is still running."""
-    if os.name == "nt":
-        return False  # os.kill(pid, 0) would send that process a Ctrl-C there
+    """True when the file belongs to a process that is still running (this one included)."""
     parts = path.stem.split("-")
     if len(parts) < 4 or not parts[3].isdigit():
         return False
     pid = int(parts[3])
     if pid == os.getpid():
-        return False
+        return True
+    if os.name == "nt":
+        return False  # os.kill(pid, 0) would send that process a Ctrl-C there
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -109,6 +109,8 @@ def test_resume_files(tmp_path, monkeypatch, small_data, tiny_arch, tiny_config)
         if trainer.epoch == 1:
             break
     trainer.save_checkpoint(path)
+    assert resume.interrupted_runs() == []  # this process's own run goes on
+    path = path.rename(path.parent / "run-20250101-110000-999999998.npz")  # a run of a process that died
     assert resume.interrupted_runs() == [path]
     assert resume.describe_run(path).startswith("step 7 (1 of 2 epochs done), saved ")
     (path.parent / ".run-x.npz.1234.part").write_bytes(b"")  # a half-written file is not a run

@@ -1,11 +1,14 @@
-"""UI fixtures: QSettings pointed at a temporary folder, and a MainWindow whose dialogs never block."""
+"""UI fixtures: QSettings and the app's data folder pointed at a temporary folder, and a MainWindow
+whose dialogs never block."""
 import pytest
 from PySide6.QtCore import QSettings
 
 
 @pytest.fixture(autouse=True)
-def temporary_settings(tmp_path, qapp):
-    """Every QSettings() of a UI test (and of code it runs) reads and writes under tmp_path."""
+def temporary_settings(tmp_path, qapp, monkeypatch):
+    """Every QSettings() of a UI test (and of code it runs) reads and writes under tmp_path, and so
+    does the app's data folder (resume files of runs, downloads)."""
+    monkeypatch.setenv("CONVVIZ_HOME", str(tmp_path / "home"))
     qapp.setOrganizationName("ConvVizTests")
     qapp.setApplicationName("ConvVizTests")
     QSettings.setDefaultFormat(QSettings.IniFormat)
@@ -20,13 +23,16 @@ def settings(tmp_path):
 
 @pytest.fixture
 def window(qtbot, settings):
-    """A MainWindow with the default network. Modal questions are replaced: closing discards changes,
-    and errors are collected in window.shown_errors as (title, text)."""
+    """A MainWindow with the default network. Modal questions are replaced: closing discards changes
+    (and stops a run without saving it), an interrupted run is left for later, and errors are
+    collected in window.shown_errors as (title, text)."""
     from convviz.ui.main_window import MainWindow
 
     w = MainWindow(settings=settings)
     w.shown_errors = []
     w.ask_save_changes = lambda: "discard"
+    w.ask_close_during_run = lambda: "quit"
+    w.ask_resume = lambda description: "later"
     w.show_error = lambda title, text: w.shown_errors.append((title, text))
     w.show_info = lambda title, html: w.shown_errors.append((title, html))
     qtbot.addWidget(w)

@@ -1,5 +1,5 @@
 """Where CIFAR-10 is: found (and loaded in the background), chosen by the user, or downloaded with a
-progress bar (MB done/total, rate, time left, Cancel). Neither loading nor downloading blocks the window."""
+progress bar (MiB done/total, rate, time left, Cancel). Neither loading nor downloading blocks the window."""
 from __future__ import annotations
 
 import threading
@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QPro
 
 from ...data import (DataError, DownloadCancelled, DownloadError, find_cifar10, load_cifar10,
                      searched_locations)
+from ..builder.style import size_bytes
 from ..worker import Background, JobWorker
 from .style import BAD_CSS, GOOD_CSS, TEXT_DIM
 
@@ -19,10 +20,10 @@ STALL_SECONDS = 10.0  # a stalled download is resumed after this long; Cancel or
 
 
 def describe_progress(done: int, total: int | None, rate: float) -> str:
-    """'12.3 / 170.5 MB · 4.1 MB/s · 39 s left' (parts omitted when unknown)."""
-    parts = [f"{done / 1e6:.1f} / {total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"]
+    """'11.7 MiB / 163 MiB · 3.9 MiB/s · 39 s left' (parts omitted when unknown)."""
+    parts = [f"{size_bytes(done)} / {size_bytes(total)}" if total else size_bytes(done)]
     if rate > 0:
-        parts.append(f"{rate / 1e6:.1f} MB/s")
+        parts.append(f"{size_bytes(int(rate))}/s")
         if total:
             left = max(0.0, (total - done) / rate)
             parts.append(f"{left:.0f} s left" if left < 120 else f"{left / 60:.0f} min left")
@@ -43,11 +44,12 @@ class DataPanel(QGroupBox):
         self._kind = ""
         self._started = 0.0
         self._next_load: Path | None = None
+        self._folder = None  # the folder being loaded
 
         self.where = QLabel("Looking for CIFAR-10…")
         self.where.setWordWrap(True)
         self.download_button = QPushButton("Download")
-        self.download_button.setToolTip("Download CIFAR-10 (170 MB) into the ConvViz data folder")
+        self.download_button.setToolTip("Download CIFAR-10 (163 MiB) into the ConvViz data folder")
         self.download_button.clicked.connect(lambda: self.download())
         self.choose_button = QPushButton("Choose folder…")
         self.choose_button.setToolTip("Use a CIFAR-10 copy you already have (python or binary layout)")
@@ -74,6 +76,12 @@ class DataPanel(QGroupBox):
     # ---- state ----
     def busy(self) -> bool:
         return self._job is not None
+
+    def activity(self) -> str:
+        """What the panel is doing, in words ('downloading CIFAR-10'), or '' when idle."""
+        if not self.busy():
+            return ""
+        return "downloading CIFAR-10" if self._kind == "download" else f"reading CIFAR-10 from {self._folder}"
 
     def _show_progress(self, on: bool) -> None:
         for w in (self.progress, self.progress_text, self.cancel_button):
@@ -109,6 +117,7 @@ class DataPanel(QGroupBox):
         """Load CIFAR-10 from folder in a worker thread; loaded(data) follows."""
         if self.busy():
             return
+        self._folder = folder
         self._say(f"Loading CIFAR-10 from {folder}…")
         self._show_progress(True)
         self.cancel_button.setVisible(False)
