@@ -15,35 +15,25 @@ from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QStyle, QTabWidget, QToolButton
 
+from .. import __version__
 from ..engine import formula
 from ..engine.files import atomic_write
-from ..model import Architecture, infer
+from ..model import Architecture
 from ..model.io import ArchitectureFileError, load_architecture, save_architecture
-from ..model.presets import load_preset, preset_names
+from ..model.presets import load_preset, preset_groups, preset_names
 from ..model.summary import summary_table
 from ..training.resume import describe_run, discard_run, interrupted_runs
 from .builder import BuilderDocument, BuilderWidget
 from .builder.style import icon
 from .dashboard import TrainDashboard
 from .dashboard.settings import remembered
+from .explain import ExplainTab
 
 DEFAULT_PRESET = "convnetjs"
 MAX_RECENT = 8
 DEFAULT_SIZE = (1280, 800)  # the window works down to this size (and below: 760x480)
 STATUS_CHARS = 110  # the run's state in the status bar is cut here (the whole text is its tooltip)
 JSON_FILTER = "ConvViz architecture (*.json);;All files (*)"
-
-
-def preset_groups() -> list[tuple[str, list[str]]]:
-    """(group title, preset names) for the Presets menu. Stands in for the model's preset_groups()
-    until it lands: a preset trains here when it is valid, takes CIFAR-10's 32x32x3 images and ends
-    with its 10 classes."""
-    trainable, reference = [], []
-    for name in preset_names():
-        arch = load_preset(name)
-        fits = arch.input == (32, 32, 3) and arch.classes == 10 and infer(arch).valid
-        (trainable if fits else reference).append(name)
-    return [("Train on CIFAR-10", trainable), ("Reference networks (view only)", reference)]
 
 
 class MainWindow(QMainWindow):
@@ -65,6 +55,8 @@ class MainWindow(QMainWindow):
         self.dashboard = TrainDashboard(settings=self.settings)
         self.tabs.addTab(self.dashboard, icon("softmax"), "Train")
         self.architectureChanged.connect(self.dashboard.set_architecture)
+        self.explain = ExplainTab(self.dashboard)
+        self.tabs.addTab(self.explain, icon("fc"), "Explain")
         self.setCentralWidget(self.tabs)
 
         self._create_actions()
@@ -381,6 +373,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_settings()
+        self.explain.shutdown()  # cancels an explanation and waits for its thread
         self.dashboard.shutdown(save_run)  # stops a run and waits for the training and data threads
         event.accept()
 
@@ -444,7 +437,7 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> None:
         self.show_info("About ConvViz",
-                       "<h3>ConvViz</h3><p>Build convolutional networks from layer blocks, see every activation "
+                       f"<h3>ConvViz {__version__}</h3><p>Build convolutional networks from layer blocks, see every activation "
                        "volume checked live, and train them on CIFAR-10 with ConvViz's own NumPy engine.</p>")
 
     def show_formula(self) -> None:

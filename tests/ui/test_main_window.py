@@ -12,7 +12,7 @@ from convviz.ui.main_window import DEFAULT_SIZE, MainWindow, volume_formula_html
 
 def edit_something(window):
     window.builder.select(0)
-    window.builder.inspector.spin_boxes["filters"].setValue(8)
+    window.builder.inspector.editors["filters"].setValue(8)
 
 
 def test_unsaved_changes_are_marked_in_the_title(window):
@@ -21,7 +21,7 @@ def test_unsaved_changes_are_marked_in_the_title(window):
     assert window.isWindowModified()
     window.document.undo_stack.undo()
     assert not window.isWindowModified()
-    box = window.builder.inspector.spin_boxes["filters"]
+    box = window.builder.inspector.editors["filters"]
     box.setValue(24)
     box.setValue(16)                                              # back to the saved value
     assert not window.isWindowModified() and window.document.undo_stack.count() == 0   # no step left
@@ -185,7 +185,7 @@ def test_keyboard_tab_order_and_section_mnemonics(window, qtbot):
     assert builder.stack.hasFocus()
     qtbot.keyClick(builder.stack, Qt.Key_Down)                     # arrows walk the blocks
     assert window.document.selected == 0
-    assert "filters" in builder.inspector.spin_boxes
+    assert "filters" in builder.inspector.editors
     qtbot.keyClick(builder.stack, Qt.Key_Tab)
     assert builder.inspector.isAncestorOf(QApplication.focusWidget())
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key_L, Qt.AltModifier)   # Alt+L: the layer palette
@@ -203,10 +203,10 @@ def test_network_level_problems_show_on_the_input_block_with_fixes(window):
 
 
 def test_status_bar_says_why_training_cannot_start(window, sample_dir):
-    no_data = "Ready — Load or download CIFAR-10 first (see Data)."
+    no_data = "Ready — Load or download CIFAR-10, or choose an image folder, first (see Data)."
     assert window.run_state.text() == no_data
     window.builder.select(0)
-    window.builder.inspector.spin_boxes["stride"].setValue(3)
+    window.builder.inspector.editors["stride"].setValue(3)
     assert window.run_state.text().startswith("Ready — Cannot train: Block 0 (Conv)")  # the network comes first
     assert "11.3333" in window.run_state.toolTip()
     window.load_preset("vgg16")                                     # valid, but not for CIFAR-10
