@@ -18,6 +18,7 @@ from .style import ACCENT, BAD, GOOD, INFO, TEXT_DIM, WARN
 SMOOTHING = 0.9  # TensorBoard's smoothing weight: each value counts 0.9 times as much as the next
 HYPER_NAMES = {"lr": "learning rate", "momentum": "momentum", "weight_decay": "weight decay"}
 IMAGE_SUFFIXES = (".png", ".svg")
+HYPER_ROW_HEIGHT = 52  # pixels for each settings chart, its title included
 
 
 class Smoother:
@@ -48,6 +49,11 @@ def _steps_of(changes: list[tuple[int, float]], last: int) -> tuple[np.ndarray, 
         x += [step, end]
         y += [value, value]
     return np.asarray(x, float), np.asarray(y, float)
+
+
+def _loss(value: float) -> str:
+    """'2.303'; a diverging run's '3.4e+27' rather than 28 digits."""
+    return f"{value:.3f}" if abs(value) < 1e4 else f"{value:.3g}"
 
 
 class CurvesView(QWidget):
@@ -85,9 +91,11 @@ class CurvesView(QWidget):
         self.bar.addWidget(self.save_image_button)
 
         self.plots = pg.GraphicsLayoutWidget()
-        self.loss_plot = self.plots.addPlot(row=0, col=0, title="Training loss per step")
+        # no titles: the axes say what each chart shows, and the height goes to the curves
+        self.loss_plot = self.plots.addPlot(row=0, col=0)
         self.loss_plot.setLabel("bottom", "step")
         self.loss_plot.setLabel("left", "cross-entropy loss")
+        self.loss_plot.getAxis("left").enableAutoSIPrefix(False)  # a diverging run's 3e+27 in the ticks, not cut off
         # no grid on this plot: redrawn twice a second, pyqtgraph's grid would be most of the cost
         self.loss_plot.addLegend(offset=(-10, 10))
         self.loss_plot.setDownsampling(auto=True, mode="peak")  # long runs: thousands of steps
@@ -100,48 +108,77 @@ class CurvesView(QWidget):
         self.chance_line.setVisible(False)
         self.loss_plot.addItem(self.chance_line, ignoreBounds=True)
 
-        self.hyper_plot = self.plots.addPlot(row=1, col=0)
-        self.hyper_plot.setLabel("left", "rate")
-        self.hyper_plot.setLabel("right", "momentum")
-        self.hyper_plot.setLogMode(y=True)
-        self.hyper_plot.setXLink(self.loss_plot)
-        self.hyper_plot.addLegend(offset=(-10, 5), colCount=3)
-        self.lr_item = self.hyper_plot.plot(pen=pg.mkPen(ACCENT, width=2), name="learning rate")
-        self.decay_item = self.hyper_plot.plot(pen=pg.mkPen(INFO, width=2), name="weight decay")
-        self.momentum_box = pg.ViewBox()  # momentum (0 to 1) on its own linear axis, at the right
-        self.hyper_plot.scene().addItem(self.momentum_box)
-        self.hyper_plot.getAxis("right").linkToView(self.momentum_box)
-        self.momentum_box.setXLink(self.hyper_plot)
-        self.momentum_box.setYRange(0, 1)
-        self.momentum_item = pg.PlotDataItem(pen=pg.mkPen(WARN, width=2), name="momentum")
-        self.momentum_box.addItem(self.momentum_item)
-        self.hyper_plot.legend.addItem(self.momentum_item, "momentum (right axis)")
-        self.hyper_plot.vb.sigResized.connect(self._align_momentum_box)
+        # the settings over steps: one slim chart each, steps lined up with the loss chart's
+        self.hyper_plots, self.hyper_items, self._hyper_titles, self._hyper_scales = {}, {}, {}, {}
+        for row, (name, colour) in enumerate((("lr", ACCENT), ("momentum", WARN), ("weight_decay", INFO)), start=1):
+            plot = self.plots.addPlot(row=row, col=0)
+            plot.setXLink(self.loss_plot)
+            plot.hideAxis("bottom")
+            plot.getAxis("left").setStyle(tickLength=-4)
+            plot.getAxis("left").enableAutoSIPrefix(False)
+            plot.setMouseEnabled(y=False)
+            self.plots.ci.layout.setRowFixedHeight(row, HYPER_ROW_HEIGHT)
+            self.hyper_plots[name] = plot
+            self.hyper_items[name] = plot.plot(pen=pg.mkPen(colour, width=2))
+        self.hyper_plots["lr"].setLogMode(y=True)  # a schedule divides it by 10s
+        self._title_hypers()
 
-        self.acc_plot = self.plots.addPlot(row=2, col=0, title="Accuracy per epoch")
+        self.acc_plot = self.plots.addPlot(row=4, col=0)
         self.acc_plot.setLabel("bottom", "epoch")
         self.acc_plot.setLabel("left", "accuracy", units="%")
         self.acc_plot.showGrid(x=True, y=True, alpha=0.15)
         self.acc_plot.setYRange(0, 100)
         self.acc_plot.getAxis("bottom").setTickSpacing(major=1, minor=1)
-        self.acc_plot.addLegend(offset=(-10, 10))
+        self.acc_plot.addLegend(offset=(-10, 10), colCount=3)
         symbol = dict(symbol="o", symbolSize=7)
         self.train_item = self.acc_plot.plot(pen=pg.mkPen(INFO, width=2), symbolBrush=INFO, name="train", **symbol)
         self.val_item = self.acc_plot.plot(pen=pg.mkPen(WARN, width=2), symbolBrush=WARN, name="validation", **symbol)
         self.test_item = self.acc_plot.plot(pen=pg.mkPen(GOOD, width=2), symbolBrush=GOOD, name="test", **symbol)
-        rows = self.plots.ci.layout
-        for row, stretch in enumerate((5, 2, 3)):
-            rows.setRowStretchFactor(row, stretch)
-        for plot in (self.loss_plot, self.hyper_plot, self.acc_plot):
-            plot.getAxis("left").setWidth(58)  # the three charts' steps line up
+        self.plots.ci.layout.setRowStretchFactor(0, 3)
+        self.plots.ci.layout.setRowStretchFactor(4, 2)
+        for plot in (self.loss_plot, *self.hyper_plots.values(), self.acc_plot):
+            plot.getAxis("left").setWidth(58)  # the charts' steps line up
 
         layout = QVBoxLayout(self)
         layout.addLayout(self.bar)
         layout.addWidget(self.plots, 1)
 
-    def _align_momentum_box(self) -> None:
-        self.momentum_box.setGeometry(self.hyper_plot.vb.sceneBoundingRect())
-        self.momentum_box.linkedViewChanged(self.hyper_plot.vb, self.momentum_box.XAxis)
+    def _scale_hypers(self) -> None:
+        """Each settings chart's axis: ticks at its lowest and highest value only (a chart this slim has
+        room for no more); rates from 0 up, momentum from 0 to 1, the learning rate on a log scale."""
+        values = {"lr": self.lrs, **{name: [v for _, v in changes] for name, changes in self.hyper.items()}}
+        for name, plot in self.hyper_plots.items():
+            shown = sorted({float(v) for v in values.get(name, []) if v > 0 or name != "lr"})
+            ends = (shown[0], shown[-1]) if shown else ()
+            if self._hyper_scales.get(name) == ends:
+                continue
+            self._hyper_scales[name] = ends
+            if not ends:
+                plot.getAxis("left").setTicks([[]])
+                continue
+            if name == "lr":
+                low, high = math.log10(ends[0]), math.log10(ends[1])
+                plot.setYRange(low - 0.2, high + 0.2, padding=0)
+                ticks = [(low, f"{ends[0]:g}"), (high, f"{ends[1]:g}")]
+            else:
+                top = 1.0 if name == "momentum" else ends[1] * 1.25 or 1.0
+                plot.setYRange(0, top, padding=0.05)
+                ticks = [(v, f"{v:g}") for v in sorted({0.0, *ends})]
+            plot.getAxis("left").setTicks([ticks, []])
+
+    def _title_hypers(self) -> None:
+        """Each settings chart's title: the setting and its latest value."""
+        latest = {"lr": self.lrs[-1] if self.lrs else None,
+                  **{name: changes[-1][1] for name, changes in self.hyper.items()}}
+        for name, plot in self.hyper_plots.items():
+            value = latest.get(name)
+            shown = "" if value is None else f" {value:.4g}" if name == "lr" else f" {value:g}"
+            if name == "momentum" and value is None and self.steps:
+                shown = ": not used by this optimiser"
+            title = f"{HYPER_NAMES[name]}{shown}"
+            if self._hyper_titles.get(name) != title:  # a new title lays the scene out again: only on change
+                self._hyper_titles[name] = title
+                plot.setTitle(title, size="8pt", justify="left")
 
     # ---- data ----
     def clear(self) -> None:
@@ -242,14 +279,12 @@ class CurvesView(QWidget):
         steps = np.asarray(self.steps, float)
         self.raw_item.setData(steps, np.asarray(self.losses))
         self.smooth_item.setData(np.asarray(self.smooth_x), np.asarray(self.smoothed))
-        self.lr_item.setData(steps, np.asarray(self.lrs))
+        self.hyper_items["lr"].setData(steps, np.asarray(self.lrs))
         last = self.steps[-1] if self.steps else 0
-        decay = self.hyper.get("weight_decay", [])
-        if decay and any(v > 0 for _, v in decay):  # a log axis cannot show 0
-            self.decay_item.setData(*_steps_of(decay, last))
-        else:
-            self.decay_item.setData([], [])
-        self.momentum_item.setData(*_steps_of(self.hyper.get("momentum", []), last))
+        for name in ("momentum", "weight_decay"):
+            self.hyper_items[name].setData(*_steps_of(self.hyper.get(name, []), last))
+        self._scale_hypers()
+        self._title_hypers()
         if len(self.epochs) != self._epochs_drawn:  # the accuracy plot changes once an epoch
             self._epochs_drawn = len(self.epochs)
             epochs = np.asarray(self.epochs, float)
@@ -257,7 +292,7 @@ class CurvesView(QWidget):
             self.val_item.setData(epochs, np.asarray(self.val_acc), connect="finite")
             self.test_item.setData(epochs, np.asarray(self.test_acc), connect="finite")
         if self.losses:
-            text = f"step {self.steps[-1]}: loss {self.losses[-1]:.3f} (smoothed {self.smoothed[-1]:.3f})"
+            text = f"step {self.steps[-1]}: loss {_loss(self.losses[-1])} (smoothed {_loss(self.smoothed[-1])})"
             if self.epochs:
                 text += f"  ·  epoch {self.epochs[-1]}: train {self.train_acc[-1]:.1f}%"
                 if np.isfinite(self.val_acc[-1]):

@@ -87,13 +87,13 @@ class Banner(QFrame):
         self.hide()
 
     def show_message(self, title: str, text: str = "", error: bool = False) -> None:
-        """title in bold, then text (plain text, wrapped)."""
+        """title in bold (with a colon when text follows), then text; both plain text, wrapped."""
         colour = BAD_CSS if error else GOOD_CSS
         self.error = error
         self.setStyleSheet(f"#banner {{ border: 1px solid {colour}; border-left: 5px solid {colour}; "
                            f"border-radius: 4px; }}")
         body = html.escape(text).replace("\n", "<br>")
-        self.text.setText(f"<b>{html.escape(title)}</b>" + (f" {body}" if body else ""))
+        self.text.setText(f"<b>{html.escape(title)}:</b> {body}" if body else f"<b>{html.escape(title)}</b>")
         self.show()
 
 
@@ -772,7 +772,7 @@ class TrainDashboard(QWidget):
         self.curves.set_classes(trainer.net.classes)
         self.filters.clear()
         self.activations.clear()
-        self.say(f"Loaded {self._pending_checkpoint.name}:",
+        self.say(f"Loaded {self._pending_checkpoint.name}",
                  f"step {trainer.step:,}, {trainer.epoch} epochs done, with its own "
                  f"{len(trainer.arch.layers)}-block network."
                  + ("" if self._resume_path is not None else " Press Continue run to go on exactly from there."))
@@ -805,7 +805,7 @@ class TrainDashboard(QWidget):
     def show_error(self, title: str, text: str) -> None:
         """Tell the user about a problem in the banner, where the user is looking (tests replace
         this method to observe messages)."""
-        self.say(f"{title}:", text, error=True)
+        self.say(title, text, error=True)
 
     def shutdown(self, save_run: bool = True) -> None:
         """Stop the run and wait for it and every background job. With save_run, a run that moved on
