@@ -1,8 +1,11 @@
 """UI fixtures: QSettings and the app's data folder pointed at a temporary folder, and a MainWindow
 whose dialogs never block."""
+import dataclasses
+
 import pytest
 from PySide6.QtCore import QSettings
 
+from convviz.data import load_cifar10
 from convviz.ui import worker as worker_module
 
 
@@ -58,3 +61,11 @@ def started_threads(monkeypatch):
     yield started
     leftover = [b.thread.objectName() for b in started if b.thread.isRunning()]
     assert not leftover, f"threads still running after the test: {leftover}"
+
+
+@pytest.fixture(scope="session")
+def small_data(sample_dir):
+    """300 training and 120 test images of the real sample."""
+    data = load_cifar10(sample_dir)
+    return dataclasses.replace(data, train_images=data.train_images[:300], train_labels=data.train_labels[:300],
+                               test_images=data.test_images[:120], test_labels=data.test_labels[:120])

@@ -3,7 +3,6 @@ CIFAR-10 sample with a tiny network: curves and filters update, pause/resume/sto
 change, closing mid-run, checkpoints, errors shown, and a download through the data panel."""
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import http.server
@@ -15,26 +14,11 @@ import pytest
 from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication
 
-from convviz.data import load_cifar10
+from ui_helpers import WAIT, tiny_arch
+
 from convviz.model import Architecture, LayerSpec
 from convviz.training import Trainer
 from convviz.ui.dashboard import TrainDashboard
-
-WAIT = 20_000  # ms: generous, the machine is shared
-
-
-@pytest.fixture(scope="module")
-def small_data(sample_dir):
-    """300 training and 120 test images of the real sample."""
-    data = load_cifar10(sample_dir)
-    return dataclasses.replace(data, train_images=data.train_images[:300], train_labels=data.train_labels[:300],
-                               test_images=data.test_images[:120], test_labels=data.test_labels[:120])
-
-
-def tiny_arch() -> Architecture:
-    return Architecture(layers=[LayerSpec("conv", {"filters": 4, "size": 3, "pad": 1}), LayerSpec("relu"),
-                                LayerSpec("maxpool", {"size": 4}), LayerSpec("conv", {"filters": 3, "size": 3, "pad": 1}),
-                                LayerSpec("relu"), LayerSpec("fc", {"units": 10}), LayerSpec("softmax")])
 
 
 @pytest.fixture

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-import pyqtgraph.exporters  # noqa: F401  (pg.exporters is not imported with pyqtgraph)
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, Qt
+from PySide6.QtCore import QBuffer, QIODevice, Qt
+from PySide6.QtGui import QPainter
+from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ...engine.files import atomic_write
@@ -97,14 +98,14 @@ class CurvesView(QWidget):
         self.loss_plot.setLabel("left", "cross-entropy loss")
         self.loss_plot.getAxis("left").enableAutoSIPrefix(False)  # a diverging run's 3e+27 in the ticks, not cut off
         # no grid on this plot: redrawn twice a second, pyqtgraph's grid would be most of the cost
-        self.loss_plot.addLegend(offset=(-10, 10))
+        self.loss_plot.addLegend(offset=(10, -10))  # bottom left: a loss starts high (at chance) and falls
         self.loss_plot.setDownsampling(auto=True, mode="peak")  # long runs: thousands of steps
         self.loss_plot.setClipToView(True)
         self.raw_item = self.loss_plot.plot(pen=pg.mkPen((120, 170, 255, 110), width=1), name="loss (raw)")
         self.smooth_item = self.loss_plot.plot(pen=pg.mkPen(ACCENT, width=2.5), name="loss (smoothed)",
                                                antialias=True)
         self.chance_line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(BAD, width=1, style=Qt.DashLine),
-                                           label="", labelOpts={"position": 0.03, "color": BAD, "anchors": [(0, 1), (0, 1)]})
+                                           label="", labelOpts={"position": 0.98, "color": BAD, "anchors": [(1, 1), (1, 1)]})
         self.chance_line.setVisible(False)
         self.loss_plot.addItem(self.chance_line, ignoreBounds=True)
 
@@ -309,12 +310,20 @@ class CurvesView(QWidget):
             raise ValueError(f"{path.name}: save the curves as .png or .svg")
         self._dirty = True
         self.refresh(force=True)
-        if path.suffix.lower() == ".svg":
-            data = pg.exporters.SVGExporter(self.plots.scene()).export(toBytes=True)
+        buffer = QBuffer()  # its own byte array
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        if path.suffix.lower() == ".svg":  # Qt's SVG painter: pyqtgraph's SVG exporter fails on these charts
+            svg = QSvgGenerator()
+            svg.setOutputDevice(buffer)
+            svg.setResolution(self.plots.logicalDpiX())  # as on screen: the axes are drawn in device pixels
+            svg.setSize(self.plots.size())
+            svg.setViewBox(self.plots.rect())
+            svg.setTitle("ConvViz training curves")
+            painter = QPainter(svg)
+            self.plots.render(painter)
+            painter.end()
         else:
-            buffer = QBuffer(QByteArray())
-            buffer.open(QIODevice.OpenModeFlag.WriteOnly)
             self.plots.grab().save(buffer, "PNG")
-            data = bytes(buffer.data())
+        data = bytes(buffer.data())
         with atomic_write(path) as f:
             f.write(data)

@@ -71,9 +71,9 @@ class Banner(QFrame):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("banner")
-        self.text = QLabel()
-        self.text.setWordWrap(True)
-        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QToolButton()
         close.setText("×")
         close.setAutoRaise(True)
@@ -81,7 +81,7 @@ class Banner(QFrame):
         close.clicked.connect(self.hide)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 4, 4, 4)
-        layout.addWidget(self.text, 1)
+        layout.addWidget(self.label, 1)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.error = False
         self.hide()
@@ -93,7 +93,7 @@ class Banner(QFrame):
         self.setStyleSheet(f"#banner {{ border: 1px solid {colour}; border-left: 5px solid {colour}; "
                            f"border-radius: 4px; }}")
         body = html.escape(text).replace("\n", "<br>")
-        self.text.setText(f"<b>{html.escape(title)}:</b> {body}" if body else f"<b>{html.escape(title)}</b>")
+        self.label.setText(f"<b>{html.escape(title)}:</b> {body}" if body else f"<b>{html.escape(title)}</b>")
         self.show()
 
 
@@ -141,6 +141,7 @@ class TrainDashboard(QWidget):
         self._pending_checkpoint: Path | None = None  # the checkpoint being read by the load job
         self._resume_path: Path | None = None  # an interrupted run to continue once the data is loaded
         self._hyper_now: dict = {}      # the live settings as last sent to the trainer
+        self._first_step = 1            # the first step of the current run
         self._autosave_problems: list[str] = []  # appended in the worker thread, read at each epoch
         self.snapshot_rate = TrainConfig().snapshot_rate  # snapshots per second for the views
 
@@ -441,6 +442,9 @@ class TrainDashboard(QWidget):
             self.activations.clear()
             self._epoch_seconds = []
         self.run_path = resumed if resumed is not None and loaded is not None else new_run_path()
+        self._first_step = (loaded.step if loaded is not None else 0) + 1  # the trainer may be past it when ready arrives
+        if loaded is None:
+            self.checkpoint_path = None  # a new run is not the checkpoint saved or loaded before
         self.trainer = None
         self._last_step = None
         self._ended = None
@@ -547,8 +551,7 @@ class TrainDashboard(QWidget):
     @Slot(object)
     def _on_ready(self, trainer) -> None:
         self.trainer = trainer
-        self.checkpoint_path = self.checkpoint_path if trainer.step else None
-        self._steps_at_save = trainer.step
+        self._steps_at_save = self._first_step - 1
         net = trainer.net
         titles = layer_titles(net)
         self.filters.set_layer_names({key: titles[key] for key in titles if net.plan.node(key).op.has_filters})
@@ -556,7 +559,7 @@ class TrainDashboard(QWidget):
         trainer.set_probe(self.activations.probe())
         self.curves.set_classes(net.classes)
         self._hyper_now = live_hyper(trainer)
-        self.curves.start_settings(trainer.step + 1, self._hyper_now)
+        self.curves.start_settings(self._first_step, self._hyper_now)
         if self.state is RunState.TRAINING and not self._pause_requested:  # not stopping already
             self._set_state(RunState.TRAINING, self._progress())
         self._update_controls()
