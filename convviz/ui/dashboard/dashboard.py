@@ -48,6 +48,12 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
+def _total_steps(config: TrainConfig, per_epoch: int) -> int:
+    """The steps a run takes in all: its epochs, or its step limit if that comes first."""
+    total = config.epochs * per_epoch
+    return total if config.max_steps is None else min(total, config.max_steps)
+
+
 def layer_titles(net) -> dict[str, str]:
     """'0 · Conv → 32x32x16' (a container's merged output: '3 · Residual + → 16x16x32') by node key, for
     every node of an engine Network's plan after the input, in plan order."""
@@ -373,14 +379,14 @@ class TrainDashboard(QWidget):
     def _set_state(self, state: RunState, detail: str = "") -> None:
         """Show the run's state here and tell the window (stateChanged) when its words change."""
         text = describe(state, detail)
-        self.state = state
         if text == self.state_text:
             return
-        self.state_text = text
         label = self.status["state"]
+        if state is not self.state or not self.state_text:  # a style sheet costs a restyle: only when the colour changes
+            colour = STATE_COLOURS.get(state)
+            label.setStyleSheet(f"font-weight: bold; color: {colour};" if colour else "font-weight: bold;")
+        self.state, self.state_text = state, text
         label.setText(text)
-        colour = STATE_COLOURS.get(state)
-        label.setStyleSheet(f"font-weight: bold; color: {colour};" if colour else "font-weight: bold;")
         self.stateChanged.emit(text)
 
     def _idle_state(self) -> None:
@@ -463,7 +469,10 @@ class TrainDashboard(QWidget):
         worker.done.connect(self._on_done)
         self._run = Background(worker, "convviz-training")
         self._set_state(RunState.TRAINING, "starting (normalising the data, building the network)")
-        self.banner.hide()
+        if resumed is not None and loaded is not None:
+            self.say("Resumed the interrupted run", f"from step {loaded.step:,}; it goes on saving to {resumed}.")
+        else:
+            self.banner.hide()
         if self.store is not None:
             self.settings.remember(self.store, "train/settings")
         self._run.start()
@@ -574,9 +583,8 @@ class TrainDashboard(QWidget):
             step, epoch, per_epoch = self.trainer.step, self.trainer.epoch, self.trainer.batches_per_epoch
         else:
             step, epoch, per_epoch = e.step, e.epoch, e.batches_per_epoch
-        total = config.epochs * per_epoch if config.max_steps is None else min(config.epochs * per_epoch,
-                                                                                config.max_steps)
-        return f"step {step:,} of {total:,} (epoch {min(epoch + 1, config.epochs)} of {config.epochs})"
+        return (f"step {step:,} of {_total_steps(config, per_epoch):,} "
+                f"(epoch {min(epoch + 1, config.epochs)} of {config.epochs})")
 
     @Slot(object)
     def _on_steps(self, events) -> None:
@@ -596,12 +604,9 @@ class TrainDashboard(QWidget):
         if self.state is not RunState.TRAINING:  # paused, stopping or ended: nothing to time
             return
         self.status["speed"].setText(f"{e.images_per_second:,.0f} images/s")
-        total = config.epochs * e.batches_per_epoch
-        if config.max_steps:
-            total = min(total, config.max_steps)
         if e.images_per_second > 0:
             per_step = config.batch_size / e.images_per_second
-            self.status["left"].setText(f"about {_duration((total - e.step) * per_step)}")
+            self.status["left"].setText(f"about {_duration((_total_steps(config, e.batches_per_epoch) - e.step) * per_step)}")
             if not self._epoch_seconds:
                 self.status["epoch_time"].setText(f"about {_duration(e.batches_per_epoch * per_step)} (estimate)")
 
