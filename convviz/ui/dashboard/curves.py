@@ -122,6 +122,7 @@ class CurvesView(QWidget):
             self.hyper_plots[name] = plot
             self.hyper_items[name] = plot.plot(pen=pg.mkPen(colour, width=2))
         self.hyper_plots["lr"].setLogMode(y=True)  # a schedule divides it by 10s
+        self._scale_hypers()
         self._title_hypers()
 
         self.acc_plot = self.plots.addPlot(row=4, col=0)
