@@ -29,6 +29,7 @@ from .dashboard import TrainDashboard
 from .dashboard.settings import remembered
 from .explain import ExplainTab
 from .export_dialog import ExportDialog, Exporter
+from .lessons.window import Lessons
 
 DEFAULT_PRESET = "convnetjs"
 MAX_RECENT = 8
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
         self._create_actions()
         self._create_menus()
         self._create_toolbar()
+        self.lessons = Lessons(self)  # the neuron explanation, Edit > Convert FC layers, the Slide tab
         self.run_state = QLabel()
         self.statusBar().addPermanentWidget(self.run_state)
         self.dashboard.stateChanged.connect(self._show_run_state)
@@ -398,6 +400,7 @@ class MainWindow(QMainWindow):
             return
         self.save_settings()
         self.explain.shutdown()  # cancels an explanation and waits for its thread
+        self.lessons.shutdown()
         self.dashboard.shutdown(save_run)  # stops a run and waits for the training and data threads
         self.exporter.wait()
         event.accept()
