@@ -1,9 +1,6 @@
 """Engine speed: training (forward + backward + SGD step) and inference images/s of the ConvNetJS
 CIFAR-10 net and a small VGG at batch 64 and 128, and, when torch imports, PyTorch CPU's figures
 for the same nets in the same process, interleaved rep by rep, with the ratio ConvViz/PyTorch.
-
-`torch_sequential(arch)` builds the torch.nn.Sequential that mirrors an architecture one module
-per layer, so a ConvViz weights file loads into it with load_state_dict (see README).
 """
 from __future__ import annotations
 
@@ -14,6 +11,8 @@ import time
 import numpy as np
 
 from ..engine import Network, make_optimizer, threads
+from ..export.torch import logits as torch_logits
+from ..export.torch import torch_module
 from ..model import Architecture, LayerSpec
 
 BATCHES = (64, 128)
@@ -43,51 +42,6 @@ def small_vgg() -> Architecture:
 NETS = {"ConvNetJS": convnetjs_net, "small VGG": small_vgg}
 
 
-def torch_sequential(arch):
-    """The torch.nn.Sequential mirroring arch one module per layer (index i = layer i), with each
-    fc a Linear that flattens its input first, and softmax as nn.Softmax(dim=1)."""
-    import torch
-    from torch import nn
-
-    class FlattenLinear(nn.Linear):
-        """nn.Linear on the (depth, height, width) flattening of its input; same state_dict keys."""
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return super().forward(x.flatten(1))
-
-    net = Network(arch)  # resolves defaults and volumes
-    modules = []
-    for t, hp, vol in zip(net.types, net.hps, net.volumes):
-        if t.name == "conv":
-            modules.append(nn.Conv2d(vol.depth, hp["filters"], hp["size"], hp["stride"], hp["pad"], hp["dilation"]))
-        elif t.name in ("maxpool", "avgpool"):
-            cls = nn.MaxPool2d if t.name == "maxpool" else nn.AvgPool2d
-            modules.append(cls(hp["size"], hp["stride"], hp["pad"]))
-        elif t.name == "fc":
-            modules.append(FlattenLinear(vol.size, hp["units"]))
-        elif t.name == "batchnorm":
-            cls = nn.BatchNorm1d if _after_fc(net, len(modules)) else nn.BatchNorm2d
-            modules.append(cls(vol.depth, eps=t.eps, momentum=hp["momentum"]))
-        elif t.name == "dropout":
-            modules.append(nn.Dropout(hp["rate"]))
-        elif t.name == "leakyrelu":
-            modules.append(nn.LeakyReLU(hp["slope"]))
-        else:
-            modules.append({"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid,
-                            "softmax": lambda: nn.Softmax(dim=1)}[t.name]())
-    return nn.Sequential(*modules)
-
-
-def _after_fc(net: Network, i: int) -> bool:
-    """Whether layer i's input is an fc output (a 2-D tensor in PyTorch), maybe through element-wise layers."""
-    for t in reversed(net.types[:i]):
-        if t.name == "fc":
-            return True
-        if t.kind not in ("activation", "regularizer"):
-            return False
-    return False
-
-
 def _time(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -109,7 +63,7 @@ def _measure(arch, batch: int, reps: int, torch, train_only: bool = False) -> di
 
     sides = {"ours train": ours_train, "ours infer": lambda: net.forward(x)}
     if torch is not None:
-        model = torch_sequential(arch)[:-1]  # logits; CrossEntropyLoss applies the softmax
+        model = torch_module(arch)
         model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in net.state().items()})
         topt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
         loss_fn = torch.nn.CrossEntropyLoss()
@@ -118,13 +72,13 @@ def _measure(arch, batch: int, reps: int, torch, train_only: bool = False) -> di
         def torch_train():
             model.train()
             topt.zero_grad()
-            loss_fn(model(tx), ty).backward()
+            loss_fn(torch_logits(model, tx), ty).backward()
             topt.step()
 
         def torch_infer():
             model.eval()
             with torch.no_grad():
-                model(tx)
+                torch_logits(model, tx)
 
         sides.update({"torch train": torch_train, "torch infer": torch_infer})
     if train_only:

@@ -22,7 +22,9 @@ from ..engine.optim import decays
 from ..model.presets import resolve_net
 from ..training import EpochEvent, TrainConfig, Trainer
 from .data import SAMPLE
-from .engine import TORCH_THREADS, torch_sequential
+from ..export.torch import logits as torch_logits
+from ..export.torch import torch_module
+from .engine import TORCH_THREADS
 
 
 class RecordingTrainer(Trainer):
@@ -46,7 +48,7 @@ def train_torch(trainer: RecordingTrainer, initial_state: dict, config: TrainCon
     import torch
 
     torch.set_num_threads(TORCH_THREADS)
-    model = torch_sequential(trainer.arch)[:-1]  # logits: CrossEntropyLoss applies the softmax
+    model = torch_module(trainer.arch)
     model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in initial_state.items()})
     named = dict(model.named_parameters())
     groups = [{"params": [p for k, p in named.items() if decays(k, initial_state)], "weight_decay": config.weight_decay},
@@ -62,12 +64,12 @@ def train_torch(trainer: RecordingTrainer, initial_state: dict, config: TrainCon
         model.train()
         for images, labels in epoch_batches:
             optimizer.zero_grad()
-            loss = loss_fn(model(torch.from_numpy(normalize(images))), torch.from_numpy(labels))
+            loss = loss_fn(torch_logits(model, torch.from_numpy(normalize(images))), torch.from_numpy(labels))
             loss.backward()
             optimizer.step()
         model.eval()
         with torch.no_grad():
-            predicted = model(test_x).argmax(dim=1).numpy()
+            predicted = torch_logits(model, test_x).argmax(dim=1).numpy()
         accuracies.append(float((predicted == test_y).mean()))
         seconds.append(time.perf_counter() - started)
     return accuracies, seconds

@@ -71,8 +71,9 @@ def spatial_out(axis: str, size: int, f: int, s: int, p: int, d: int = 1) -> int
 
 @dataclass(frozen=True)
 class Hyper:
-    """One hyperparameter: JSON key, int or float, default (a number, or the name of another
-    hyperparameter whose value it copies), inclusive limits, and a sentence for the inspector."""
+    """One hyperparameter: JSON key, kind (int, float, bool, or str with `choices`), default (a value,
+    or for int the name of another hyperparameter whose value it copies), inclusive limits for numbers,
+    and a sentence for the inspector."""
 
     name: str
     kind: type
@@ -80,9 +81,14 @@ class Hyper:
     minimum: float
     maximum: float
     help: str
+    choices: tuple[str, ...] = ()
 
     def check(self, value: Any) -> str | None:
         """None when value is acceptable, else what is wrong with it."""
+        if self.kind is bool:
+            return None if isinstance(value, bool) else f"must be true or false, got {value!r}"
+        if self.kind is str:
+            return None if value in self.choices else f"must be one of {', '.join(self.choices)}, got {value!r}"
         if self.kind is int:
             ok = isinstance(value, int) and not isinstance(value, bool)
             wanted = "a whole number"
@@ -107,20 +113,29 @@ class Context:
 
 
 class LayerType:
-    """Base declaration. Subclasses set the class attributes and override what applies."""
+    """Base declaration of a leaf layer. Subclasses set the class attributes and override what applies.
+
+    The facts other code must read here rather than derive from `name`:
+    couples_batch: mixes the images of a batch while training (batchnorm), so the engine runs it on
+    the whole batch; has_filters: its "weight" is a bank of filters (K, C, F, F) the filters view shows;
+    keeps_volume: its output volume always equals its input volume (element-wise layers)."""
 
     name = ""          # the JSON "type"
     title = ""         # palette label
     summary = ""       # one sentence for tooltips
     kind = ""          # colour group: conv, pool, activation, regularizer, dense, classifier
     hypers: tuple[Hyper, ...] = ()
+    couples_batch = False
+    has_filters = False
+    keeps_volume = True
+    is_container = False
 
     def resolve(self, given: dict) -> dict:
         """Hyperparameters with defaults filled in (values unchecked: see Hyper.check)."""
         hp = {h.name: given.get(h.name, h.default) for h in self.hypers}
         for h in self.hypers:
-            if isinstance(hp[h.name], str) and h.name not in given:
-                hp[h.name] = hp[hp[h.name]]
+            if h.kind is not str and isinstance(h.default, str) and h.name not in given:
+                hp[h.name] = hp[h.default]
         return hp
 
     def hyper_problems(self, given: dict) -> list[tuple[Any, Hyper | None, str]]:
@@ -146,6 +161,26 @@ class LayerType:
     def buffer_shapes(self, hp: dict, vol: Volume) -> dict[str, tuple[int, ...]]:
         return {}
 
+    def init_params(self, hp: dict, vol: Volume, rng: np.random.Generator, dtype) -> dict[str, np.ndarray]:
+        """Initial parameters, as PyTorch's default for the mirrored module: weights and biases
+        uniform in +-1/sqrt(fan_in), fan_in = the inputs one output number sees. Made in dtype directly
+        (no float64 copy of a large fc)."""
+        out = {}
+        for key, shape in self.param_shapes(hp, vol).items():
+            bound = 1.0 / math.sqrt(self.fan_in(hp, vol))
+            a = rng.random(shape, dtype=np.float32 if np.dtype(dtype) == np.float32 else np.float64).astype(dtype, copy=False)
+            a *= 2 * bound
+            a -= bound
+            out[key] = a
+        return out
+
+    def fan_in(self, hp: dict, vol: Volume) -> int:
+        """Inputs one output number sees (for the initialisation)."""
+        return vol.size
+
+    def initial_buffers(self, hp: dict, vol: Volume, dtype) -> dict[str, np.ndarray]:
+        return {k: np.zeros(s, dtype) for k, s in self.buffer_shapes(hp, vol).items()}
+
     def macs(self, hp: dict, vol: Volume, out: Volume) -> int:
         """Multiply-adds per image."""
         return 0
@@ -160,6 +195,16 @@ class LayerType:
         hyperparameter values that fix it; None when they work."""
         return None
 
+    def warnings(self, hp: dict, vol: Volume) -> list[str]:
+        """Legal but worth saying for this input volume (e.g. input rows a "crop" fit never sees)."""
+        return []
+
+    def torch_module(self, hp: dict, vol: Volume) -> tuple[str, dict]:
+        """The mirrored PyTorch module for this input volume: (class name in torch.nn, or "FlattenLinear" /
+        "FlattenSoftmax" defined by convviz.export.torch, keyword arguments). Its state_dict keys equal this layer's parameter
+        and buffer names."""
+        raise NotImplementedError
+
     def forward(self, hp, params, buffers, x, ctx: Context):
         raise NotImplementedError
 
@@ -169,6 +214,7 @@ class LayerType:
 
 class Conv(LayerType):
     name, title, kind = "conv", "Conv", "conv"
+    has_filters, keeps_volume = True, False
     summary = "Slides learned filters over the input volume; each filter gives one depth slice of the output."
     hypers = (
         Hyper("filters", int, 16, 1, 4096, "number of filters K: the output depth"),
@@ -185,11 +231,18 @@ class Conv(LayerType):
     def param_shapes(self, hp, vol):
         return {"weight": (hp["filters"], vol.depth, hp["size"], hp["size"]), "bias": (hp["filters"],)}
 
+    def fan_in(self, hp, vol):
+        return vol.depth * hp["size"] ** 2
+
     def macs(self, hp, vol, out):
         return out.size * vol.depth * hp["size"] ** 2
 
     def window(self, hp, vol):
         return hp["dilation"] * (hp["size"] - 1) + 1, hp["stride"]
+
+    def torch_module(self, hp, vol):
+        return "Conv2d", {"in_channels": vol.depth, "out_channels": hp["filters"], "kernel_size": hp["size"],
+                          "stride": hp["stride"], "padding": hp["pad"], "dilation": hp["dilation"]}
 
     def forward(self, hp, params, buffers, x, ctx):
         return kernels.conv_forward(x, params["weight"], params["bias"], hp["stride"], hp["pad"], hp["dilation"],
@@ -202,6 +255,7 @@ class Conv(LayerType):
 
 class _Pool(LayerType):
     kind = "pool"
+    keeps_volume = False
     hypers = (
         Hyper("size", int, 2, 1, 64, "window size F (F x F)"),
         Hyper("stride", int, "size", 1, 64, "step S between windows (default: the window size)"),
@@ -229,6 +283,9 @@ class MaxPool(_Pool):
     name, title = "maxpool", "Max pool"
     summary = "Keeps the largest value in each window, shrinking width and height; depth is unchanged."
 
+    def torch_module(self, hp, vol):
+        return "MaxPool2d", {"kernel_size": hp["size"], "stride": hp["stride"], "padding": hp["pad"]}
+
     def forward(self, hp, params, buffers, x, ctx):
         return kernels.maxpool_forward(x, hp["size"], hp["stride"], hp["pad"])
 
@@ -240,6 +297,9 @@ class AvgPool(_Pool):
     name, title = "avgpool", "Avg pool"
     summary = "Averages each window (zero padding counts), shrinking width and height; depth is unchanged."
 
+    def torch_module(self, hp, vol):
+        return "AvgPool2d", {"kernel_size": hp["size"], "stride": hp["stride"], "padding": hp["pad"]}
+
     def forward(self, hp, params, buffers, x, ctx):
         return kernels.avgpool_forward(x, hp["size"], hp["stride"], hp["pad"])
 
@@ -250,6 +310,9 @@ class AvgPool(_Pool):
 class ReLU(LayerType):
     name, title, kind = "relu", "ReLU", "activation"
     summary = "max(0, x) on every number: keeps positives, zeroes negatives."
+
+    def torch_module(self, hp, vol):
+        return "ReLU", {}
 
     def forward(self, hp, params, buffers, x, ctx):
         return np.maximum(x, 0), x > 0
@@ -263,6 +326,9 @@ class LeakyReLU(LayerType):
     summary = "x for positives, slope * x for negatives, so negative units still learn."
     hypers = (Hyper("slope", float, 0.01, 0.0, 1.0, "gradient for negative inputs"),)
 
+    def torch_module(self, hp, vol):
+        return "LeakyReLU", {"negative_slope": hp["slope"]}
+
     def forward(self, hp, params, buffers, x, ctx):
         scale = np.where(x > 0, 1, hp["slope"]).astype(x.dtype)
         return x * scale, scale
@@ -274,6 +340,9 @@ class LeakyReLU(LayerType):
 class Tanh(LayerType):
     name, title, kind = "tanh", "Tanh", "activation"
     summary = "Squashes every number into (-1, 1)."
+
+    def torch_module(self, hp, vol):
+        return "Tanh", {}
 
     def forward(self, hp, params, buffers, x, ctx):
         y = np.tanh(x)
@@ -287,6 +356,9 @@ class Sigmoid(LayerType):
     name, title, kind = "sigmoid", "Sigmoid", "activation"
     summary = "Squashes every number into (0, 1)."
 
+    def torch_module(self, hp, vol):
+        return "Sigmoid", {}
+
     def forward(self, hp, params, buffers, x, ctx):
         y = (0.5 * (np.tanh(0.5 * x) + 1)).astype(x.dtype)  # stable for large |x|
         return y, y
@@ -299,6 +371,9 @@ class Dropout(LayerType):
     name, title, kind = "dropout", "Dropout", "regularizer"
     summary = "While training, zeroes each number with probability rate (and rescales the rest); does nothing at evaluation."
     hypers = (Hyper("rate", float, 0.5, 0.0, 0.95, "probability of dropping a unit while training"),)
+
+    def torch_module(self, hp, vol):
+        return "Dropout", {"p": hp["rate"]}
 
     def forward(self, hp, params, buffers, x, ctx):
         if not ctx.train or hp["rate"] == 0:
@@ -316,12 +391,22 @@ class BatchNorm(LayerType):
     summary = "Normalises each depth slice (or each fc unit) over the batch, then scales and shifts it with learned numbers."
     hypers = (Hyper("momentum", float, 0.1, 0.0, 1.0, "weight of the newest batch in the running statistics"),)
     eps = 1e-5
+    couples_batch = True
 
     def param_shapes(self, hp, vol):
         return {"weight": (vol.depth,), "bias": (vol.depth,)}
 
     def buffer_shapes(self, hp, vol):
         return {"running_mean": (vol.depth,), "running_var": (vol.depth,)}
+
+    def init_params(self, hp, vol, rng, dtype):
+        return {"weight": np.ones(vol.depth, dtype), "bias": np.zeros(vol.depth, dtype)}
+
+    def initial_buffers(self, hp, vol, dtype):
+        return {"running_mean": np.zeros(vol.depth, dtype), "running_var": np.ones(vol.depth, dtype)}
+
+    def torch_module(self, hp, vol):
+        return "BatchNorm2d", {"num_features": vol.depth, "eps": self.eps, "momentum": hp["momentum"]}
 
     def macs(self, hp, vol, out):
         return 2 * vol.size
@@ -357,6 +442,7 @@ class BatchNorm(LayerType):
 
 class FC(LayerType):
     name, title, kind = "fc", "FC", "dense"
+    keeps_volume = False
     summary = "Fully connected: every output unit sees the whole input volume (flattened depth, height, width)."
     hypers = (Hyper("units", int, 10, 1, 65536, "number of output units"),)
 
@@ -372,6 +458,9 @@ class FC(LayerType):
     def window(self, hp, vol):
         return max(vol.width, vol.height), 1
 
+    def torch_module(self, hp, vol):
+        return "FlattenLinear", {"in_features": vol.size, "out_features": hp["units"]}
+
     def forward(self, hp, params, buffers, x, ctx):
         x2 = x.reshape(len(x), math.prod(x.shape[1:]))  # not -1: that fails on an empty batch
         out = x2 @ params["weight"].T + params["bias"]
@@ -386,6 +475,9 @@ class FC(LayerType):
 class Softmax(LayerType):
     name, title, kind = "softmax", "Softmax", "classifier"
     summary = "The classifier: turns the last 1x1xC volume into C class probabilities (trained with cross-entropy)."
+
+    def torch_module(self, hp, vol):
+        return "FlattenSoftmax", {}
 
     def forward(self, hp, params, buffers, x, ctx):
         p = softmax(x.reshape(len(x), math.prod(x.shape[1:])))
@@ -416,6 +508,114 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.
     return loss, d / n, p
 
 
+class MergeError(ValueError):
+    """The volumes meeting at a container's merge do not fit together; str() says why with the numbers.
+    volumes: each lane's output volume, in lane order."""
+
+    def __init__(self, message: str, volumes: list[Volume]):
+        super().__init__(message)
+        self.volumes = volumes
+
+
+class ContainerType:
+    """Base declaration of a container block: lanes of blocks that all receive the container's input,
+    and a merge of their outputs. An empty lane passes its input through unchanged.
+
+    A container's lanes are stored either under fixed JSON keys, one list each (`lane_fields`, e.g.
+    residual's "body" and "shortcut"), or as one JSON list of lists (`lane_list`, e.g. concat's
+    "branches"). Paths and weight keys name a lane "body" / "branches[1]" and "body" / "branches.1";
+    the mirrored PyTorch module has the same attributes."""
+
+    name = ""
+    title = ""
+    summary = ""
+    kind = "container"
+    merge_title = ""   # what the merge is called in the views: "+", "concat"
+    hypers: tuple[Hyper, ...] = ()
+    is_container = True
+    has_filters = False
+    couples_batch = False
+    lane_fields: tuple[str, ...] = ()
+    lane_list = ""
+    min_lanes, max_lanes = 1, 16
+
+    def lane_names(self, count: int) -> list[str]:
+        """How a path names each of count lanes: ["body", "shortcut"] or ["branches[0]", ...]."""
+        return list(self.lane_fields) if self.lane_fields else [f"{self.lane_list}[{i}]" for i in range(count)]
+
+    def lane_keys(self, count: int) -> list[str]:
+        """The weight-key (and PyTorch attribute) segment of each lane: "body" or "branches.0"."""
+        return list(self.lane_fields) if self.lane_fields else [f"{self.lane_list}.{i}" for i in range(count)]
+
+    def new_lanes(self) -> list[list]:
+        """The lanes a container dropped from the palette starts with (all empty)."""
+        return [[] for _ in range(len(self.lane_fields) or 2)]
+
+    def merge_volume(self, volumes: list[Volume]) -> Volume:
+        """The output volume for the lanes' output volumes; MergeError when they do not fit together."""
+        raise NotImplementedError
+
+    def merge_forward(self, xs: list[np.ndarray]):
+        """The lanes' outputs (N, D_i, H, W) -> (merged output, cache)."""
+        raise NotImplementedError
+
+    def merge_backward(self, dout: np.ndarray, cache) -> list[np.ndarray]:
+        """d loss / d merged output -> d loss / d each lane's output."""
+        raise NotImplementedError
+
+    def torch_module(self) -> str:
+        """The class name convviz.export gives the mirrored module ("Residual" or "Concat")."""
+        raise NotImplementedError
+
+
+class Residual(ContainerType):
+    name, title, merge_title = "residual", "Residual", "+"
+    summary = "Adds its body's output to its input (through the shortcut, if any): the block of ResNets."
+    lane_fields = ("body", "shortcut")
+    min_lanes = max_lanes = 2
+
+    def merge_volume(self, volumes):
+        body, shortcut = volumes
+        if body != shortcut:
+            raise MergeError(f"the body gives {body} but the shortcut gives {shortcut}; they must be equal "
+                             f"to be added", volumes)
+        return body
+
+    def merge_forward(self, xs):
+        body, shortcut = xs
+        return body + shortcut, None
+
+    def merge_backward(self, dout, cache):
+        return [dout, dout]
+
+    def torch_module(self):
+        return "Residual"
+
+
+class Concat(ContainerType):
+    name, title, merge_title = "concat", "Concat", "concat"
+    summary = "Feeds its input to every branch and stacks their outputs along depth: the inception module of GoogLeNet."
+    lane_list = "branches"
+
+    def merge_volume(self, volumes):
+        if len({(v.width, v.height) for v in volumes}) > 1:
+            listed = ", ".join(f"branch {i} gives {v}" for i, v in enumerate(volumes))
+            raise MergeError(f"the branches' widths and heights must agree to be stacked along depth: {listed}",
+                             volumes)
+        return Volume(volumes[0].width, volumes[0].height, sum(v.depth for v in volumes))
+
+    def merge_forward(self, xs):
+        return np.concatenate(xs, axis=1), [x.shape[1] for x in xs]
+
+    def merge_backward(self, dout, cache):
+        return np.split(dout, np.cumsum(cache)[:-1], axis=1)
+
+    def torch_module(self):
+        return "Concat"
+
+
 LAYER_TYPES: dict[str, LayerType] = {t.name: t for t in (
     Conv(), MaxPool(), AvgPool(), ReLU(), LeakyReLU(), Tanh(), Sigmoid(), Dropout(), BatchNorm(), FC(), Softmax())}
+CONTAINER_TYPES: dict[str, ContainerType] = {t.name: t for t in (Residual(), Concat())}
+BLOCK_TYPES: dict[str, LayerType | ContainerType] = {**LAYER_TYPES, **CONTAINER_TYPES}
 ACTIVATIONS = frozenset(t.name for t in LAYER_TYPES.values() if t.kind == "activation")

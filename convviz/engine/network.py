@@ -1,118 +1,115 @@
-"""A network built from an architecture: parameters, forward, loss and gradients, weights files.
+"""A network built from an architecture tree: parameters, the executor of its plan, loss and gradients,
+weights files.
 
-The architecture is anything with `.input` (width, height, depth) and `.layers` (each with
-`.type` and `.params`), normally `convviz.model.Architecture`; the engine does not import it.
-Parameters are keyed like the weights file: "{i}.weight", "{i}.bias" with i the layer index,
-in PyTorch layouts (conv [out, in, kh, kw], fc [out, in]); batchnorm buffers "{i}.running_mean",
-"{i}.running_var".
+The architecture is anything with `.input` (width, height, depth) and `.layers` (a tree of blocks,
+see tree.py), normally `convviz.model.Architecture`; the engine does not import it. It is compiled
+into a plan (plan.py). Parameters are keyed like the weights file and the mirrored PyTorch module's
+state_dict: "{key}.weight", "{key}.bias" with key the block's dotted path ("3", "3.body.1"), in PyTorch
+layouts (conv [out, in, kh, kw], fc [out, in]); batchnorm buffers "{key}.running_mean", "{key}.running_var".
 
 Each batch is split into one chunk per core (threads.py); every chunk runs through whole runs of
-layers in its own thread, and only a batchnorm in training, which needs the whole batch's
-statistics, joins the chunks back together.
+plan nodes in its own thread, and only a node that couples the images of a batch (batchnorm while
+training) joins the chunks together. Backward runs the plan in reverse; where a value feeds several
+nodes (a residual's input), their gradients add up.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .files import atomic_write, read_npz
-from .layers import LAYER_TYPES, Context, LayerType, Volume, VolumeError, softmax, softmax_cross_entropy
+from .layers import Context, softmax, softmax_cross_entropy
+from .plan import Node, Plan, compile_plan
 from .threads import batch_chunks, run_chunks
-
-_RELU_LIKE = {"relu", "leakyrelu"}
-_PASS_THROUGH = {"batchnorm", "dropout", "maxpool", "avgpool"}
 
 
 class WeightsError(ValueError):
     """A weights file that does not fit the network, or cannot be read."""
 
 
+@dataclass
+class Pass:
+    """What a forward run keeps for backward: the batch chunks, every node's cache (per chunk, or one
+    for a node run on the whole batch), the output of node stop-1 and the outputs asked to be kept
+    (node id -> whole batch)."""
+
+    chunks: list[slice]
+    caches: list
+    output: np.ndarray
+    outputs: dict[int, np.ndarray]
+    stop: int
+    train: bool
+    input_grad: bool
+
+
+@dataclass
+class Gradients:
+    """params: d loss / d every parameter that influenced the seeds, keyed like Network.params;
+    input: d loss / d the input batch (if asked); outputs: d loss / d output of the nodes asked to be kept."""
+
+    params: dict[str, np.ndarray]
+    input: np.ndarray | None = None
+    outputs: dict[int, np.ndarray] = field(default_factory=dict)
+
+
 class Network:
     """Parameters and passes for one architecture. Inputs are float32 (N, depth, height, width).
     An architecture that cannot run (what model.infer reports, bar the number of classes) raises
-    ValueError naming the first problem and its layer."""
+    ValueError naming the first problem and its block."""
 
     def __init__(self, arch, seed: int = 0, dtype=np.float32):
         self.arch = arch
         self.dtype = np.dtype(dtype)
-        self.types = [_layer_type(i, layer) for i, layer in enumerate(arch.layers)]
-        self.hps = [_checked_hypers(i, t, layer.params) for i, (t, layer) in enumerate(zip(self.types, arch.layers))]
-        names = [t.name for t in self.types]
-        if "softmax" not in names or names.index("softmax") != len(names) - 1:
-            raise ValueError("the last layer, and only it, must be softmax (the classifier)")
-        vol = Volume(arch.input.width, arch.input.height, arch.input.depth)
-        if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1 for n in vol):
-            raise ValueError(f"the input volume must be three whole numbers from 1, got {vol}")
-        self.volumes = [vol]
-        for i, (t, hp) in enumerate(zip(self.types, self.hps)):
-            try:
-                vol = t.output_volume(hp, vol)
-            except VolumeError as e:
-                raise VolumeError(f"layer {i} ({t.name}) does not fit its {vol} input: {e}",
-                                  e.axis, e.size, e.f, e.s, e.p, e.d) from None
-            self.volumes.append(vol)
-        if vol.width != 1 or vol.height != 1:
-            source = f"layer {len(names) - 2}" if len(names) > 1 else "the input"
-            raise ValueError(f"the softmax needs a 1x1xC volume (C classes), but {source} gives {vol}: "
-                             f"end with an fc layer of C units")
-        self.classes = vol.depth
-        self.layer_params: list[dict[str, np.ndarray]] = []
-        self.layer_buffers: list[dict[str, np.ndarray]] = []
+        self.plan: Plan = compile_plan(arch)
+        self.classes = self.plan.classes
         init_rng = np.random.default_rng(seed)
-        for i, (t, hp) in enumerate(zip(self.types, self.hps)):
-            shapes = t.param_shapes(hp, self.volumes[i])
-            self.layer_params.append(self._initial_params(i, shapes, init_rng))
-            self.layer_buffers.append({k: (np.ones if k == "running_var" else np.zeros)(s, self.dtype)
-                                       for k, s in t.buffer_shapes(hp, self.volumes[i]).items()})
-        self.params = {f"{i}.{k}": a for i, ps in enumerate(self.layer_params) for k, a in ps.items()}
-        self.buffers = {f"{i}.{k}": a for i, bs in enumerate(self.layer_buffers) for k, a in bs.items()}
+        self.params: dict[str, np.ndarray] = {}
+        self.buffers: dict[str, np.ndarray] = {}
+        self._node_params: list[dict[str, np.ndarray]] = []
+        self._node_buffers: list[dict[str, np.ndarray]] = []
+        for node in self.plan.nodes:
+            params, buffers = {}, {}
+            if node.op is not None and not node.is_merge:
+                params = node.op.init_params(node.hp, node.in_volumes[0], init_rng, self.dtype)
+                buffers = node.op.initial_buffers(node.hp, node.in_volumes[0], self.dtype)
+            self._node_params.append(params)
+            self._node_buffers.append(buffers)
+            self.params.update({f"{node.key}.{k}": a for k, a in params.items()})
+            self.buffers.update({f"{node.key}.{k}": a for k, a in buffers.items()})
         self.rng = np.random.default_rng(seed + 1)  # dropout masks
 
-    def _initial_params(self, i: int, shapes: dict, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """He normal for weights feeding a ReLU, Glorot uniform otherwise; zero biases; batchnorm 1, 0."""
-        params = {}
-        for name, shape in shapes.items():
-            if self.types[i].name == "batchnorm" or name == "bias":
-                params[name] = (np.ones if name == "weight" else np.zeros)(shape, self.dtype)
-                continue
-            fan_out, fan_in = shape[0] * int(np.prod(shape[2:])), int(np.prod(shape[1:]))
-            if self._feeds_relu(i):
-                w = rng.normal(0.0, np.sqrt(2.0 / fan_in), shape)
-            else:
-                limit = np.sqrt(6.0 / (fan_in + fan_out))
-                w = rng.uniform(-limit, limit, shape)
-            params[name] = w.astype(self.dtype)
-        return params
-
-    def _feeds_relu(self, i: int) -> bool:
-        for t in self.types[i + 1 :]:
-            if t.name in _PASS_THROUGH:
-                continue
-            return t.name in _RELU_LIKE
-        return False
+    @property
+    def nodes(self) -> list[Node]:
+        return self.plan.nodes
 
     @property
     def parameter_count(self) -> int:
         return sum(a.size for a in self.params.values())
 
-    def _check_input(self, x: np.ndarray, allow_empty: bool = False) -> np.ndarray:
-        """x as (N, D, H, W) of self.dtype. An empty batch only for an evaluation forward: a loss of
-        no images is undefined, and batchnorm's statistics would become NaN."""
-        v = self.volumes[0]
+    def _check_input(self, x: np.ndarray, train: bool) -> np.ndarray:
+        """x as (N, D, H, W) of self.dtype. An empty batch only for an evaluation pass: a loss of no
+        images is undefined, and batchnorm's statistics would become NaN. Non-finite numbers are refused
+        for training before they reach any running statistic."""
+        v = self.plan.nodes[0].volume
         want = (v.depth, v.height, v.width)
         if x.ndim != 4 or tuple(x.shape[1:]) != want:
             raise ValueError(f"input must be (N, {want[0]}, {want[1]}, {want[2]}) NCHW, got {tuple(x.shape)}")
-        if not len(x) and not allow_empty:
+        if not len(x) and train:
             raise ValueError("training and the loss need at least one image, got an empty batch")
-        return np.asarray(x, dtype=self.dtype)
+        x = np.asarray(x, dtype=self.dtype)
+        if train and not np.isfinite(x).all():
+            raise ValueError("the input images hold NaN or infinite numbers; training refuses them")
+        return x
 
     def _coupled(self, i: int, train: bool) -> bool:
-        """Whether layer i mixes the images of a batch (batchnorm while training): it sees the whole batch."""
-        return train and self.types[i].name == "batchnorm"
+        """Whether node i mixes the images of a batch (batchnorm while training): it sees the whole batch."""
+        return train and self.plan.nodes[i].op.couples_batch
 
     def _segments(self, stop: int, train: bool) -> list[tuple[int, int]]:
-        """Layers [0, stop) as runs [lo, hi): each coupled layer alone, the others in maximal runs."""
-        segments, lo = [], 0
-        for i in range(stop):
+        """Nodes [1, stop) as runs [lo, hi): each coupled node alone, the others in maximal runs."""
+        segments, lo = [], 1
+        for i in range(1, stop):
             if self._coupled(i, train):
                 segments += [(lo, i)] * (lo < i) + [(i, i + 1)]
                 lo = i + 1
@@ -124,117 +121,169 @@ class Network:
             return [Context(train=train, rng=self.rng)] * count
         return [Context(train=train, rng=np.random.default_rng(seed)) for seed in self.rng.integers(2**63, size=count)]
 
-    def _run(self, x, stop: int, train: bool, keep: bool = False):
-        """Layers [0, stop) on x (N, D, H, W), each batch chunk in its own thread between coupled layers.
-        -> (chunks (slices of the batch), the last output per chunk, caches[i] (per chunk, or one for a
-        coupled layer), outputs[i] of every layer (whole batch) if keep)."""
-        chunks = batch_chunks(len(x))
-        parts = [x[sl] for sl in chunks]
-        ctxs = self._contexts(train, len(chunks))
-        caches, outs = [None] * stop, [None] * stop
+    def _forward_node(self, node: Node, values: dict, ctx: Context, input_grad: bool):
+        """Run one node on the values of its inputs -> (output, cache)."""
+        if node.is_merge:
+            return node.op.merge_forward([values[i] for i in node.inputs])
+        needs_dx = input_grad or node.inputs[0] != 0
+        return node.op.forward(node.hp, self._node_params[node.id], self._node_buffers[node.id],
+                               values[node.inputs[0]], Context(ctx.train, ctx.rng, input_grad=needs_dx))
 
-        def run_segment(k: int, lo: int, hi: int):
-            h, seg_caches, seg_outs = parts[k], [], []
+    def run(self, x: np.ndarray, train: bool = False, stop: int | None = None, keep=(),
+            input_grad: bool = False) -> Pass:
+        """Run nodes [1, stop) (default: up to the logits) on x (N, D, H, W). keep: node ids whose
+        outputs to keep (whole batch), or "all". input_grad: backward will want d loss / d x."""
+        x = self._check_input(x, train)
+        stop = self.plan.logits + 1 if stop is None else stop
+        nodes, last_use = self.plan.nodes, self.plan.last_use
+        keep = set(range(1, stop)) if keep == "all" else set(keep)
+        chunks = batch_chunks(len(x))
+        values = [{0: x[sl]} for sl in chunks]
+        ctxs = self._contexts(train, len(chunks))
+        caches: list = [None] * stop
+        outputs: dict[int, np.ndarray] = {}
+
+        def forget(vals: dict, i: int) -> None:
+            """Drop the inputs node i was the last to read (unless kept)."""
+            for j in nodes[i].inputs:
+                if last_use[j] == i and j not in keep and j != stop - 1:
+                    vals.pop(j, None)
+
+        def run_segment(k: int, lo: int, hi: int) -> list:
+            vals, seg_caches = values[k], []
             for i in range(lo, hi):
-                ctx = Context(ctxs[k].train, ctxs[k].rng, input_grad=i > 0)
-                h, cache = self.types[i].forward(self.hps[i], self.layer_params[i], self.layer_buffers[i], h, ctx)
+                vals[i], cache = self._forward_node(nodes[i], vals, ctxs[k], input_grad)
                 seg_caches.append(cache)
-                seg_outs.append(h if keep else None)
-            return h, seg_caches, seg_outs
+                forget(vals, i)
+            return seg_caches
 
         for lo, hi in self._segments(stop, train):
             if self._coupled(lo, train):
-                whole = _join(parts)
-                ctx = Context(train, self.rng, input_grad=lo > 0)
-                y, caches[lo] = self.types[lo].forward(self.hps[lo], self.layer_params[lo], self.layer_buffers[lo], whole, ctx)
-                parts, outs[lo] = [y[sl] for sl in chunks], y
+                node = nodes[lo]
+                whole = {node.inputs[0]: _join([v[node.inputs[0]] for v in values])}
+                y, caches[lo] = self._forward_node(node, whole, Context(train, self.rng), input_grad)
+                for v, sl in zip(values, chunks):
+                    v[lo] = y[sl]
+                    forget(v, lo)
                 continue
             results = run_chunks(lambda k: run_segment(k, lo, hi), range(len(chunks)))
-            parts = [r[0] for r in results]
             for i in range(lo, hi):
-                caches[i] = [r[1][i - lo] for r in results]
-                if keep:
-                    outs[i] = _join([r[2][i - lo] for r in results])
-        return chunks, parts, caches, outs
+                caches[i] = [r[i - lo] for r in results]
+        for i in keep:
+            outputs[i] = _join([v[i] for v in values])
+        return Pass(chunks, caches, _join([v[stop - 1] for v in values]), outputs, stop, train, input_grad)
 
-    def _backward(self, chunks, douts, caches, start: int, train: bool, keep: bool = False):
-        """Backprop douts (per chunk, the gradient at layer start-1's output) through layers start-1 .. 0.
-        -> (grads keyed like params, d loss / d output of every layer (whole batch) if keep)."""
-        grads, kept = {}, [None] * start
+    def backward(self, p: Pass, seeds: dict[int, np.ndarray], input_grad: bool = False, keep=()) -> Gradients:
+        """Backpropagate from seeds (node id -> d loss / d that node's output, whole batch) through the
+        nodes run by p. keep: node ids whose output gradients to return, or "all"; input_grad: also
+        d loss / d the input (p must have been run with input_grad=True)."""
+        if input_grad and not p.input_grad:
+            raise ValueError("the forward pass was run without input_grad=True, so the input gradient was skipped")
+        if not seeds or max(seeds) >= p.stop:
+            raise ValueError(f"seeds must name nodes the pass ran (1 to {p.stop - 1}), got {sorted(seeds)}")
+        nodes, chunks = self.plan.nodes, p.chunks
+        start = max(seeds) + 1
+        keep = set(range(1, start)) if keep == "all" else set(keep)
+        douts = [{i: np.asarray(d, self.dtype)[sl] for i, d in seeds.items()} for sl in chunks]
+        chunk_grads: list[dict[str, np.ndarray]] = [{} for _ in chunks]
+        whole_grads: dict[str, np.ndarray] = {}
+        kept: list[dict[int, np.ndarray]] = [{} for _ in chunks]
 
-        def add(i: int, g: dict) -> None:
-            for k, a in g.items():
-                key = f"{i}.{k}"
-                grads[key] = grads[key] + a if key in grads else a
+        def backward_node(node: Node, dout: np.ndarray, cache, dvals: dict, grads: dict) -> None:
+            if node.is_merge:
+                for j, dx in zip(node.inputs, node.op.merge_backward(dout, cache)):
+                    _accumulate(dvals, j, dx)
+                return
+            dx, g = node.op.backward(node.hp, self._node_params[node.id], dout, cache)
+            for name, a in g.items():
+                _accumulate(grads, f"{node.key}.{name}", a)
+            if dx is not None:
+                _accumulate(dvals, node.inputs[0], dx)
 
-        def back_segment(k: int, lo: int, hi: int):
-            dout, seg_grads, seg_douts = douts[k], [], []
+        def back_segment(k: int, lo: int, hi: int) -> None:
+            dvals = douts[k]
             for i in range(hi - 1, lo - 1, -1):
-                seg_douts.append(dout if keep else None)
-                dout, g = self.types[i].backward(self.hps[i], self.layer_params[i], dout, caches[i][k])
-                seg_grads.append(g)
-            return dout, seg_grads, seg_douts
+                dout = dvals.pop(i, None)
+                if dout is None:  # node i does not influence the seeds
+                    continue
+                if i in keep:
+                    kept[k][i] = dout
+                backward_node(nodes[i], dout, p.caches[i][k], dvals, chunk_grads[k])
 
-        for lo, hi in reversed(self._segments(start, train)):
-            if self._coupled(lo, train):
-                whole = _join(douts)
-                kept[lo] = whole
-                dx, g = self.types[lo].backward(self.hps[lo], self.layer_params[lo], whole, caches[lo])
-                add(lo, g)
-                douts = [dx[sl] for sl in chunks]
+        for lo, hi in reversed(self._segments(start, p.train)):
+            if self._coupled(lo, p.train):
+                parts = [d.pop(lo, None) for d in douts]
+                if any(part is None for part in parts):
+                    continue
+                whole = _join(parts)
+                if lo in keep:
+                    for k, sl in enumerate(chunks):
+                        kept[k][lo] = whole[sl]
+                dvals: dict[int, np.ndarray] = {}
+                backward_node(nodes[lo], whole, p.caches[lo], dvals, whole_grads)
+                for j, d in dvals.items():
+                    for k, sl in enumerate(chunks):
+                        _accumulate(douts[k], j, d[sl])
                 continue
-            results = run_chunks(lambda k: back_segment(k, lo, hi), range(len(chunks)))
-            douts = [r[0] for r in results]
-            for n, i in enumerate(range(hi - 1, lo - 1, -1)):
-                for r in results:
-                    add(i, r[1][n])
-                if keep:
-                    kept[i] = _join([r[2][n] for r in results])
-        return grads, kept
+            run_chunks(lambda k: back_segment(k, lo, hi), range(len(chunks)))
+        grads = dict(whole_grads)
+        for part in chunk_grads:  # in chunk order, so the sums do not depend on the threads' timing
+            for name, a in part.items():
+                _accumulate(grads, name, a)
+        result = Gradients({k: grads[k] for k in self.params if k in grads})
+        if input_grad:
+            v = nodes[0].volume
+            result.input = _join([d.get(0, np.zeros((sl.stop - sl.start, v.depth, v.height, v.width), self.dtype))
+                                  for d, sl in zip(douts, chunks)])
+        result.outputs = {i: _join([kept[k][i] for k in range(len(chunks))]) for i in keep
+                          if all(i in kept[k] for k in range(len(chunks)))}
+        return result
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         """x (N, D, H, W) -> logits (N, classes): the input of the final softmax."""
-        _, parts, _, _ = self._run(self._check_input(x, allow_empty=not train), len(self.types) - 1, train)
-        return _join(parts).reshape(len(x), self.classes)
+        return self.run(x, train).output.reshape(len(x), self.classes)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """x (N, D, H, W) -> class probabilities (N, classes), evaluation mode."""
         return softmax(self.forward(x))
 
-    def _loss(self, parts, y):
-        """Per-chunk logits, labels (N,) -> (loss, d loss / d logits shaped like the logits, probabilities (N, classes))."""
-        logits = _join(parts)
+    def loss(self, logits: np.ndarray, y) -> tuple[float, np.ndarray, np.ndarray]:
+        """Logits (N, C, 1, 1) or (N, C), labels (N,) -> (mean cross-entropy, d loss / d logits shaped like
+        the logits, probabilities (N, C))."""
         n = len(logits)
+        if not n:
+            raise ValueError("training and the loss need at least one image, got an empty batch")
         y = np.asarray(y)
         if y.shape != (n,) or y.dtype.kind not in "iu" or (n and (y.min() < 0 or y.max() >= self.classes)):
             raise ValueError(f"labels must be {n} whole numbers from 0 to {self.classes - 1}, "
                              f"got {y.dtype} array of shape {y.shape}" + (f" from {y.min()} to {y.max()}" if y.size else ""))
         loss, dlogits, probs = softmax_cross_entropy(logits.reshape(n, self.classes), y)
-        dlogits = dlogits.reshape(logits.shape).astype(self.dtype, copy=False)
-        return loss, dlogits, probs
+        return loss, dlogits.reshape(logits.shape).astype(self.dtype, copy=False), probs
 
     def backprop(self, x: np.ndarray, y: np.ndarray, train: bool = True):
         """One training pass -> (mean cross-entropy loss, grads keyed like params, probabilities (N, classes))."""
-        last = len(self.types) - 1
-        chunks, parts, caches, _ = self._run(self._check_input(x), last, train)
-        loss, dlogits, probs = self._loss(parts, y)
-        grads, _ = self._backward(chunks, [dlogits[sl] for sl in chunks], caches, last, train)
-        return loss, grads, probs
+        p = self.run(x, train)
+        loss, dlogits, probs = self.loss(p.output, y)
+        return loss, self.backward(p, {self.plan.logits: dlogits}).params, probs
 
     def loss_and_gradients(self, x: np.ndarray, y: np.ndarray):
         """x (N, D, H, W), integer labels y (N,) -> (loss, grads keyed like the weights file)."""
         loss, grads, _ = self.backprop(x, y)
         return loss, grads
 
-    def trace(self, x: np.ndarray, y: np.ndarray):
-        """Evaluation-mode pass over a few images, keeping everything the views show.
-        -> (outputs of every layer, the last being the class probabilities,
-            d loss / d output of every layer, the last being d loss / d logits)."""
-        last = len(self.types) - 1
-        chunks, parts, caches, outs = self._run(self._check_input(x), last, train=False, keep=True)
-        _, dlogits, probs = self._loss(parts, y)
-        _, douts = self._backward(chunks, [dlogits[sl] for sl in chunks], caches, last, train=False, keep=True)
-        return outs + [probs.reshape(dlogits.shape).astype(self.dtype, copy=False)], douts + [dlogits]
+    def trace(self, x: np.ndarray, y: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        """Evaluation-mode pass over a few images, keeping everything the views show, keyed by node key
+        in plan order: (outputs of every node, the classifier's being the class probabilities,
+        d loss / d output of every node, the classifier's being d loss / d logits)."""
+        p = self.run(x, keep="all")
+        _, dlogits, probs = self.loss(p.output, y)
+        g = self.backward(p, {self.plan.logits: dlogits}, keep="all")
+        nodes, last = self.plan.nodes, self.plan.nodes[-1]
+        outputs = {nodes[i].key: p.outputs[i] for i in sorted(p.outputs)}
+        outputs[last.key] = probs.reshape(dlogits.shape).astype(self.dtype, copy=False)
+        grads = {nodes[i].key: g.outputs.get(i, np.zeros_like(p.outputs[i])) for i in sorted(p.outputs)}
+        grads[last.key] = dlogits
+        return outputs, grads
 
     def state(self) -> dict[str, np.ndarray]:
         """Parameters and buffers, keyed like the weights file."""
@@ -256,7 +305,7 @@ class Network:
 
     def set_state(self, arrays: dict[str, np.ndarray], source: str = "weights") -> None:
         """Copy arrays keyed like the weights file into the parameters and buffers, after checking them all.
-        PyTorch's batchnorm counters ("{i}.num_batches_tracked") are ignored."""
+        PyTorch's batchnorm counters ("{key}.num_batches_tracked") are ignored."""
         arrays = {k: np.asarray(a) for k, a in arrays.items() if not k.endswith(".num_batches_tracked")}
         want = self.state()
         missing, extra = sorted(set(want) - set(arrays)), sorted(set(arrays) - set(want))
@@ -271,29 +320,9 @@ class Network:
             np.copyto(a, arrays[k], casting="unsafe")
 
 
-def _layer_type(i: int, layer) -> LayerType:
-    if not isinstance(layer.type, str) or layer.type not in LAYER_TYPES:
-        raise ValueError(f"layer {i}: unknown layer type {layer.type!r}; the known types are {', '.join(LAYER_TYPES)}")
-    return LAYER_TYPES[layer.type]
-
-
-def _checked_hypers(i: int, t: LayerType, given) -> dict:
-    """Layer i's hyperparameters with the defaults filled in; ValueError naming the first unknown key,
-    bad value, or combination the layer refuses (model.infer reports them all, with fixes)."""
-    where = f"layer {i} ({t.name})"
-    if not isinstance(given, dict):
-        raise ValueError(f"{where}: hyperparameters must be a mapping of names to numbers, got {given!r}")
-    problems = t.hyper_problems(given)
-    if problems:
-        key, h, message = problems[0]
-        raise ValueError(f"{where}: " + (f"no hyperparameter {key!r} ({message})" if h is None else f"{key} {message}"))
-    hp = t.resolve(given)
-    problem = t.problem(hp)
-    if problem:
-        message, fix = problem
-        use = " and ".join(f"{k} {v}" for k, v in fix.items())
-        raise ValueError(f"{where}: {message}: use {use}")
-    return hp
+def _accumulate(table: dict, key, value: np.ndarray) -> None:
+    """table[key] += value, without writing into an array another entry may share."""
+    table[key] = table[key] + value if key in table else value
 
 
 def _join(parts: list[np.ndarray]) -> np.ndarray:

@@ -1,29 +1,68 @@
-"""The architecture: an input volume and a list of layer blocks, as the UI edits it and JSON stores it."""
+"""The architecture: an input volume and a tree of blocks, as the UI edits it and JSON stores it.
+
+A block is a leaf layer (a key of engine.LAYER_TYPES with its hyperparameters) or a container
+(engine.CONTAINER_TYPES: residual, concat) holding lanes of blocks. Blocks are addressed by path
+(see engine.tree): (3,) is top-level block 3, (3, 0, 1) block 1 of lane 0 (a residual's body) of block 3.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine import Volume
+from ..engine.layers import BLOCK_TYPES
+from ..engine.tree import Path, block_at, lane_at
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest format this ConvViz reads; files without containers are written as 1
 DEFAULT_CLASSES = 10
 
 
 @dataclass
 class LayerSpec:
-    """One block: its type (a key of engine.LAYER_TYPES) and the hyperparameters given for it."""
+    """One block: its type (a key of engine.BLOCK_TYPES), the hyperparameters given for it, and for a
+    container its lanes (each a list of blocks; residual: [body, shortcut], concat: the branches)."""
 
     type: str
     params: dict[str, Any] = field(default_factory=dict)
+    lanes: list[list["LayerSpec"]] | None = None
 
     def to_dict(self) -> dict:
-        return {"type": self.type, **self.params}
+        t = BLOCK_TYPES.get(self.type) if isinstance(self.type, str) else None
+        if t is None or not t.is_container:
+            return {"type": self.type, **self.params}
+        lanes = [[b.to_dict() for b in lane] for lane in (self.lanes or [])]
+        if t.lane_fields:
+            return {"type": self.type, **self.params, **dict(zip(t.lane_fields, lanes))}
+        return {"type": self.type, **self.params, t.lane_list: lanes}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LayerSpec":
+        """From the JSON form (unvalidated; see model.io for the checked loader)."""
+        t = BLOCK_TYPES.get(d["type"]) if isinstance(d["type"], str) else None
+        if t is None or not t.is_container:
+            return cls(d["type"], {k: v for k, v in d.items() if k != "type"})
+        if t.lane_fields:
+            lanes = [d.get(name) or [] for name in t.lane_fields]
+        else:
+            lanes = d[t.lane_list]
+        params = {k: v for k, v in d.items() if k not in ("type", t.lane_list, *t.lane_fields)}
+        return cls(d["type"], params, [[cls.from_dict(b) for b in lane] for lane in lanes])
+
+    def copy(self) -> "LayerSpec":
+        """A deep copy: editing it (or its lanes) leaves this block as it was."""
+        params = dict(self.params) if isinstance(self.params, dict) else self.params
+        lanes = None if self.lanes is None else [[b.copy() for b in lane] for lane in self.lanes]
+        return LayerSpec(self.type, params, lanes)
+
+    @classmethod
+    def container(cls, type_name: str) -> "LayerSpec":
+        """A new container with the empty lanes its declaration starts with."""
+        return cls(type_name, {}, BLOCK_TYPES[type_name].new_lanes())
 
 
 @dataclass
 class Architecture:
-    """input: the INPUT block's volume; layers: the blocks after it, in order; classes: the number
+    """input: the INPUT block's volume; layers: the top-level blocks, in order; classes: the number
     of classes C the network ends with (its last volume must be 1x1xC; 10 for CIFAR-10);
     description: free text shown with presets."""
 
@@ -32,8 +71,14 @@ class Architecture:
     classes: int = DEFAULT_CLASSES
     description: str = ""
 
+    @property
+    def branches(self) -> bool:
+        """Whether any block is a container (the file then needs format version 2)."""
+        return any(getattr(BLOCK_TYPES.get(b.type) if isinstance(b.type, str) else None, "is_container", False)
+                   for b in self.layers)
+
     def to_dict(self) -> dict:
-        d = {"version": FORMAT_VERSION,
+        d = {"version": 2 if self.branches else 1,
              "input": {"width": self.input.width, "height": self.input.height, "depth": self.input.depth},
              "classes": self.classes,
              "layers": [layer.to_dict() for layer in self.layers]}
@@ -45,11 +90,18 @@ class Architecture:
     def from_dict(cls, d: dict) -> "Architecture":
         """Build from the JSON document form (unvalidated; see model.io for the checked loader)."""
         inp = d["input"]
-        layers = [LayerSpec(ld["type"], {k: v for k, v in ld.items() if k != "type"}) for ld in d["layers"]]
+        layers = [LayerSpec.from_dict(ld) for ld in d["layers"]]
         return cls(Volume(inp["width"], inp["height"], inp["depth"]), layers,
                    d.get("classes", DEFAULT_CLASSES), d.get("description", ""))
 
     def copy(self) -> "Architecture":
         """A copy whose blocks can be edited without touching this one."""
-        layers = [LayerSpec(l.type, dict(l.params) if isinstance(l.params, dict) else l.params) for l in self.layers]
-        return Architecture(self.input, layers, self.classes, self.description)
+        return Architecture(self.input, [layer.copy() for layer in self.layers], self.classes, self.description)
+
+    def block(self, path: Path) -> LayerSpec | None:
+        """The block at path (see engine.tree), or None."""
+        return block_at(self.layers, tuple(path))
+
+    def lane(self, path: Path) -> list[LayerSpec] | None:
+        """The list holding (or that would hold) the block at path: arch.lane(p).insert(p[-1], block)."""
+        return lane_at(self.layers, tuple(path))

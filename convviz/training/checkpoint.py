@@ -9,7 +9,9 @@ import json
 
 import numpy as np
 
-from ..engine import LAYER_TYPES
+from ..engine import BLOCK_TYPES
+from ..engine.tree import walk
+from ..model.spec import Architecture
 from ..engine.files import atomic_write, read_npz
 
 FORMAT = "convviz-checkpoint"
@@ -51,32 +53,36 @@ def read(path) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def architecture_difference(saved: dict, wanted: dict) -> str:
-    """'' when the two architecture documents describe the same network, else the first difference.
-    Layers compare with their defaults filled in: a hyperparameter written out at its default value
-    (conv "stride": 1) is the same network as one that leaves it out."""
+    """'' when the two architecture documents describe the same network, else the first difference,
+    naming the block by its path. Blocks compare with their defaults filled in: a hyperparameter
+    written out at its default value (conv "stride": 1) is the same network as one that leaves it out."""
     saved, wanted = json.loads(json.dumps(saved)), json.loads(json.dumps(wanted))
     if saved["input"] != wanted["input"]:
         return f"input {_volume(saved['input'])} in the checkpoint, {_volume(wanted['input'])} here"
-    a, b = saved["layers"], wanted["layers"]
-    for i, (x, y) in enumerate(zip(a, b)):
-        if _resolved(x) != _resolved(y):
-            return f"layer {i} is {_layer(x)} in the checkpoint, {_layer(y)} here"
+    a = list(walk(Architecture.from_dict(saved).layers))
+    b = list(walk(Architecture.from_dict(wanted).layers))
+    for x, y in zip(a, b):
+        if x.path != y.path:
+            return (f"the checkpoint has block {x.label} ({x.block.type}) where this network has block {y.label} "
+                    f"({y.block.type})")
+        if _resolved(x.block) != _resolved(y.block):
+            return f"block {x.label} is {_layer(x.block)} in the checkpoint, {_layer(y.block)} here"
     if len(a) != len(b):
-        return f"{len(a)} layers in the checkpoint, {len(b)} here"
+        return f"{len(a)} blocks in the checkpoint, {len(b)} here"
     return ""
 
 
-def _resolved(layer: dict) -> dict:
-    """A layer document with every hyperparameter its type declares, defaults filled in."""
-    params = {k: v for k, v in layer.items() if k != "type"}
-    t = LAYER_TYPES.get(layer["type"])
-    return {"type": layer["type"], **(t.resolve(params) if t else params)}
+def _resolved(block) -> tuple:
+    """A block's type with every hyperparameter its type declares, defaults filled in, and its lane count."""
+    t = BLOCK_TYPES.get(block.type)
+    params = t.resolve(block.params) if t is not None and not t.is_container else block.params
+    return block.type, params, len(block.lanes or [])
 
 
 def _volume(d: dict) -> str:
     return f"{d['width']}x{d['height']}x{d['depth']}"
 
 
-def _layer(d: dict) -> str:
-    params = ", ".join(f"{k} {v}" for k, v in d.items() if k != "type")
-    return f"{d['type']} ({params})" if params else d["type"]
+def _layer(block) -> str:
+    params = ", ".join(f"{k} {v}" for k, v in block.params.items())
+    return f"{block.type} ({params})" if params else block.type

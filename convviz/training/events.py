@@ -43,20 +43,22 @@ class EpochEvent:
 
 @dataclass
 class SnapshotEvent:
-    """What the views show, taken at a bounded rate: the weights of every conv layer and one probe
-    image passed through the network in evaluation mode. activations[i] is layer i's output for the
-    probe, (D, H, W) (the last is the softmax output: the class probabilities); gradients[i] is
-    d loss / d activations[i], same shape, except the last, which is d loss / d logits (the
-    softmax's input), the usual way to show the classifier's error signal."""
+    """What the views show, taken at a bounded rate: the weights of every layer with filters and one
+    probe image passed through the network in evaluation mode. Everything is keyed by node key, the
+    block's dotted path ("3", "3.body.1"; a container's key names its merged output), in the order of
+    the network's plan. activations[key] is that node's output for the probe, (D, H, W) (the last, the
+    softmax's, is the class probabilities); gradients[key] is d loss / d activations[key], same shape,
+    except the softmax's, which is d loss / d logits (the softmax's input), the usual way to show the
+    classifier's error signal."""
 
     step: int
     epoch: int
-    filters: dict[int, np.ndarray]      # layer index -> (K, C, F, F)
+    filters: dict[str, np.ndarray]      # node key -> (K, C, F, F)
     probe_index: int | None             # index in the test set, or None for a training image
     probe_image: np.ndarray             # uint8 (3, H, W), as the network saw it before normalisation
     probe_label: int
-    activations: list[np.ndarray]
-    gradients: list[np.ndarray]
+    activations: dict[str, np.ndarray]
+    gradients: dict[str, np.ndarray]
     probabilities: np.ndarray           # (C,)
 
 

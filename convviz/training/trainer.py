@@ -207,7 +207,7 @@ class Trainer:
             self.net.set_state(self._good_state)
             self.optimizer.slots = {}  # momentum / moments grown on the way to divergence
             return DivergedEvent(self.step + 1, self.epoch, loss, _diverged_message(
-                loss, self.optimizer.lr, any(t.name == "batchnorm" for t in self.net.types)))
+                loss, self.optimizer.lr, any(n.op is not None and n.op.couples_batch for n in self.net.nodes)))
         for k, a in self.net.state().items():
             np.copyto(self._good_state[k], a)
         self.optimizer.step(grads)
@@ -257,11 +257,12 @@ class Trainer:
         else:
             image, label = self.data.test_images[probe], int(self.data.test_labels[probe])
         outputs, gradients = self.net.trace(self.normalizer.apply(image[None]), np.array([label]))
-        filters = {i: self.net.params[f"{i}.weight"].copy()
-                   for i, t in enumerate(self.net.types) if t.name == "conv"}
+        filters = {n.key: self.net.params[f"{n.key}.weight"].copy()
+                   for n in self.net.nodes if n.op is not None and n.op.has_filters}
         return SnapshotEvent(self.step, self.epoch, filters, probe, image.copy(), label,
-                             [np.array(o[0]) for o in outputs], [np.array(g[0]) for g in gradients],
-                             np.array(outputs[-1].reshape(-1)))
+                             {k: np.array(o[0]) for k, o in outputs.items()},
+                             {k: np.array(g[0]) for k, g in gradients.items()},
+                             np.array(outputs[self.net.nodes[-1].key].reshape(-1)))
 
     def _finish_epoch(self) -> EpochEvent:
         started = time.perf_counter()

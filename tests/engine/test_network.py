@@ -36,11 +36,13 @@ def test_float32_throughout():
     net = Network(arch(TINY), seed=0)
     x = np.random.default_rng(0).standard_normal((4, 2, 7, 7)).astype(np.float32)
     outs, douts = net.trace(x, np.array([0, 1, 2, 0]))
-    assert all(o.dtype == np.float32 for o in outs) and all(d.dtype == np.float32 for d in douts)
-    assert [o.shape[1:] for o in outs] == [(v.depth, v.height, v.width) for v in net.volumes[1:]]
+    assert all(o.dtype == np.float32 for o in outs.values()) and all(d.dtype == np.float32 for d in douts.values())
+    assert list(outs) == list(douts) == [n.key for n in net.nodes[1:]]
+    assert [o.shape[1:] for o in outs.values()] == [(n.volume.depth, n.volume.height, n.volume.width)
+                                                    for n in net.nodes[1:]]
     _, grads = net.loss_and_gradients(x, np.array([0, 1, 2, 0]))
     assert all(g.dtype == np.float32 for g in grads.values())
-    np.testing.assert_allclose(outs[-1].reshape(4, 3).sum(axis=1), 1, rtol=1e-5)
+    np.testing.assert_allclose(outs["10"].reshape(4, 3).sum(axis=1), 1, rtol=1e-5)
 
 
 def test_forward_rejects_the_wrong_input_shape():
@@ -152,13 +154,17 @@ def test_load_rejects_files_that_are_not_npz(saved, content):
         net.load_weights(path)
 
 
-def test_he_initialisation_before_relu():
-    net = Network(arch([("conv", {"filters": 64, "size": 3, "pad": 1}), ("relu", {}), ("fc", {"units": 10}),
-                        ("softmax", {})], input=(8, 8, 16)), seed=0)
-    assert np.std(net.params["0.weight"]) == pytest.approx(np.sqrt(2 / (16 * 9)), rel=0.05)
-    assert np.all(net.params["0.bias"] == 0)
-    limit = np.sqrt(6 / (64 * 64 + 10))
-    assert np.abs(net.params["2.weight"]).max() <= limit
+def test_initialisation_is_pytorchs_default():
+    """Weights and biases uniform in +-1/sqrt(fan_in), as the mirrored torch.nn modules start; batchnorm 1 and 0."""
+    net = Network(arch([("conv", {"filters": 64, "size": 3, "pad": 1}), ("batchnorm", {}), ("relu", {}),
+                        ("fc", {"units": 10}), ("softmax", {})], input=(8, 8, 16)), seed=0)
+    for key, fan_in in (("0.weight", 16 * 9), ("0.bias", 16 * 9), ("3.weight", 64 * 64), ("3.bias", 64 * 64)):
+        a = net.params[key]
+        assert a.dtype == np.float32
+        assert np.abs(a).max() <= 1 / np.sqrt(fan_in)
+        assert np.std(a) == pytest.approx(1 / np.sqrt(3 * fan_in), rel=0.1 if a.size > 100 else 0.5)
+    assert np.all(net.params["1.weight"] == 1) and np.all(net.params["1.bias"] == 0)
+    assert np.all(net.buffers["1.running_var"] == 1) and np.all(net.buffers["1.running_mean"] == 0)
 
 
 # Optimisers: the update rules written out independently (PyTorch's documented algorithms).
@@ -262,7 +268,7 @@ def test_batch_split_across_threads_gives_the_single_chunk_results(monkeypatch):
         net = Network(arch(layers, input=(8, 8, 2)), seed=0, dtype=np.float64)
         loss, grads, probs = net.backprop(x, y)
         outs, douts = net.trace(x[:7], y[:7])
-        results.append((loss, grads, probs, dict(net.buffers), outs, douts, net.forward(x)))
+        results.append((loss, grads, probs, dict(net.buffers), list(outs.values()), list(douts.values()), net.forward(x)))
     (l1, g1, p1, b1, o1, d1, f1), (l2, g2, p2, b2, o2, d2, f2) = results
     assert l1 == pytest.approx(l2, rel=1e-12)
     np.testing.assert_allclose(p1, p2, rtol=1e-10)
@@ -324,21 +330,21 @@ def test_dropout_masks_follow_the_seed_across_batch_chunks():
 @pytest.mark.parametrize("kind", ["maxpool", "avgpool"])
 def test_pool_padding_over_half_the_window_is_refused(kind):
     assert LAYER_TYPES[kind].problem(LAYER_TYPES[kind].resolve({"size": 3, "pad": 1})) is None
-    with pytest.raises(ValueError, match=rf"layer 0 \({kind}\): pad 2 is more than half the window size 3.*: use pad 1"):
+    with pytest.raises(ValueError, match=rf"block 0 \({kind}\): pad 2 is more than half the window size 3.*: use pad 1"):
         Network(arch([(kind, {"size": 3, "stride": 1, "pad": 2}), ("fc", {"units": 2}), ("softmax", {})]))
 
 
 @pytest.mark.parametrize("layers, message", [
-    ([("conv", {"stride": 0}), ("fc", {}), ("softmax", {})], r"layer 0 \(conv\): stride must be from 1 to 64, got 0"),
-    ([("conv", {"filters": "4"}), ("fc", {}), ("softmax", {})], r"layer 0 \(conv\): filters must be a whole number"),
-    ([("conv", {"stides": 2}), ("fc", {}), ("softmax", {})], r"layer 0 \(conv\): no hyperparameter 'stides'"),
-    ([("dropout", {"rate": 1.0}), ("fc", {}), ("softmax", {})], r"layer 0 \(dropout\): rate must be from 0 to 0.95"),
-    ([("relu", None), ("fc", {}), ("softmax", {})], r"layer 0 \(relu\): hyperparameters must be a mapping"),
+    ([("conv", {"stride": 0}), ("fc", {}), ("softmax", {})], r"block 0 \(conv\): stride must be from 1 to 64, got 0"),
+    ([("conv", {"filters": "4"}), ("fc", {}), ("softmax", {})], r"block 0 \(conv\): filters must be a whole number"),
+    ([("conv", {"stides": 2}), ("fc", {}), ("softmax", {})], r"block 0 \(conv\): no hyperparameter 'stides'"),
+    ([("dropout", {"rate": 1.0}), ("fc", {}), ("softmax", {})], r"block 0 \(dropout\): rate must be from 0 to 0.95"),
+    ([("relu", None), ("fc", {}), ("softmax", {})], r"block 0 \(relu\): hyperparameters must be a mapping"),
     ([("conv", {"size": 2, "stride": 2}), ("fc", {}), ("softmax", {})],
-     r"layer 0 \(conv\) does not fit its 7x7x2 input: the output width \(7 - 2 \+ 0\)/2 \+ 1 = 3.5 is not a whole number"),
-    ([("conv", {"filters": 4}), ("softmax", {})], r"softmax needs a 1x1xC volume .* layer 0 gives 5x5x4"),
-    ([("softmax", {})], r"softmax needs a 1x1xC volume .* the input gives 7x7x2"),
-    ([("fc", {}), ("softmax", {}), ("fc", {}), ("softmax", {})], r"only it, must be softmax"),
+     r"block 0 \(conv\) does not fit its 7x7x2 input: the output width \(7 - 2 \+ 0\)/2 \+ 1 = 3.5 is not a whole number"),
+    ([("conv", {"filters": 4}), ("softmax", {})], r"softmax needs a 1x1xC volume .* block 0 gives 5x5x4"),
+    ([("softmax", {})], r"softmax needs a 1x1xC volume .* the input is 7x7x2"),
+    ([("fc", {}), ("softmax", {}), ("fc", {}), ("softmax", {})], r"block 2 comes after the classifier \(softmax, block 1\)"),
 ])
 def test_network_refuses_what_inference_rejects_with_the_layer_named(layers, message):
     """The Python face takes unchecked architectures (Architecture.from_dict): no crash deep inside,

@@ -1,12 +1,13 @@
 """PyTorch parity: for the same weights, logits, probabilities, every gradient, the batchnorm running
-statistics and optimiser steps equal PyTorch's; a weights file loads straight into the mirroring
-torch.nn.Sequential (the README recipe)."""
+statistics and optimiser steps equal PyTorch's, for sequential and branching nets; a weights file
+loads straight into the mirroring torch module (the README recipe)."""
 import numpy as np
 import pytest
 
-from convviz.benchmarks.engine import torch_sequential
 from convviz.engine import Network, Volume, make_optimizer
 from convviz.engine.optim import decays
+from convviz.export.torch import logits as torch_logits
+from convviz.export.torch import torch_module
 from convviz.model import Architecture, LayerSpec
 
 torch = pytest.importorskip("torch")
@@ -19,25 +20,38 @@ MIXED = [("conv", {"filters": 6, "size": 3, "pad": 2, "dilation": 2}), ("batchno
          ("conv", {"filters": 8, "size": 3, "stride": 2, "pad": 1}), ("tanh", {}),
          ("maxpool", {"size": 3, "stride": 1, "pad": 1}), ("fc", {"units": 12}), ("batchnorm", {}),
          ("sigmoid", {}), ("dropout", {"rate": 0.0}), ("fc", {"units": 5}), ("softmax", {})]
-NETS = {"convnetjs-like": (CONVNETJS_LIKE, 16), "mixed": (MIXED, 17)}  # layers, input width and height
+L = LayerSpec
+BRANCHING = [L("conv", {"filters": 6, "size": 3, "pad": 1}), L("batchnorm"), L("relu"),
+             L("residual", {}, [[L("conv", {"filters": 8, "size": 3, "stride": 2, "pad": 1}), L("batchnorm"), L("relu"),
+                                 L("conv", {"filters": 8, "size": 3, "pad": 1}), L("batchnorm")],
+                                [L("conv", {"filters": 8, "size": 3, "stride": 2, "pad": 1}), L("batchnorm")]]),
+             L("relu"),
+             L("residual", {}, [[L("conv", {"filters": 8, "size": 3, "pad": 1}), L("relu")], []]),
+             L("concat", {}, [[L("conv", {"filters": 4, "size": 1})],
+                              [L("conv", {"filters": 3, "size": 1}), L("relu"), L("conv", {"filters": 5, "size": 3, "pad": 1})],
+                              [L("maxpool", {"size": 3, "stride": 1, "pad": 1}), L("conv", {"filters": 2, "size": 1})],
+                              []]),
+             L("avgpool", {"size": 9}), L("fc", {"units": 7}), L("softmax")]
+NETS = {"convnetjs-like": (CONVNETJS_LIKE, 16), "mixed": (MIXED, 17), "branching": (BRANCHING, 17)}  # blocks, input side
 
 
 def architecture(name):
     layers, side = NETS[name]
-    return Architecture(Volume(side, side, 3), [LayerSpec(t, dict(p)) for t, p in layers])
+    blocks = [b.copy() if isinstance(b, LayerSpec) else LayerSpec(b[0], dict(b[1])) for b in layers]
+    return Architecture(Volume(side, side, 3), blocks)
 
 
 def build(name):
     arch = architecture(name)
     net = Network(arch, seed=0)
-    model = torch_sequential(arch)
+    model = torch_module(arch)
     model.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in net.state().items()})
     return net, model
 
 
 def data(net, n=6):
     rng = np.random.default_rng(1)
-    v = net.volumes[0]
+    v = net.nodes[0].volume
     return rng.standard_normal((n, 3, v.height, v.width)).astype(np.float32), rng.integers(0, net.classes, n)
 
 
@@ -55,7 +69,7 @@ def test_logits_probabilities_gradients_and_running_statistics(name):
     x, y = data(net)
     loss, grads, probs = net.backprop(x, y)
     model.train()
-    logits = model[:-1](torch.from_numpy(x))
+    logits = torch_logits(model, torch.from_numpy(x))
     tloss = torch.nn.functional.cross_entropy(logits, torch.from_numpy(y))
     tloss.backward()
     assert loss == pytest.approx(tloss.item(), rel=1e-5)
@@ -68,7 +82,7 @@ def test_logits_probabilities_gradients_and_running_statistics(name):
         close(b, model.state_dict()[k], f"buffer {k}")
     model.eval()
     with torch.no_grad():
-        close(net.forward(x), model[:-1](torch.from_numpy(x)), "evaluation logits")
+        close(net.forward(x), torch_logits(model, torch.from_numpy(x)), "evaluation logits")
 
 
 def torch_optimizer(name, model, **hyper):
@@ -86,16 +100,20 @@ def torch_optimizer(name, model, **hyper):
     return torch.optim.Adadelta(groups, **hyper)
 
 
-@pytest.mark.parametrize("name, hyper", [
+OPTIMIZER_CASES = [
     ("sgd", {"lr": 0.1, "momentum": 0.9, "weight_decay": 5e-3}),
     ("sgd", {"lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-3}),
     ("adam", {"lr": 0.01, "weight_decay": 5e-3}),
     ("adadelta", {"lr": 1.0, "rho": 0.95, "eps": 1e-6, "weight_decay": 5e-3}),
-])
-def test_optimizer_steps_give_the_same_weights(name, hyper):
-    """On the net without batchnorm: a bias just before batchnorm has a zero gradient, whose float
-    noise Adam would blow up to a full step."""
-    net, model = build("convnetjs-like")
+]
+
+
+@pytest.mark.parametrize("net_name, name, hyper", [("convnetjs-like", *case) for case in OPTIMIZER_CASES] +
+                         [("branching", *case) for case in OPTIMIZER_CASES if case[0] != "adam"])
+def test_optimizer_steps_give_the_same_weights(net_name, name, hyper):
+    """Adam only on the net without batchnorm: a bias just before batchnorm has a zero gradient, whose
+    float noise Adam would blow up to a full step."""
+    net, model = build(net_name)
     opt = make_optimizer(name, net.params, **hyper)
     topt = torch_optimizer(name, model, **dict(hyper))
     model.train()
@@ -105,7 +123,7 @@ def test_optimizer_steps_give_the_same_weights(name, hyper):
         _, grads = net.loss_and_gradients(x, y)
         opt.step(grads)
         topt.zero_grad()
-        torch.nn.functional.cross_entropy(model[:-1](torch.from_numpy(x)), torch.from_numpy(y)).backward()
+        torch.nn.functional.cross_entropy(torch_logits(model, torch.from_numpy(x)), torch.from_numpy(y)).backward()
         topt.step()
     state = model.state_dict()
     for k, p in net.params.items():
@@ -113,13 +131,13 @@ def test_optimizer_steps_give_the_same_weights(name, hyper):
 
 
 def test_weights_file_loads_into_torch_with_the_readme_recipe(tmp_path):
-    """README: torch_sequential(arch).load_state_dict({k: torch.from_numpy(v) for k, v in np.load(path).items()})."""
-    arch = architecture("mixed")
+    """README: torch_module(arch).load_state_dict({k: torch.from_numpy(v) for k, v in np.load(path).items()})."""
+    arch = architecture("branching")
     net = Network(arch, seed=3)
     x, y = data(net)
     net.loss_and_gradients(x, y)  # running statistics away from 0 and 1
     net.save_weights(tmp_path / "w.npz")
-    model = torch_sequential(arch)
+    model = torch_module(arch)
     result = model.load_state_dict({k: torch.from_numpy(v) for k, v in np.load(tmp_path / "w.npz").items()})
     assert not result.missing_keys and not result.unexpected_keys
     model.eval()

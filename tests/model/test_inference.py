@@ -185,9 +185,11 @@ def test_params_equal_engine_arrays():
     assert result.valid
     net = Network(a)
     assert result.total_params == net.parameter_count
-    assert [b.params for b in result.blocks] == [sum(p.size for p in ps.values()) for ps in net.layer_params]
-    assert [b.output for b in result.blocks] == net.volumes[1:]
-    assert result.total_memory_bytes == 4 * sum(v.size for v in net.volumes[1:])
+    nodes = net.nodes[1:]  # a sequential network: one node per block
+    assert [b.params for b in result.blocks] == [sum(a.size for k, a in net.params.items() if k.rsplit(".", 1)[0] == n.key)
+                                                 for n in nodes]
+    assert [b.output for b in result.blocks] == [n.volume for n in nodes]
+    assert result.total_memory_bytes == 4 * sum(n.volume.size for n in nodes)
 
 
 def test_bad_value_in_an_element_wise_block_does_not_stop_inference():

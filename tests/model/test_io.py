@@ -76,7 +76,7 @@ def test_every_problem_with_its_path():
     ('{"input": {"width": 1, "height": 1, "depth": 1}}', "layers: must be a list"),
     ('{"input": {"width": NaN, "height": 1, "depth": 1}, "layers": []}', "NaN is not allowed"),
     ('{"input": {"width": 1e400, "height": 1, "depth": 1}, "layers": []}', "input.width: must be a whole number"),
-    ('{"version": 2, "input": {"width": 1, "height": 1, "depth": 1}, "layers": []}', "uses format 2"),
+    ('{"version": 3, "input": {"width": 1, "height": 1, "depth": 1}, "layers": []}', "uses format 3"),
     ('{"version": "1", "input": {"width": 1, "height": 1, "depth": 1}, "layers": []}', "version: must be"),
     ('[' * 100000 + ']' * 100000, "nested too deeply"),
     ('{"input": {"width": 2, "height": 2, "depth": 1}, "layers": [{"type": "fc", "units": 1e999}]}',

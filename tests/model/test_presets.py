@@ -67,7 +67,7 @@ def test_small_presets_build_in_the_engine(name):
     net = Network(a)
     assert result.valid and result.warnings == []
     assert net.parameter_count == result.total_params
-    assert net.volumes[1:] == [b.output for b in result.blocks]
+    assert [n.volume for n in net.nodes[1:]] == [b.output for b in result.blocks]
 
 
 def torch_volumes(arch):

@@ -57,7 +57,7 @@ def test_accepted_stacks_run_in_the_engine_with_the_inferred_shapes(arch):
     x = np.zeros((2, arch.input.depth, arch.input.height, arch.input.width), np.float32)
     outs, grads = net.trace(x, np.zeros(2, dtype=np.int64))
     assert len(outs) == len(result.blocks)
-    for out, grad, block in zip(outs, grads, result.blocks):
+    for out, grad, block in zip(outs.values(), grads.values(), result.blocks):
         v = block.output
         assert out.shape == (2, v.depth, v.height, v.width), (block.index, block.type)
         assert grad.shape == out.shape

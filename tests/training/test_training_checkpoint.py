@@ -124,7 +124,7 @@ def test_a_different_architecture_is_refused_by_name(tiny_arch, small_data, tiny
     trainer.save_checkpoint(tmp_path / "c.npz")
     other = tiny_arch.copy()
     other.layers[0] = LayerSpec("conv", {"filters": 6, "size": 4, "stride": 2, "pad": 1})
-    with pytest.raises(CheckpointError, match=r"different architecture: layer 0 is conv \(filters 4.*filters 6"):
+    with pytest.raises(CheckpointError, match=r"different architecture: block 0 is conv \(filters 4.*filters 6"):
         Trainer.from_checkpoint(tmp_path / "c.npz", small_data, other)
     shorter = tiny_arch.copy()
     del shorter.layers[4]
@@ -135,7 +135,7 @@ def test_a_different_architecture_is_refused_by_name(tiny_arch, small_data, tiny
     spelled_out.layers[3].params["stride"] = 2  # a pool's stride defaults to its size
     assert Trainer.from_checkpoint(tmp_path / "c.npz", small_data, spelled_out).arch == tiny_arch  # accepted
     spelled_out.layers[3].params["stride"] = 1
-    with pytest.raises(CheckpointError, match=r"layer 3 is maxpool \(size 2\) in the checkpoint, maxpool \(size 2, stride 1\)"):
+    with pytest.raises(CheckpointError, match=r"block 3 is maxpool \(size 2\) in the checkpoint, maxpool \(size 2, stride 1\)"):
         Trainer.from_checkpoint(tmp_path / "c.npz", small_data, spelled_out)
 
 

@@ -34,15 +34,17 @@ def test_events_come_in_order_with_copies_of_the_right_shapes(tiny_arch, small_d
     assert 0 <= epoch.val_accuracy <= 1 and epoch.val_loss > 0 and epoch.seconds > 0
 
     snap = next(e for e in events if isinstance(e, SnapshotEvent))
-    volumes = trainer.net.volumes[1:]
-    assert [a.shape for a in snap.activations] == [(v.depth, v.height, v.width) for v in volumes]
-    assert [g.shape for g in snap.gradients] == [a.shape for a in snap.activations]
+    nodes = trainer.net.nodes[1:]
+    assert list(snap.activations) == list(snap.gradients) == [n.key for n in nodes]
+    assert [a.shape for a in snap.activations.values()] == [(n.volume.depth, n.volume.height, n.volume.width)
+                                                            for n in nodes]
+    assert [g.shape for g in snap.gradients.values()] == [a.shape for a in snap.activations.values()]
     assert snap.probe_index is None and snap.probe_image.shape == (3, 32, 32) and snap.probe_image.dtype == np.uint8
     assert snap.probabilities.shape == (10,) and snap.probabilities.sum() == pytest.approx(1, rel=1e-5)
-    assert list(snap.filters) == [0] and snap.filters[0].shape == (4, 3, 4, 4)
+    assert list(snap.filters) == ["0"] and snap.filters["0"].shape == (4, 3, 4, 4)
     # a copy, taken after step 1: training went on without touching it
-    assert not np.shares_memory(snap.filters[0], trainer.net.params["0.weight"])
-    assert not np.array_equal(snap.filters[0], trainer.net.params["0.weight"])
+    assert not np.shares_memory(snap.filters["0"], trainer.net.params["0.weight"])
+    assert not np.array_equal(snap.filters["0"], trainer.net.params["0.weight"])
 
 
 def test_snapshots_are_bounded_by_wall_time(tiny_arch, small_data, tiny_config):

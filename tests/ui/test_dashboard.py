@@ -90,7 +90,7 @@ def test_training_updates_curves_filters_and_views(qtbot, dashboard):
         threads.add(QThread.currentThread() is QApplication.instance().thread())
         show(snapshot)
         dash.refresh_views(force=True)
-        pictures.append(dash.filters.image_of(0))
+        pictures.append(dash.filters.image_of("0"))
 
     dash.filters.set_snapshot = record
     with qtbot.waitSignal(dash.runFinished, timeout=WAIT) as finished:
@@ -142,10 +142,10 @@ def test_hidden_views_are_not_drawn_until_shown(qtbot, dashboard):
     dash.views.setCurrentWidget(dash.curves)
     with qtbot.waitSignal(dash.runFinished, timeout=WAIT):
         dash.start()
-    assert dash.filters.filters and dash.filters.image_of(0) is None  # data arrived, nothing drawn
+    assert dash.filters.filters and dash.filters.image_of("0") is None  # data arrived, nothing drawn
     assert dash.activations.snapshot is not None and dash.activations.image_of(0) is None
     dash.views.setCurrentWidget(dash.filters)
-    assert dash.filters.image_of(0) is not None
+    assert dash.filters.image_of("0") is not None
 
 
 def test_probe_picker_chooses_the_activations_image(qtbot, dashboard, small_data):

@@ -118,7 +118,7 @@ class ActivationsView(QWidget):
 
     def _volumes(self) -> list[np.ndarray]:
         s = self.snapshot
-        return list(s.gradients if self.gradients.isChecked() else s.activations)
+        return list((s.gradients if self.gradients.isChecked() else s.activations).values())
 
     def _rebuild(self, volumes: list[np.ndarray]) -> None:
         """One title and one picture (or bar chart) per layer, made when the network changes."""

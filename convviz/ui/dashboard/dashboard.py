@@ -40,9 +40,11 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def layer_titles(net) -> list[str]:
-    """'0 · Conv → 32x32x16' for each layer of an engine Network."""
-    return [f"{i} · {t.title} → {net.volumes[i + 1]}" for i, t in enumerate(net.types)]
+def layer_titles(net) -> dict[str, str]:
+    """'0 · Conv → 32x32x16' (a container's merged output: '3 · Residual + → 16x16x32') by node key, for
+    every node of an engine Network's plan after the input, in plan order."""
+    return {n.key: f"{n.label} · {n.op.title}{' ' + n.op.merge_title if n.is_merge else ''} → {n.volume}"
+            for n in net.nodes[1:]}
 
 
 def live_hyper(trainer) -> dict:
@@ -352,8 +354,8 @@ class TrainDashboard(QWidget):
         self._steps_at_save = trainer.step
         net = trainer.net
         titles = layer_titles(net)
-        self.filters.set_layer_names({i: titles[i] for i, t in enumerate(net.types) if t.name == "conv"})
-        self.activations.set_network(titles, trainer.label_names)
+        self.filters.set_layer_names({key: titles[key] for key in titles if net.plan.node(key).op.has_filters})
+        self.activations.set_network(list(titles.values()), trainer.label_names)
         trainer.set_probe(self.activations.probe())
         self._set_state("Training")
         self._update_controls()

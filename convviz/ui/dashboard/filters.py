@@ -19,11 +19,11 @@ class FiltersView(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.filters: dict[int, np.ndarray] = {}
-        self.layer_names: dict[int, str] = {}
+        self.filters: dict[str, np.ndarray] = {}
+        self.layer_names: dict[str, str] = {}
         self.step = None
         self._dirty = False
-        self._rows: dict[int, tuple[pg.LabelItem, pg.ViewBox, pg.ImageItem]] = {}
+        self._rows: dict[str, tuple[pg.LabelItem, pg.ViewBox, pg.ImageItem]] = {}
         self._shapes: dict[int, tuple] = {}
         self._rgb_first = False
 
@@ -63,8 +63,8 @@ class FiltersView(QWidget):
         layout.addWidget(self.caption)
         layout.addWidget(scroll, 1)
 
-    def set_layer_names(self, names: dict[int, str]) -> None:
-        """Titles of the conv layers by layer index, e.g. {0: '0 · Conv → 32x32x16'} (layer_titles)."""
+    def set_layer_names(self, names: dict[str, str]) -> None:
+        """Titles of the layers with filters by node key, e.g. {"0": '0 · Conv → 32x32x16'} (layer_titles)."""
         self.layer_names = dict(names)
 
     def set_snapshot(self, snapshot) -> None:
@@ -103,8 +103,8 @@ class FiltersView(QWidget):
         self.canvas.setMinimumHeight(total)
         self._shapes = dict(shapes)
 
-    def image_of(self, index: int) -> np.ndarray | None:
-        """The RGBA picture currently shown for conv layer index (for tests and screenshots)."""
+    def image_of(self, index: str) -> np.ndarray | None:
+        """The RGBA picture currently shown for the layer with this node key (for tests and screenshots)."""
         row = self._rows.get(index)
         return None if row is None or row[2].image is None else np.array(row[2].image)
 
@@ -113,7 +113,7 @@ class FiltersView(QWidget):
             return
         self._dirty = False
         pictures = {}
-        first = min(self.filters) if self.filters else None
+        first = next(iter(self.filters), None)
         for index, weights in self.filters.items():
             rgb = index == first and weights.shape[1] == 3
             tiles, cols = filter_tiles(weights, "rgb" if rgb else self.mode.currentData())
@@ -128,7 +128,7 @@ class FiltersView(QWidget):
             label, view, image = self._rows[index]
             weights = self.filters[index]
             k, c, f = weights.shape[0], weights.shape[1], weights.shape[2]
-            name = self.layer_names.get(index, f"layer {index} · conv")
+            name = self.layer_names.get(index, f"block {index}")
             detail = ("RGB" if index == first and c == 3 else
                       f"rows: {k} filters, columns: {c} input channels" if self.mode.currentData() == "channels"
                       else f"{k} filters, mean of {c} input channels")

@@ -1,0 +1,1 @@
+"""Qt-free exports: the mirrored PyTorch module (torch.py)."""
