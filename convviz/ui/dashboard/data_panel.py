@@ -15,7 +15,7 @@ from ...data import (DataError, DownloadCancelled, DownloadError, find_cifar10, 
 from ..worker import Background, JobWorker
 from .style import BAD_CSS, GOOD_CSS, TEXT_DIM
 
-STALL_SECONDS = 10.0  # a stalled download is resumed after this long; Cancel or closing waits at most this
+STALL_SECONDS = 10.0  # a stalled download is resumed after this long (Cancel and closing shut it at once)
 
 
 def describe_progress(done: int, total: int | None, rate: float) -> str:
