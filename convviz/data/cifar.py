@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine import Volume
 from .errors import DataError
 from .safe_pickle import load_pickle
 
@@ -16,6 +17,8 @@ BIN_FILES = [f"data_batch_{k}.bin" for k in range(1, 6)] + ["test_batch.bin", "b
 IMAGE_SHAPE = (3, 32, 32)
 PIXELS = 3 * 32 * 32
 CLASSES = 10
+NAME = "CIFAR-10"
+VOLUME = Volume(32, 32, 3)  # width, height, depth of every image
 FIX = "Delete the folder and download CIFAR-10 again (convviz download)."
 
 
@@ -29,6 +32,18 @@ class Cifar10:
     test_labels: np.ndarray
     label_names: list[str]
     source: Path
+
+    name = NAME
+
+    @property
+    def volume(self) -> Volume:
+        """The images' volume (width, height, depth)."""
+        _, depth, height, width = self.train_images.shape
+        return Volume(width, height, depth)
+
+    @property
+    def classes(self) -> int:
+        return len(self.label_names)
 
 
 def _places(folder: Path) -> list[tuple[Path, str, list[str]]]:

@@ -15,8 +15,9 @@ import threading
 import time
 from pathlib import Path
 
-from ..data import find_cifar10, load_cifar10, searched_locations
+from ..data import cifar, find_cifar10, load_cifar10, searched_locations
 from ..model import infer
+from ..model.fit import fit_problem
 from ..model.presets import resolve_net
 from .config import TrainConfig
 from .events import DivergedEvent, EpochEvent, FinishedEvent, StepEvent
@@ -70,6 +71,8 @@ def prepare(args) -> Trainer:
     if problems:
         raise UsageError("; ".join(problems))
     arch = resolve_net(args.net)
+    if not args.resume and (problem := fit_problem(arch, cifar.VOLUME, cifar.CLASSES, cifar.NAME, args.net)):
+        raise UsageError(problem)
     inference = infer(arch)
     if not inference.valid:
         lines = "\n".join(f"  - {p.message}" + (f" [{p.formula}]" if p.formula else "") for p in inference.errors)

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..data import Cifar10, Normalizer, augment, split_validation
 from ..engine import Network, make_optimizer
+from ..model.fit import fit_problem
 from ..model.spec import Architecture
 from . import checkpoint
 from .checkpoint import CheckpointError
@@ -53,6 +54,8 @@ class Trainer:
         if config.val_split >= n_train:
             problems.append(f"a validation split of {config.val_split} images leaves none of the "
                             f"{n_train} training images to train on: use a smaller --val-split")
+        if fit := fit_problem(arch, data.volume, data.classes, data.name):
+            problems.append(fit)
         if problems:
             raise ValueError("; ".join(problems))
         self.arch = arch

@@ -165,3 +165,27 @@ def test_init_weights_are_used_and_checked(tiny_json, sample_dir, tmp_path, caps
             np.testing.assert_allclose(end[k], start[k], atol=1e-6)
     status, _, err = train(["convnetjs", "--data", sample_dir, "--init-weights", tmp_path / "w.npz"], capsys)
     assert status == 1 and "does not fit" in err
+
+
+@pytest.mark.parametrize("net, says", [("vgg16", "224x224x3"), ("lenet5", "32x32x1"), ("alexnet", "227x227x3"),
+                                       ("zfnet", "227x227x3")])
+def test_a_network_that_does_not_fit_cifar10_is_refused_in_one_line_before_anything_is_built(
+        net, says, sample_dir, capsys, monkeypatch):
+    import convviz.training.command as command
+    import convviz.training.trainer as trainer
+
+    monkeypatch.setattr(trainer, "Network", lambda *a, **k: pytest.fail("a network was built"))
+    monkeypatch.setattr(command, "load_cifar10", lambda *a, **k: pytest.fail("the data was loaded"))
+    status, out, err = train([net, "--data", sample_dir], capsys)
+    assert status == 1 and out == ""
+    assert err.startswith(f"convviz train: error: {net} does not fit CIFAR-10: it takes {says} images")
+    assert err.count("\n") == 1 and "Traceback" not in err and "To fix it: set its input to 32x32x3" in err
+
+
+def test_the_trainer_refuses_data_its_network_does_not_fit(small_data):
+    from convviz.engine import Volume
+    from convviz.model.spec import Architecture
+
+    arch = Architecture(Volume(16, 16, 3), [LayerSpec("fc", {"units": 10}), LayerSpec("softmax")])
+    with pytest.raises(ValueError, match="The network does not fit CIFAR-10: it takes 16x16x3 images"):
+        Trainer(arch, small_data)

@@ -209,8 +209,9 @@ def test_status_bar_says_why_training_cannot_start(window):
     assert "11.3333" in window.validity.toolTip()
     window.load_preset("vgg16")                                     # valid, but not for CIFAR-10
     assert window.current_inference().valid
-    assert window.validity.text() == ("Cannot train: CIFAR-10 images are 32x32x3, but the INPUT block is "
-                                      "224x224x3: set it to 32x32x3.")
+    assert window.validity.text().startswith("Cannot train: The network does not fit CIFAR-10: it takes 224x224x3 "
+                                             "images but CIFAR-10's are 32x32x3")
+    assert "it ends with 1000 classes but CIFAR-10 has 10" in window.validity.toolTip()
     window.load_preset("convnetjs")
     assert window.validity.text() == "Ready to train"
 

@@ -13,8 +13,9 @@ from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox, QPushButton,
                                QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
-from ...data.cifar import CLASSES as CIFAR10_CLASSES
+from ...data import cifar
 from ...model import infer
+from ...model.fit import fit_problem
 from ...training import CheckpointError, TrainConfig, Trainer
 from ..builder.totals import training_blocker
 from ..worker import Background, JobWorker, TrainingWorker
@@ -233,14 +234,9 @@ class TrainDashboard(QWidget):
         invalid = training_blocker(self.inference)
         if invalid is not None:
             return f"Cannot train: {invalid}"
-        if self.arch.input != (32, 32, 3):
-            return f"CIFAR-10 images are 32x32x3, but the INPUT block is {self.arch.input}: set it to 32x32x3."
-        classes = self.inference.blocks[-1].output.depth if self.inference.blocks else None
-        wanted = len(self.data.label_names) if self.data is not None else CIFAR10_CLASSES
-        if classes != wanted:
-            return (f"The network ends with {classes} classes, CIFAR-10 has {wanted}: "
-                    f"make the last FC layer have {wanted} units.")
-        return None
+        if self.data is not None:
+            return fit_problem(self.arch, self.data.volume, self.data.classes, self.data.name)
+        return fit_problem(self.arch, cifar.VOLUME, cifar.CLASSES, cifar.NAME)
 
     def _update_controls(self) -> None:
         running = self.running()
