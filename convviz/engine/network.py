@@ -28,6 +28,11 @@ class WeightsError(ValueError):
     """A weights file that does not fit the network, or cannot be read."""
 
 
+class Interrupted(Exception):
+    """A pass stopped between two nodes because Network.interrupt() said so; nothing was updated
+    but what the nodes already run changed (batchnorm running statistics)."""
+
+
 @dataclass
 class Pass:
     """What a forward run keeps for backward: the batch chunks, every node's cache (per chunk, or one
@@ -56,7 +61,10 @@ class Gradients:
 class Network:
     """Parameters and passes for one architecture. Inputs are float32 (N, depth, height, width).
     An architecture that cannot run (what model.infer reports, bar the number of classes) raises
-    ValueError naming the first problem and its block."""
+    ValueError naming the first problem and its block.
+
+    interrupt: None, or a function any pass calls between nodes (in every batch chunk's thread); when
+    it returns True the pass raises Interrupted, so a long step can be stopped within a layer's time."""
 
     def __init__(self, arch, seed: int = 0, dtype=np.float32):
         self.arch = arch
@@ -78,6 +86,7 @@ class Network:
             self.params.update({f"{node.key}.{k}": a for k, a in params.items()})
             self.buffers.update({f"{node.key}.{k}": a for k, a in buffers.items()})
         self.rng = np.random.default_rng(seed + 1)  # dropout masks
+        self.interrupt = None
 
     @property
     def nodes(self) -> list[Node]:
@@ -152,6 +161,7 @@ class Network:
         def run_segment(k: int, lo: int, hi: int) -> list:
             vals, seg_caches = values[k], []
             for i in range(lo, hi):
+                self._check_interrupt()
                 vals[i], cache = self._forward_node(nodes[i], vals, ctxs[k], input_grad)
                 seg_caches.append(cache)
                 forget(vals, i)
@@ -159,6 +169,7 @@ class Network:
 
         for lo, hi in self._segments(stop, train):
             if self._coupled(lo, train):
+                self._check_interrupt()
                 node = nodes[lo]
                 whole = {node.inputs[0]: _join([v[node.inputs[0]] for v in values])}
                 y, caches[lo] = self._forward_node(node, whole, Context(train, self.rng), input_grad)
@@ -203,6 +214,7 @@ class Network:
         def back_segment(k: int, lo: int, hi: int) -> None:
             dvals = douts[k]
             for i in range(hi - 1, lo - 1, -1):
+                self._check_interrupt()
                 dout = dvals.pop(i, None)
                 if dout is None:  # node i does not influence the seeds
                     continue
@@ -238,6 +250,10 @@ class Network:
         result.outputs = {i: _join([kept[k][i] for k in range(len(chunks))]) for i in keep
                           if all(i in kept[k] for k in range(len(chunks)))}
         return result
+
+    def _check_interrupt(self) -> None:
+        if self.interrupt is not None and self.interrupt():
+            raise Interrupted("stopped between two layers")
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         """x (N, D, H, W) -> logits (N, classes): the input of the final softmax."""

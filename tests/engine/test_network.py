@@ -371,3 +371,20 @@ def test_an_empty_batch():
         with pytest.raises(ValueError, match="at least one image"):
             run()
     assert_unchanged(net, before)
+
+
+def test_interrupt_stops_a_pass_between_nodes():
+    """A long step can be stopped within a layer's time: the executor asks Network.interrupt between nodes."""
+    from convviz.engine import Interrupted
+
+    net = Network(arch(TINY), seed=0)
+    x = np.random.default_rng(0).standard_normal((16, 2, 7, 7)).astype(np.float32)
+    y = np.arange(16) % 3
+    calls = []
+    net.interrupt = lambda: calls.append(1) or len(calls) > 3
+    with pytest.raises(Interrupted):
+        net.backprop(x, y)
+    assert 3 < len(calls) < 2 * len(net.nodes)  # stopped early, not after the whole pass
+    net.interrupt = lambda: False
+    loss, _, _ = net.backprop(x, y)
+    assert np.isfinite(loss)
