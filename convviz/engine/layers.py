@@ -190,6 +190,16 @@ class LayerType:
         None for layers that work number by number."""
         return None
 
+    def cache_bytes(self, hp: dict, vol: Volume, out: Volume, itemsize: int) -> int:
+        """Bytes per image that forward, while training, keeps for backward (counting the input or output
+        when the cache holds that array); model.memory sums them. Default: a copy of the input."""
+        return vol.size * itemsize
+
+    def workspace_bytes(self, hp: dict, vol: Volume, out: Volume, itemsize: int) -> int:
+        """Bytes of scratch one batch chunk's forward or backward of this layer allocates beyond its
+        input, output and their gradients, whatever the batch size (model.memory adds the largest)."""
+        return 0
+
     def problem(self, hp: dict) -> tuple[str, dict] | None:
         """What makes these (individually valid) hyperparameters unusable together, with the
         hyperparameter values that fix it; None when they work."""
@@ -240,6 +250,20 @@ class Conv(LayerType):
     def window(self, hp, vol):
         return hp["dilation"] * (hp["size"] - 1) + 1, hp["stride"]
 
+    def cache_bytes(self, hp, vol, out, itemsize):
+        """The padded input: with stride 1 kernels.pad_rows' extra rows for the last taps' wrap."""
+        p, wp = hp["pad"], vol.width + 2 * hp["pad"]
+        span = hp["dilation"] * (hp["size"] - 1)
+        rows = vol.height + 2 * p + (-(-span // wp) if hp["stride"] == 1 else 0)
+        return vol.depth * rows * wp * itemsize
+
+    def workspace_bytes(self, hp, vol, out, itemsize):
+        """Two groups of im2col columns (as many images' as fit kernels.GROUP_BYTES, at least one): backward
+        still holds the weight gradient's last group while the input gradient's first is made."""
+        wp = out.width + hp["dilation"] * (hp["size"] - 1) if hp["stride"] == 1 else out.width
+        image = vol.depth * hp["size"] ** 2 * out.height * wp * itemsize
+        return 2 * max(1, kernels.GROUP_BYTES // image) * image
+
     def torch_module(self, hp, vol):
         return "Conv2d", {"in_channels": vol.depth, "out_channels": hp["filters"], "kernel_size": hp["size"],
                           "stride": hp["stride"], "padding": hp["pad"], "dilation": hp["dilation"]}
@@ -283,6 +307,11 @@ class MaxPool(_Pool):
     name, title = "maxpool", "Max pool"
     summary = "Keeps the largest value in each window, shrinking width and height; depth is unchanged."
 
+    def cache_bytes(self, hp, vol, out, itemsize):
+        """The window offset of each maximum: uint8 on the 2x2 stride-2 fast path, else int16."""
+        fast = hp["size"] == hp["stride"] == 2 and hp["pad"] == 0 and vol.width % 2 == vol.height % 2 == 0
+        return out.size * (1 if fast else 2)
+
     def torch_module(self, hp, vol):
         return "MaxPool2d", {"kernel_size": hp["size"], "stride": hp["stride"], "padding": hp["pad"]}
 
@@ -297,6 +326,9 @@ class AvgPool(_Pool):
     name, title = "avgpool", "Avg pool"
     summary = "Averages each window (zero padding counts), shrinking width and height; depth is unchanged."
 
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return 0
+
     def torch_module(self, hp, vol):
         return "AvgPool2d", {"kernel_size": hp["size"], "stride": hp["stride"], "padding": hp["pad"]}
 
@@ -310,6 +342,9 @@ class AvgPool(_Pool):
 class ReLU(LayerType):
     name, title, kind = "relu", "ReLU", "activation"
     summary = "max(0, x) on every number: keeps positives, zeroes negatives."
+
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return vol.size  # the mask x > 0, one byte a number
 
     def torch_module(self, hp, vol):
         return "ReLU", {}
@@ -341,6 +376,9 @@ class Tanh(LayerType):
     name, title, kind = "tanh", "Tanh", "activation"
     summary = "Squashes every number into (-1, 1)."
 
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return out.size * itemsize  # its output
+
     def torch_module(self, hp, vol):
         return "Tanh", {}
 
@@ -355,6 +393,9 @@ class Tanh(LayerType):
 class Sigmoid(LayerType):
     name, title, kind = "sigmoid", "Sigmoid", "activation"
     summary = "Squashes every number into (0, 1)."
+
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return out.size * itemsize  # its output
 
     def torch_module(self, hp, vol):
         return "Sigmoid", {}
@@ -371,6 +412,9 @@ class Dropout(LayerType):
     name, title, kind = "dropout", "Dropout", "regularizer"
     summary = "While training, zeroes each number with probability rate (and rescales the rest); does nothing at evaluation."
     hypers = (Hyper("rate", float, 0.5, 0.0, 0.95, "probability of dropping a unit while training"),)
+
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return vol.size * itemsize if hp["rate"] > 0 else 0  # the scaled mask
 
     def torch_module(self, hp, vol):
         return "Dropout", {"p": hp["rate"]}
@@ -475,6 +519,9 @@ class FC(LayerType):
 class Softmax(LayerType):
     name, title, kind = "softmax", "Softmax", "classifier"
     summary = "The classifier: turns the last 1x1xC volume into C class probabilities (trained with cross-entropy)."
+
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return out.size * itemsize  # the probabilities
 
     def torch_module(self, hp, vol):
         return "FlattenSoftmax", {}

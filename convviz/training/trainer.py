@@ -25,6 +25,7 @@ import numpy as np
 from ..data import Cifar10, Normalizer, augment, split_validation
 from ..engine import Interrupted, Network, make_optimizer
 from ..model.fit import batch_warnings, fit_problem
+from ..model.memory import memory_problem
 from ..model.spec import Architecture
 from . import checkpoint
 from .checkpoint import CheckpointError
@@ -92,6 +93,14 @@ class Trainer:
                             f"{n_train} training images to train on: use a smaller --val-split")
         if fit := fit_problem(arch, data.volume, data.classes, data.name):
             problems.append(fit)
+        memory_warning = None
+        if not problems:
+            try:
+                refusal, memory_warning = memory_problem(arch, config.batch_size, config.optimizer, config.momentum)
+            except ValueError:  # an architecture that cannot run: Network says why, below
+                refusal = None
+            if refusal:
+                problems.append(refusal)
         if problems:
             raise ValueError("; ".join(problems))
         self.arch = arch
@@ -126,6 +135,8 @@ class Trainer:
             "epoch_seconds")}
         self.images_per_second = 0.0  # average over the steps of the latest run()
         self.warnings = batch_warnings(arch, config.batch_size, len(self.train_idx))
+        if memory_warning:
+            self.warnings.append(memory_warning)
         self._loss_range = LossRange(self.net.classes)
         self._good_state = {k: a.copy() for k, a in self.net.state().items()}
         self.good_step = 0  # the weights in _good_state are those after this many steps
