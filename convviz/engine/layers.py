@@ -54,12 +54,17 @@ def formula(size: int, f: int, s: int, p: int, d: int = 1) -> str:
     return f"({size} - {span} + {2 * p})/{s} + 1"
 
 
-def spatial_out(axis: str, size: int, f: int, s: int, p: int, d: int = 1) -> int:
-    """Output length along one axis, or VolumeError saying why, with the numbers. Never floors."""
+def spatial_out(axis: str, size: int, f: int, s: int, p: int, d: int = 1, fit: str = "exact") -> int:
+    """Output length along one axis, or VolumeError saying why, with the numbers. fit "exact" (the
+    notes' rule) never rounds: a formula that is not whole is an error; "crop" rounds down (PyTorch's
+    default: the last input rows no window reaches are never seen); "pad" rounds up (PyTorch's
+    ceil_mode, see kernels.out_size). Either way a filter larger than the padded input is an error."""
     span = d * (f - 1) + 1
     num = size - span + 2 * p
-    if num >= 0 and num % s == 0:
+    if fit == "exact" and num >= 0 and num % s == 0:
         return num // s + 1
+    if fit != "exact" and (out := kernels.out_size(size, f, s, p, d, ceil=fit == "pad")) >= 1:
+        return out
     expr = f"{formula(size, f, s, p, d)} = {num / s + 1:g}"
     if num < 0:
         why = (f"its {'dilated ' if d > 1 else ''}filter ({span}) is larger than the padded input {axis} "
@@ -67,6 +72,29 @@ def spatial_out(axis: str, size: int, f: int, s: int, p: int, d: int = 1) -> int
     else:
         why = f"the output {axis} {expr} is not a whole number"
     raise VolumeError(why, axis, size, f, s, p, d)
+
+
+def _unseen(size: int, f: int, s: int, p: int, d: int = 1) -> int:
+    """How many of the last input rows (or columns) of size no window reaches when the output length
+    is rounded down (fit "crop"); 0 when only padding is dropped."""
+    last_end = (kernels.out_size(size, f, s, p, d) - 1) * s + d * (f - 1) + 1  # in padded coordinates
+    return max(p + size - last_end, 0)
+
+
+def _crop_warnings(hp: dict, vol: Volume, d: int = 1) -> list[str]:
+    """For fit "crop": one sentence naming the input rows and columns no window reaches, if any."""
+    if hp["fit"] != "crop":
+        return []
+    f, s, p = hp["size"], hp["stride"], hp["pad"]
+    rows, cols = _unseen(vol.height, f, s, p, d), _unseen(vol.width, f, s, p, d)
+    row_text = f"{rows} input row{'s' * (rows != 1)}"
+    col_text = f"{cols} {'' if rows else 'input '}column{'s' * (cols != 1)}"
+    if rows and cols:
+        return [f"fit crop: the last {row_text} and {col_text} are never seen"]
+    if rows or cols:
+        n = rows or cols
+        return [f"fit crop: the last {row_text if rows else col_text} {'is' if n == 1 else 'are'} never seen"]
+    return []
 
 
 @dataclass(frozen=True)
@@ -205,6 +233,13 @@ class LayerType:
         hyperparameter values that fix it; None when they work."""
         return None
 
+    def volume_problem(self, hp: dict, vol: Volume) -> tuple[str, dict] | None:
+        """What makes these hyperparameters (free of `problem`s) unusable on this input volume other
+        than the volume formula (that is output_volume's VolumeError), with the hyperparameter values
+        that fix it; None when they work. E.g. conv groups that do not divide the input depth.
+        param_shapes, init_params and forward assume problem and volume_problem are both None."""
+        return None
+
     def warnings(self, hp: dict, vol: Volume) -> list[str]:
         """Legal but worth saying for this input volume (e.g. input rows a "crop" fit never sees)."""
         return []
@@ -222,6 +257,10 @@ class LayerType:
         raise NotImplementedError
 
 
+FIT_HELP = ("when (W - F + 2P)/S + 1 is not whole: exact refuses it, crop drops the last input rows and "
+            "columns no window reaches (PyTorch's default)")
+
+
 class Conv(LayerType):
     name, title, kind = "conv", "Conv", "conv"
     has_filters, keeps_volume = True, False
@@ -232,20 +271,26 @@ class Conv(LayerType):
         Hyper("stride", int, 1, 1, 64, "step S between filter positions"),
         Hyper("pad", int, 0, 0, 64, "zero padding P on each border"),
         Hyper("dilation", int, 1, 1, 16, "spacing D between filter taps"),
+        Hyper("groups", int, 1, 1, 4096, "split the input depth and the filters into G groups, each filter seeing "
+                                         "only its group's depth slices (G = input depth: depthwise)"),
+        Hyper("bias", bool, True, 0, 1, "add a learned number to each filter's output"),
+        Hyper("fit", str, "exact", 0, 0, FIT_HELP, choices=("exact", "crop")),
     )
 
     def output_volume(self, hp, vol):
-        f, s, p, d = hp["size"], hp["stride"], hp["pad"], hp["dilation"]
-        return Volume(spatial_out("width", vol.width, f, s, p, d), spatial_out("height", vol.height, f, s, p, d), hp["filters"])
+        f, s, p, d, fit = hp["size"], hp["stride"], hp["pad"], hp["dilation"], hp["fit"]
+        return Volume(spatial_out("width", vol.width, f, s, p, d, fit), spatial_out("height", vol.height, f, s, p, d, fit),
+                      hp["filters"])
 
     def param_shapes(self, hp, vol):
-        return {"weight": (hp["filters"], vol.depth, hp["size"], hp["size"]), "bias": (hp["filters"],)}
+        weight = (hp["filters"], vol.depth // hp["groups"], hp["size"], hp["size"])
+        return {"weight": weight, "bias": (hp["filters"],)} if hp["bias"] else {"weight": weight}
 
     def fan_in(self, hp, vol):
-        return vol.depth * hp["size"] ** 2
+        return vol.depth // hp["groups"] * hp["size"] ** 2
 
     def macs(self, hp, vol, out):
-        return out.size * vol.depth * hp["size"] ** 2
+        return out.size * self.fan_in(hp, vol)
 
     def window(self, hp, vol):
         return hp["dilation"] * (hp["size"] - 1) + 1, hp["stride"]
@@ -264,17 +309,36 @@ class Conv(LayerType):
         image = vol.depth * hp["size"] ** 2 * out.height * wp * itemsize
         return 2 * max(1, kernels.GROUP_BYTES // image) * image
 
+    def problem(self, hp):
+        k, g = hp["filters"], hp["groups"]
+        if k % g:
+            multiples = [m for m in (k // g * g, (k // g + 1) * g) if g <= m <= self.hypers[0].maximum]
+            return f"filters {k} is not divisible by groups {g}", {"filters": min(multiples, key=lambda m: abs(m - k))}
+        return None
+
+    def volume_problem(self, hp, vol):
+        c, k, g = vol.depth, hp["filters"], hp["groups"]
+        if c % g:
+            common = math.gcd(c, k)
+            nearest = min((n for n in range(1, common + 1) if common % n == 0), key=lambda n: (abs(n - g), -n))
+            return f"the input depth {c} is not divisible by groups {g}", {"groups": nearest}
+        return None
+
+    def warnings(self, hp, vol):
+        return _crop_warnings(hp, vol, hp["dilation"])
+
     def torch_module(self, hp, vol):
         return "Conv2d", {"in_channels": vol.depth, "out_channels": hp["filters"], "kernel_size": hp["size"],
-                          "stride": hp["stride"], "padding": hp["pad"], "dilation": hp["dilation"]}
+                          "stride": hp["stride"], "padding": hp["pad"], "dilation": hp["dilation"],
+                          "groups": hp["groups"], "bias": hp["bias"]}
 
     def forward(self, hp, params, buffers, x, ctx):
-        return kernels.conv_forward(x, params["weight"], params["bias"], hp["stride"], hp["pad"], hp["dilation"],
-                                    need_dx=ctx.input_grad)
+        return kernels.conv_forward(x, params["weight"], params.get("bias"), hp["stride"], hp["pad"], hp["dilation"],
+                                    need_dx=ctx.input_grad, groups=hp["groups"])
 
     def backward(self, hp, params, dout, cache):
         dx, dw, db = kernels.conv_backward(dout, cache)
-        return dx, {"weight": dw, "bias": db}
+        return dx, ({"weight": dw, "bias": db} if hp["bias"] else {"weight": dw})
 
 
 class _Pool(LayerType):
@@ -284,11 +348,14 @@ class _Pool(LayerType):
         Hyper("size", int, 2, 1, 64, "window size F (F x F)"),
         Hyper("stride", int, "size", 1, 64, "step S between windows (default: the window size)"),
         Hyper("pad", int, 0, 0, 32, "padding P on each border"),
+        Hyper("fit", str, "exact", 0, 0, FIT_HELP + "; pad adds a last window hanging over the edge (PyTorch's "
+                                                    "ceil_mode)", choices=("exact", "crop", "pad")),
     )
 
     def output_volume(self, hp, vol):
-        f, s, p = hp["size"], hp["stride"], hp["pad"]
-        return Volume(spatial_out("width", vol.width, f, s, p), spatial_out("height", vol.height, f, s, p), vol.depth)
+        f, s, p, fit = hp["size"], hp["stride"], hp["pad"], hp["fit"]
+        return Volume(spatial_out("width", vol.width, f, s, p, 1, fit), spatial_out("height", vol.height, f, s, p, 1, fit),
+                      vol.depth)
 
     def macs(self, hp, vol, out):
         return out.size * hp["size"] ** 2
@@ -302,6 +369,12 @@ class _Pool(LayerType):
             return f"pad {p} is more than half the window size {f}, so some windows see only padding", {"pad": f // 2}
         return None
 
+    def warnings(self, hp, vol):
+        return _crop_warnings(hp, vol)
+
+    def _torch_kwargs(self, hp):
+        return {"kernel_size": hp["size"], "stride": hp["stride"], "padding": hp["pad"], "ceil_mode": hp["fit"] == "pad"}
+
 
 class MaxPool(_Pool):
     name, title = "maxpool", "Max pool"
@@ -313,10 +386,10 @@ class MaxPool(_Pool):
         return out.size * (1 if fast else 2)
 
     def torch_module(self, hp, vol):
-        return "MaxPool2d", {"kernel_size": hp["size"], "stride": hp["stride"], "padding": hp["pad"]}
+        return "MaxPool2d", self._torch_kwargs(hp)
 
     def forward(self, hp, params, buffers, x, ctx):
-        return kernels.maxpool_forward(x, hp["size"], hp["stride"], hp["pad"])
+        return kernels.maxpool_forward(x, hp["size"], hp["stride"], hp["pad"], ceil=hp["fit"] == "pad")
 
     def backward(self, hp, params, dout, cache):
         return kernels.maxpool_backward(dout, cache), {}
@@ -330,13 +403,90 @@ class AvgPool(_Pool):
         return 0
 
     def torch_module(self, hp, vol):
-        return "AvgPool2d", {"kernel_size": hp["size"], "stride": hp["stride"], "padding": hp["pad"]}
+        return "AvgPool2d", self._torch_kwargs(hp)
 
     def forward(self, hp, params, buffers, x, ctx):
-        return kernels.avgpool_forward(x, hp["size"], hp["stride"], hp["pad"])
+        return kernels.avgpool_forward(x, hp["size"], hp["stride"], hp["pad"], ceil=hp["fit"] == "pad")
 
     def backward(self, hp, params, dout, cache):
         return kernels.avgpool_backward(dout, cache), {}
+
+
+class GlobalAvgPool(LayerType):
+    name, title, kind = "globalavgpool", "Global avg pool", "pool"
+    keeps_volume = False
+    summary = "Averages each depth slice over its whole width and height: W x H x D becomes 1 x 1 x D."
+
+    def output_volume(self, hp, vol):
+        return Volume(1, 1, vol.depth)
+
+    def macs(self, hp, vol, out):
+        return vol.size
+
+    def window(self, hp, vol):
+        return max(vol.width, vol.height), 1
+
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return 0  # the input's shape only
+
+    def torch_module(self, hp, vol):
+        return "AdaptiveAvgPool2d", {"output_size": 1}
+
+    def forward(self, hp, params, buffers, x, ctx):
+        return x.mean(axis=(2, 3), keepdims=True), x.shape
+
+    def backward(self, hp, params, dout, cache):
+        dx = np.empty(cache, dtype=dout.dtype)
+        dx[...] = dout / (cache[2] * cache[3])
+        return dx, {}
+
+
+class LRN(LayerType):
+    name, title, kind = "lrn", "Local response norm", "regularizer"
+    summary = ("Divides each number by (k + alpha/size * the sum of squares of its size neighbours across depth)^beta, "
+               "the normalisation of AlexNet and GoogLeNet.")
+    hypers = (
+        Hyper("size", int, 5, 1, 64, "depth slices n in each neighbourhood (n//2 before, (n-1)//2 after)"),
+        Hyper("alpha", float, 1e-4, 0.0, 1.0, "scale of the sum of squares (divided by size, as PyTorch)"),
+        Hyper("beta", float, 0.75, 0.0, 4.0, "exponent of the divisor"),
+        Hyper("k", float, 1.0, 0.01, 100.0, "constant added to the scaled sum of squares"),
+    )
+
+    def macs(self, hp, vol, out):
+        return (hp["size"] + 3) * vol.size
+
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return 3 * vol.size * itemsize  # the input, the divisor's base and its power
+
+    def torch_module(self, hp, vol):
+        return "LocalResponseNorm", {"size": hp["size"], "alpha": hp["alpha"], "beta": hp["beta"], "k": hp["k"]}
+
+    def forward(self, hp, params, buffers, x, ctx):
+        n = hp["size"]
+        scale = _depth_window_sum(x * x, n // 2, (n - 1) // 2)
+        scale *= hp["alpha"] / n
+        scale += hp["k"]  # s = k + alpha/n * the sum of squares: the output is x * s^-beta
+        inv = scale ** -hp["beta"]
+        return x * inv, (x, scale, inv)
+
+    def backward(self, hp, params, dout, cache):
+        """dx_j = dout_j s_j^-beta - 2 alpha beta / n * x_j * (the sum of dout_c x_c s_c^(-beta-1) over the
+        c whose window holds j: the window transposed, (n-1)//2 before and n//2 after)."""
+        x, scale, inv = cache
+        n = hp["size"]
+        t = _depth_window_sum(dout * x * inv / scale, (n - 1) // 2, n // 2)
+        return dout * inv - (2 * hp["alpha"] * hp["beta"] / n) * x * t, {}
+
+
+def _depth_window_sum(a: np.ndarray, before: int, after: int) -> np.ndarray:
+    """(N, C, H, W) -> same shape: at depth c, the sum of a over depths c - before .. c + after that exist."""
+    c = a.shape[1]
+    out = a.copy()
+    for k in range(1, min(before, c - 1) + 1):
+        out[:, k:] += a[:, : c - k]
+    for k in range(1, min(after, c - 1) + 1):
+        out[:, : c - k] += a[:, k:]
+    return out
 
 
 class ReLU(LayerType):
@@ -662,7 +812,7 @@ class Concat(ContainerType):
 
 
 LAYER_TYPES: dict[str, LayerType] = {t.name: t for t in (
-    Conv(), MaxPool(), AvgPool(), ReLU(), LeakyReLU(), Tanh(), Sigmoid(), Dropout(), BatchNorm(), FC(), Softmax())}
+    Conv(), MaxPool(), AvgPool(), GlobalAvgPool(), ReLU(), LeakyReLU(), Tanh(), Sigmoid(), Dropout(), BatchNorm(), LRN(), FC(), Softmax())}
 CONTAINER_TYPES: dict[str, ContainerType] = {t.name: t for t in (Residual(), Concat())}
 BLOCK_TYPES: dict[str, LayerType | ContainerType] = {**LAYER_TYPES, **CONTAINER_TYPES}
 ACTIVATIONS = frozenset(t.name for t in LAYER_TYPES.values() if t.kind == "activation")

@@ -2,73 +2,10 @@
 import numpy as np
 import pytest
 
-from convviz.engine import LAYER_TYPES, Volume
+from convviz.engine import LAYER_TYPES
 from convviz.engine.layers import Context, softmax_cross_entropy
 
-H = 1e-6
-
-
-def numeric_gradient(f, a: np.ndarray) -> np.ndarray:
-    """Centred differences of the scalar f() with respect to every entry of a (changed in place)."""
-    grad = np.zeros_like(a)
-    flat, gflat = a.reshape(-1), grad.reshape(-1)
-    for k in range(flat.size):
-        old = flat[k]
-        flat[k] = old + H
-        up = f()
-        flat[k] = old - H
-        down = f()
-        flat[k] = old
-        gflat[k] = (up - down) / (2 * H)
-    return grad
-
-
-def assert_close(analytic, numeric, what):
-    scale = max(np.abs(numeric).max(), 1e-3)
-    err = np.abs(analytic - numeric).max() / scale
-    assert err < 1e-6, f"{what}: relative error {err:.2e}"
-
-
-def distinct_values(rng, shape):
-    """Random values at least 1e-3 apart and away from 0, so max pools and ReLUs have no ties or kinks
-    within the finite-difference step."""
-    n = int(np.prod(shape))
-    v = (rng.permutation(n) - n / 2 + 0.5) * 1e-2 + rng.uniform(-2e-3, 2e-3, n)
-    return v.reshape(shape)
-
-
-def check_layer(name, given, shape, train=True, seed=0, x=None, buffers=None, rng_seed=None):
-    """Check a layer's dx and parameter gradients for the loss sum(out * g), g random."""
-    t = LAYER_TYPES[name]
-    hp = t.resolve(given)
-    rng = np.random.default_rng(seed)
-    n, d, h, w = shape
-    vol = Volume(w, h, d)
-    out_vol = t.output_volume(hp, vol)
-    params = {k: rng.standard_normal(s) for k, s in t.param_shapes(hp, vol).items()}
-    if buffers is None:
-        buffers = {k: np.zeros(s) for k, s in t.buffer_shapes(hp, vol).items()}
-    x = rng.standard_normal(shape) if x is None else x
-
-    def ctx():
-        return Context(train=train, rng=np.random.default_rng(rng_seed) if rng_seed is not None else None)
-
-    out, cache = t.forward(hp, params, buffers, x, ctx())
-    assert out.shape == (n, out_vol.depth, out_vol.height, out_vol.width)
-    assert out.dtype == np.float64
-    g = rng.standard_normal(out.shape)
-    dx, grads = t.backward(hp, params, g, cache)
-    assert set(grads) == set(params)
-
-    def loss():
-        y, _ = t.forward(hp, params, buffers, x, ctx())
-        return float((y * g).sum())
-
-    assert_close(dx, numeric_gradient(loss, x), f"{name} dx")
-    for k, p in params.items():
-        assert grads[k].shape == p.shape
-        assert_close(grads[k], numeric_gradient(loss, p), f"{name} d{k}")
-    return out, dx
+from .gradcheck import assert_close, check_layer, distinct_values, numeric_gradient
 
 
 @pytest.mark.parametrize("given, shape", [
@@ -78,6 +15,13 @@ def check_layer(name, given, shape, train=True, seed=0, x=None, buffers=None, rn
     ({"filters": 2, "size": 2, "stride": 2, "dilation": 2, "pad": 1}, (1, 2, 7, 9)),
     ({"filters": 4, "size": 1}, (3, 3, 2, 3)),
     ({"filters": 2, "size": 5, "pad": 2}, (2, 2, 4, 4)),
+    ({"filters": 4, "size": 3, "pad": 1, "groups": 2}, (2, 4, 5, 5)),
+    ({"filters": 6, "size": 3, "stride": 2, "groups": 2, "fit": "crop"}, (2, 4, 6, 6)),
+    ({"filters": 3, "size": 3, "pad": 1, "groups": 3}, (2, 3, 5, 5)),  # depthwise
+    ({"filters": 6, "size": 3, "stride": 2, "pad": 1, "groups": 3, "bias": False}, (2, 3, 7, 7)),  # depthwise x2
+    ({"filters": 2, "size": 3, "bias": False}, (2, 2, 5, 5)),
+    ({"filters": 2, "size": 3, "stride": 2, "pad": 1, "fit": "crop"}, (2, 2, 6, 6)),
+    ({"filters": 3, "size": 1, "stride": 2, "fit": "crop", "bias": False}, (2, 2, 6, 5)),
 ])
 def test_conv(given, shape):
     check_layer("conv", given, shape)
@@ -90,10 +34,31 @@ def test_conv(given, shape):
     ({"size": 2, "stride": 1}, (1, 2, 4, 5)),
     ({"size": 3, "stride": 2, "pad": 1}, (2, 2, 5, 5)),
     ({"size": 2, "stride": 2, "pad": 1}, (1, 3, 4, 6)),
+    ({"size": 2, "fit": "crop"}, (2, 2, 5, 7)),
+    ({"size": 3, "stride": 2, "pad": 1, "fit": "crop"}, (2, 2, 6, 6)),
+    ({"size": 2, "fit": "pad"}, (2, 2, 5, 7)),
+    ({"size": 3, "stride": 2, "pad": 1, "fit": "pad"}, (1, 2, 6, 8)),
+    ({"size": 3, "stride": 3, "pad": 1, "fit": "pad"}, (1, 2, 5, 7)),
 ])
 def test_pools(name, given, shape):
     rng = np.random.default_rng(1)
     check_layer(name, given, shape, x=distinct_values(rng, shape))
+
+
+def test_globalavgpool():
+    out, _ = check_layer("globalavgpool", {}, (2, 3, 4, 5))
+    assert out.shape == (2, 3, 1, 1)
+
+
+@pytest.mark.parametrize("given", [
+    {"size": 5, "alpha": 0.5, "beta": 0.75, "k": 1.0},
+    {"size": 2, "alpha": 0.9, "beta": 1.5, "k": 2.0},
+    {"size": 1, "alpha": 0.3, "beta": 0.5, "k": 0.5},
+    {"size": 9, "alpha": 1.0, "beta": 0.75, "k": 1.0},  # wider than the depth
+    {"size": 15, "alpha": 1.0, "beta": 0.75, "k": 1.0},  # more than twice the depth
+], ids=lambda g: f"size{g['size']}")
+def test_lrn(given):
+    check_layer("lrn", given, (2, 6, 2, 3))
 
 
 @pytest.mark.parametrize("name, given", [

@@ -4,7 +4,7 @@ import pytest
 
 from convviz.engine import kernels, reference
 
-CONV_CASES = [  # (N, C, H, W), (K, F), stride, pad, dilation
+CONV_CASES = [  # (N, C, H, W), (K, F), stride, pad, dilation[, groups, bias]
     ((2, 3, 8, 8), (4, 3), 1, 1, 1),
     ((3, 2, 9, 7), (3, 3), 2, 1, 1),
     ((2, 2, 9, 9), (2, 3), 1, 2, 2),
@@ -15,31 +15,53 @@ CONV_CASES = [  # (N, C, H, W), (K, F), stride, pad, dilation
     ((9, 3, 6, 6), (2, 3), 1, 1, 1),
     ((2, 2, 5, 5), (2, 2), 1, 3, 1),
     ((2, 2, 7, 7), (2, 3), 3, 1, 1),
+    ((2, 2, 8, 8), (3, 3), 2, 1, 1),  # (8 - 3 + 2)/2 + 1 = 4.5: cropped to 4
+    ((2, 3, 9, 8), (2, 1), 2, 0, 1),  # 1x1 stride 2 on an even width: the last column is never seen
+    ((2, 4, 6, 6), (6, 3), 1, 1, 1, 2, True),
+    ((2, 4, 6, 6), (4, 3), 1, 1, 1, 4, True),  # depthwise
+    ((2, 6, 7, 7), (3, 3), 2, 1, 1, 3, False),  # depthwise with a stride
+    ((2, 4, 9, 9), (8, 3), 2, 2, 2, 2, True),
+    ((2, 4, 6, 6), (4, 3), 1, 2, 1, 2, False),
+    ((2, 3, 6, 6), (4, 3), 1, 1, 1, 1, False),
+    ((2, 3, 7, 7), (4, 3), 2, 0, 1, 1, False),
 ]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("shape, kf, s, p, d", CONV_CASES)
+@pytest.mark.parametrize("case", CONV_CASES, ids=str)
 @pytest.mark.parametrize("group_bytes", [kernels.GROUP_BYTES, 1], ids=["one-group", "group-per-image"])
-def test_conv_matches_reference(shape, kf, s, p, d, dtype, group_bytes, monkeypatch):
+def test_conv_matches_reference(case, dtype, group_bytes, monkeypatch):
+    shape, (k, f), s, p, d, groups, bias = (case + (1, True))[:7]
     monkeypatch.setattr(kernels, "GROUP_BYTES", group_bytes)
     rng = np.random.default_rng(0)
-    k, f = kf
     x = rng.standard_normal(shape).astype(dtype)
-    w = rng.standard_normal((k, shape[1], f, f)).astype(dtype)
-    b = rng.standard_normal(k).astype(dtype)
-    fast, fcache = kernels.conv_forward(x, w, b, s, p, d)
-    slow, scache = reference.conv_forward(x, w, b, s, p, d)
+    w = rng.standard_normal((k, shape[1] // groups, f, f)).astype(dtype)
+    b = rng.standard_normal(k).astype(dtype) if bias else None
+    fast, fcache = kernels.conv_forward(x, w, b, s, p, d, groups=groups)
+    slow, scache = reference.conv_forward(x, w, b, s, p, d, groups=groups)
     tol = 1e-4 if dtype == np.float32 else 1e-10
     assert fast.dtype == dtype and fast.shape == slow.shape
     np.testing.assert_allclose(fast, slow, rtol=tol, atol=tol)
     dout = rng.standard_normal(fast.shape).astype(dtype)
-    for got, want in zip(kernels.conv_backward(dout, fcache), reference.conv_backward(dout, scache)):
-        assert got.dtype == dtype
-        np.testing.assert_allclose(got, want, rtol=tol, atol=tol * 10)
+    got, want = kernels.conv_backward(dout, fcache), reference.conv_backward(dout, scache)
+    assert (got[2] is None) == (want[2] is None) == (not bias)
+    for a, e in zip(got, want):
+        if e is not None:
+            assert a.dtype == dtype and a.shape == e.shape
+            np.testing.assert_allclose(a, e, rtol=tol, atol=tol * 10)
 
 
-POOL_CASES = [  # (N, C, H, W), size, stride, pad
+def test_grouped_conv_is_separate_convs_stacked():
+    """A conv with G groups equals G ordinary convs, each on its group's input slices, stacked along depth:
+    the reference is checked against the ungrouped reference, so both cannot be wrong the same way."""
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((2, 6, 5, 5)), rng.standard_normal((4, 3, 3, 3))
+    out, _ = reference.conv_forward(x, w, None, 1, 1, 1, groups=2)
+    parts = [reference.conv_forward(x[:, 3 * g : 3 * g + 3], w[2 * g : 2 * g + 2], None, 1, 1, 1)[0] for g in (0, 1)]
+    np.testing.assert_allclose(out, np.concatenate(parts, axis=1))
+
+
+POOL_CASES = [  # (N, C, H, W), size, stride, pad[, ceil]
     ((2, 3, 8, 8), 2, 2, 0),
     ((2, 2, 7, 7), 3, 2, 0),
     ((1, 2, 5, 6), 2, 1, 0),
@@ -47,16 +69,26 @@ POOL_CASES = [  # (N, C, H, W), size, stride, pad
     ((2, 3, 4, 6), 2, 2, 1),
     ((1, 1, 9, 9), 3, 3, 0),
     ((3, 2, 6, 6), 3, 1, 1),
+    ((2, 2, 7, 7), 2, 2, 0),  # crop: the last row and column are never seen
+    ((2, 2, 8, 6), 3, 2, 1),  # crop on the height only
+    ((2, 2, 7, 7), 2, 2, 0, True),  # ceil: a last window hanging one past the input
+    ((2, 2, 6, 6), 3, 2, 1, True),  # ceil with padding: the last window hangs past the padded input
+    ((1, 3, 8, 9), 3, 2, 0, True),
+    ((2, 2, 5, 5), 3, 3, 1, True),  # the rule that drops a window starting in the right padding
+    ((1, 2, 2, 2), 3, 2, 0, True),  # a window larger than the input
+    ((2, 2, 8, 8), 2, 2, 0, True),  # nothing to round: the 2x2 fast path
 ]
 
 
 @pytest.mark.parametrize("kind", ["maxpool", "avgpool"])
-@pytest.mark.parametrize("shape, f, s, p", POOL_CASES)
-def test_pools_match_reference(kind, shape, f, s, p):
+@pytest.mark.parametrize("case", POOL_CASES, ids=str)
+def test_pools_match_reference(kind, case):
+    shape, f, s, p, ceil = (case + (False,))[:5]
     rng = np.random.default_rng(1)
     x = rng.standard_normal(shape).astype(np.float32)
-    fast, fcache = getattr(kernels, f"{kind}_forward")(x, f, s, p)
-    slow, scache = getattr(reference, f"{kind}_forward")(x, f, s, p)
+    fast, fcache = getattr(kernels, f"{kind}_forward")(x, f, s, p, ceil)
+    slow, scache = getattr(reference, f"{kind}_forward")(x, f, s, p, ceil)
+    assert fast.shape == slow.shape
     np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-7)
     dout = rng.standard_normal(fast.shape).astype(np.float32)
     got = getattr(kernels, f"{kind}_backward")(dout, fcache)
@@ -73,3 +105,12 @@ def test_maxpool_ties_send_the_gradient_to_the_first_maximum(f, s):
     dout = np.arange(1, out.size + 1, dtype=np.float32).reshape(out.shape)
     _, scache = reference.maxpool_forward(x, f, s, 0)
     np.testing.assert_array_equal(kernels.maxpool_backward(dout, fcache), reference.maxpool_backward(dout, scache))
+
+
+@pytest.mark.parametrize("size, f, s, p, want", [
+    (7, 2, 2, 0, 4), (6, 3, 2, 1, 4), (5, 3, 3, 1, 2), (2, 3, 2, 0, 1), (8, 2, 2, 0, 4), (112, 3, 2, 0, 56),
+])
+def test_ceil_out_size_is_pytorchs(size, f, s, p, want):
+    """Rounded up, except a last window that would start in the right padding: (5 + 2 - 3)/3 + 1 = 2.33
+    rounds up to 3, but the third window would start at 6 >= 5 + 1, so 2."""
+    assert kernels.out_size(size, f, s, p, ceil=True) == want
