@@ -420,50 +420,35 @@ class Trainer:
 
     @classmethod
     def from_checkpoint(cls, path, data: Cifar10, arch: Architecture | None = None) -> "Trainer":
-        """A trainer that continues where the checkpoint at path left off. With arch, the checkpoint
-        must be for that architecture. Raises CheckpointError saying what does not fit."""
-        arrays, meta = checkpoint.read(path)
-        try:
-            saved_arch = Architecture.from_dict(meta["architecture"])
-            config = TrainConfig.from_dict(meta["config"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise CheckpointError(f"{path}: the checkpoint's architecture or settings are unreadable ({e})") from e
+        """A trainer that continues where the checkpoint at path left off (checkpoint.read checks it all).
+        With arch, the checkpoint must be for that architecture. Raises CheckpointError saying what does
+        not fit."""
+        saved = checkpoint.read(path, data)
         if arch is not None:
-            difference = checkpoint.architecture_difference(meta["architecture"], arch.to_dict())
+            difference = checkpoint.architecture_difference(saved.meta["architecture"], arch.to_dict())
             if difference:
                 raise CheckpointError(f"{path} was written for a different architecture: {difference}. "
                                       "Resume with the architecture it was trained with, or start a new run.")
-        sizes = meta.get("data", {})
-        if sizes != {"train": len(data.train_labels), "test": len(data.test_labels)}:
-            raise CheckpointError(
-                f"{path} was trained on {sizes.get('train')} training and {sizes.get('test')} test images, "
-                f"but this CIFAR-10 has {len(data.train_labels)} and {len(data.test_labels)}: "
-                "resume with the same data folder.")
         try:
-            trainer = cls(saved_arch, data, config, normalizer=Normalizer.from_dict(meta["normalizer"]))
-            trainer._restore(arrays, meta)
+            trainer = cls(saved.arch, data, saved.config, normalizer=saved.normalizer)
+            trainer._restore(saved)
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"{path} does not fit its architecture or is damaged: {e}") from e
         return trainer
 
-    def _restore(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
-        self.net.set_state({k[len("state/"):]: a for k, a in arrays.items() if k.startswith("state/")},
-                           source="the checkpoint's weights")
-        slots: dict[str, dict[str, np.ndarray]] = {}
-        for key, a in arrays.items():
-            if key.startswith("optimizer/"):
-                _, slot, name = key.split("/", 2)
-                slots.setdefault(slot, {})[name] = a  # load_state_dict checks each against its parameter
+    def _restore(self, saved: "checkpoint.Checkpoint") -> None:
+        meta = saved.meta
+        self.net.set_state(saved.state, source="the checkpoint's weights")
         opt = meta["optimizer"]
-        self.optimizer.load_state_dict({"name": opt["name"], "steps": opt["steps"], "hyper": opt["hyper"], "slots": slots})
+        self.optimizer.load_state_dict({"name": opt["name"], "steps": opt["steps"], "hyper": opt["hyper"],
+                                        "slots": saved.slots})
         self.base_lr = float(opt["base_lr"])
-        self.train_idx, self.val_idx = arrays["train_idx"], arrays["val_idx"]
-        self.order = arrays.get("order")
+        self.train_idx, self.val_idx, self.order = saved.train_idx, saved.val_idx, saved.order
         self.shuffle_rng.bit_generator.state = meta["rng"]["shuffle"]
         self.augment_rng.bit_generator.state = meta["rng"]["augment"]
         self.net.rng.bit_generator.state = meta["rng"]["dropout"]
         pos = meta["position"]
-        self.step, self.epoch, self.batch_index = int(pos["step"]), int(pos["epoch"]), int(pos["batch_index"])
+        self.step, self.epoch, self.batch_index = pos["step"], pos["epoch"], pos["batch_index"]
         self.epoch_totals = dict(pos["epoch_totals"])
         self.history = {k: list(v) for k, v in meta["history"].items()}
         self._good_state = {k: a.copy() for k, a in self.net.state().items()}
@@ -475,4 +460,5 @@ def _diverged_message(step: int, problem: str, good_step: int, lr: float, has_ba
     hint = "" if has_batchnorm else ", or add batch normalisation after the conv layers"
     good = f"those after step {good_step}, the last with a normal loss" if good_step else "the starting weights"
     return (f"Training diverged at step {step}: at learning rate {lr:g} the loss {problem}. The weights were "
-            f"put back to {good}, and the optimiser's momentum was cleared. Try a lower learning rate (10 times lower: {lr / 10:g}, or less){hint}.")
+            f"put back to {good}, and the optimiser's momentum was cleared. Try a lower learning rate "
+            f"(10 times lower: {lr / 10:g}, or less){hint}.")
