@@ -44,7 +44,7 @@ _TEMP_TAIL = re.compile(r"(?:(?P<pid>\d+)\.(?P<host>[0-9a-f]{6})\.)?[0-9a-f]{8}\
 _REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
             errno.EACCES: "permission denied", errno.EPERM: "permission denied",
             errno.EROFS: "the file system is read-only", errno.ENAMETOOLONG: "the file name is too long",
-            errno.ENOENT: "its folder does not exist", errno.ENOTDIR: "a part of its folder path is a file",
+            errno.ENOENT: "no such file or folder", errno.ENOTDIR: "a part of its folder path is a file",
             errno.ELOOP: "it is a symbolic link that points in a circle"}
 
 
@@ -183,7 +183,8 @@ def atomic_write(path, text: bool = False):
     except WriteError:
         raise
     except OSError as e:
-        raise WriteError(path, describe_os_error(e), e.errno, previous) from e
+        reason = "its folder does not exist" if e.errno == errno.ENOENT else describe_os_error(e)
+        raise WriteError(path, reason, e.errno, previous) from e
     finally:
         if fd is not None:
             os.close(fd)

@@ -10,9 +10,8 @@ from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QVBoxLayout)
 
-from ...data import (DataError, DownloadCancelled, DownloadError, find_cifar10, load_cifar10,
-                     searched_locations)
-from ..worker import Background, JobWorker
+from ...data import DownloadCancelled, find_cifar10, load_cifar10, searched_locations
+from ..worker import Background, JobWorker, describe_error
 from .style import BAD_CSS, GOOD_CSS, TEXT_DIM
 
 STALL_SECONDS = 10.0  # a stalled download is resumed after this long (Cancel and closing shut it at once)
@@ -185,8 +184,7 @@ class DataPanel(QGroupBox):
             self._say(text[:1].upper() + text[1:] + ".", TEXT_DIM)
             return
         title = "Download failed" if self._kind == "download" else "Cannot load CIFAR-10"
-        known = isinstance(error, (DataError, DownloadError, OSError))
-        message = str(error) if known else f"{type(error).__name__}: {error}"
+        message = describe_error(error)
         self._say(f"{title}: {message}", BAD_CSS)
         self.failed.emit(title, message)
 
