@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import __version__
 from .engine import OPTIMIZERS  # loaded with the package anyway; the heavier subpackages load per command
+from .paths import missing_resources
 
 BENCH_SECTIONS = ("engine", "model", "data", "training", "memory", "ui")
+WITHOUT_RESOURCES = {"download"}  # the commands that need no presets, icons or style sheet
 
 
 class Parser(argparse.ArgumentParser):
@@ -55,9 +58,10 @@ def _gui(args) -> int:
 
 
 def _add_train(sub) -> None:
-    p = sub.add_parser("train", help="train a network on CIFAR-10 in the terminal")
+    p = sub.add_parser("train", help="train a network on CIFAR-10 or your own pictures in the terminal")
     p.add_argument("net", help="architecture JSON file or preset name")
-    p.add_argument("--data", help="folder holding CIFAR-10 (default: search the usual places)")
+    p.add_argument("--data", help="folder holding CIFAR-10, or an image folder: one subfolder of pictures per class, "
+                                  "fitted to the INPUT block (default: search the usual places for CIFAR-10)")
     p.add_argument("--epochs", type=int, default=10, help="total epochs (with --resume: including those done)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="sgd")
@@ -80,6 +84,7 @@ def _add_train(sub) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="convviz", description="Build, check, train and watch ConvNets on CIFAR-10.")
+    parser.add_argument("--version", action="version", version=f"convviz {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     p = sub.add_parser("summary", help="print every layer's volume, parameters and cost, or the errors")
     p.add_argument("net", help="architecture JSON file or preset name")
@@ -100,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    problem = None if args.command in WITHOUT_RESOURCES else missing_resources()
+    if problem:
+        print(f"convviz: {problem}", file=sys.stderr)
+        return 1
     return args.run(args)
 
 

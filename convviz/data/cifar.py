@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-from ..engine import Volume
 from .errors import DataError
 from .safe_pickle import load_pickle
 
@@ -17,8 +17,6 @@ BIN_FILES = [f"data_batch_{k}.bin" for k in range(1, 6)] + ["test_batch.bin", "b
 IMAGE_SHAPE = (3, 32, 32)
 PIXELS = 3 * 32 * 32
 CLASSES = 10
-NAME = "CIFAR-10"
-VOLUME = Volume(32, 32, 3)  # width, height, depth of every image
 FIX = "Delete the folder and download CIFAR-10 again (convviz download)."
 
 
@@ -32,18 +30,8 @@ class Cifar10:
     test_labels: np.ndarray
     label_names: list[str]
     source: Path
-
-    name = NAME
-
-    @property
-    def volume(self) -> Volume:
-        """The images' volume (width, height, depth)."""
-        _, depth, height, width = self.train_images.shape
-        return Volume(width, height, depth)
-
-    @property
-    def classes(self) -> int:
-        return len(self.label_names)
+    name: ClassVar[str] = "CIFAR-10"  # for messages
+    resizable: ClassVar[bool] = False  # 32x32x3 only (an ImageFolder can be loaded at any INPUT volume)
 
 
 def _places(folder: Path) -> list[tuple[Path, str, list[str]]]:
@@ -59,6 +47,12 @@ def dataset_folder(folder) -> tuple[Path, str] | None:
         if all((sub / n).is_file() for n in names):
             return sub, kind
     return None
+
+
+def has_cifar10_files(folder) -> bool:
+    """Whether folder holds CIFAR-10 or a part of it (any of its folders or files)."""
+    return any((sub / n).exists() for sub, _, names in _places(Path(folder)) for n in names) or \
+        any((Path(folder) / d).exists() for d in (PY_DIR, BIN_DIR))
 
 
 def load_cifar10(folder) -> Cifar10:
@@ -92,8 +86,9 @@ def _missing_message(folder: Path) -> str:
         if present:
             missing = [n for n in files if n not in present]
             return f"{sub}: incomplete CIFAR-10, missing {', '.join(missing)}. {FIX}"
-    return (f"{folder}: no CIFAR-10 here (looked for {PY_DIR}/ or {BIN_DIR}/ and their files). "
-            "Choose the folder that holds it, or download CIFAR-10 (convviz download).")
+    return (f"{folder}: no CIFAR-10 here (looked for {PY_DIR}/ or {BIN_DIR}/ and their files), nor an image "
+            "folder (one subfolder of pictures per class). Choose the folder that holds either, or download "
+            "CIFAR-10 (convviz download).")
 
 
 def _text(value) -> str:

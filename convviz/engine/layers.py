@@ -111,6 +111,12 @@ class Hyper:
     help: str
     choices: tuple[str, ...] = ()
 
+    def show(self, value: Any) -> str:
+        """A value as messages and the UI write it: 0.0001 as "0.0001", True as "true", "crop" as is."""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+
     def check(self, value: Any) -> str | None:
         """None when value is acceptable, else what is wrong with it."""
         if self.kind is bool:

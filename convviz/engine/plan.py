@@ -138,6 +138,9 @@ def _compile_lane(blocks: list, source: int, path: Path, key: str, text: str, no
             except VolumeError as e:
                 raise VolumeError(f"block {label} ({t.name}) does not fit its {vol} input: {e}",
                                   e.axis, e.size, e.f, e.s, e.p, e.d) from None
+            problem = t.volume_problem(hp, vol)
+            if problem:
+                raise ValueError(f"block {label} ({t.name}): {_with_fix(*problem)}")
             nodes.append(Node(len(nodes), k, label, p, t, hp, (source,), (vol,), out))
         source = len(nodes) - 1
     return source
@@ -163,7 +166,10 @@ def _checked_hypers(label: str, t: LayerType, given) -> dict:
     hp = t.resolve(given)
     problem = t.problem(hp)
     if problem:
-        message, fix = problem
-        use = " and ".join(f"{k} {v}" for k, v in fix.items())
-        raise ValueError(f"{where}: {message}: use {use}")
+        raise ValueError(f"{where}: {_with_fix(*problem)}")
     return hp
+
+
+def _with_fix(message: str, fix: dict) -> str:
+    """A declaration's problem and its fix as one clause: "pad 2 is more than ...: use pad 1"."""
+    return f"{message}: use " + " and ".join(f"{k} {v}" for k, v in fix.items())

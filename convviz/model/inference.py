@@ -200,7 +200,8 @@ def _infer_block(i: int, layer: LayerSpec, vol: Volume | None, rf: tuple[int, in
     info.macs = t.macs(hp, vol, out)
     info.memory_bytes = out.size * BYTES_PER_NUMBER
     info.receptive_field = _receptive_field(rf, t.window(hp, vol))
-    problem = t.problem(hp)  # hyperparameters that fit the volume but not each other (engine's declaration)
+    # hyperparameters that fit the volume but not each other, or not this input (engine's declaration)
+    problem = t.problem(hp) or t.volume_problem(hp, vol)
     if problem:
         message, fix = problem
         use = "use " + " and ".join(f"{k} {v}" for k, v in fix.items())
@@ -241,10 +242,10 @@ def _check_hypers(i: int, t: LayerType, given: dict, errors: list[Problem]) -> b
                                   param=str(key)))
             continue
         bad = True
-        if isinstance(h.default, str):
+        if isinstance(h.default, str) and h.kind is not str:
             fix = Fix(f"use the default {h.name} (the {h.default})", i, params={h.name: None})
         else:
-            fix = Fix(f"use {h.name} {h.default:g} (the default)", i, params={h.name: h.default})
+            fix = Fix(f"use {h.name} {h.show(h.default)} (the default)", i, params={h.name: h.default})
         errors.append(Problem(i, f"{_name(i, t.title)}: {h.name} {problem}.", fixes=[fix], param=h.name))
     return bad
 

@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 
 from ..engine.files import size_text
+from ..engine.machine import available_memory
 from ..engine.plan import Plan, compile_plan
 from ..engine.threads import batch_chunks
 
@@ -92,19 +93,6 @@ def estimate(arch_or_plan, batch: int, optimizer: str = "sgd", momentum: float =
     update = MemoryEstimate(batch, "the optimiser's update", **fixed, gradients=p, activations=0,
                             workspace=UPDATE_TEMPORARIES.get(optimizer, 5) * largest)
     return max(backward, update, key=lambda e: e.total)
-
-
-def available_memory() -> int | None:
-    """Bytes the kernel says can be allocated without swapping (Linux MemAvailable, or MemFree plus the
-    page cache on older kernels); None where /proc/meminfo does not exist."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            fields = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in f if line.split()[1:2]}
-    except (OSError, ValueError, IndexError):
-        return None
-    if "MemAvailable" in fields:
-        return fields["MemAvailable"]
-    return fields.get("MemFree", 0) + fields.get("Cached", 0) or None
 
 
 def largest_batch(plan: Plan, budget: int, up_to: int, optimizer: str = "sgd", momentum: float = 0.9) -> int:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..paths import RESOURCES
+from ..paths import RESOURCES, missing_resources
 from .io import load_architecture
 from .spec import Architecture
 
@@ -17,10 +17,16 @@ def preset_names() -> list[str]:
     return [n for n in TEACHING_ORDER if n in found] + sorted(found - set(TEACHING_ORDER))
 
 
+def _listing() -> str:
+    """'the presets are seed, convnetjs, ...', or what is missing when the install lacks them."""
+    names = preset_names()
+    return f"the presets are {', '.join(names)}" if names else missing_resources(RESOURCES) or "there are no presets"
+
+
 def load_preset(name: str) -> Architecture:
     """The preset called name; ValueError listing the presets when there is none."""
     if name not in preset_names():
-        raise ValueError(f"no preset named {name!r}; the presets are {', '.join(preset_names())}")
+        raise ValueError(f"no preset named {name!r}; {_listing()}")
     return load_architecture(PRESET_DIR / f"{name}.json")
 
 
@@ -33,5 +39,4 @@ def resolve_net(name_or_path) -> Architecture:
     path = Path(text)
     if path.is_file():
         return load_architecture(path)
-    raise ValueError(f"{text!r} is neither a preset nor an existing file; the presets are "
-                     f"{', '.join(preset_names())}")
+    raise ValueError(f"{text!r} is neither a preset nor an existing file; {_listing()}")

@@ -18,7 +18,7 @@ from typing import get_type_hints
 
 import numpy as np
 
-from ..data import Cifar10, Normalizer
+from ..data import Cifar10, ImageFolder, Normalizer
 from ..engine import BLOCK_TYPES, OPTIMIZERS
 from ..engine.files import NpzReader, atomic_write
 from ..engine.plan import compile_plan
@@ -222,7 +222,7 @@ def _history(d: dict, steps: int, epochs: int) -> None:
         raise _Bad(f"history.{extra[0]}", "is not a curve ConvViz keeps")
 
 
-def read(path, data: Cifar10) -> Checkpoint:
+def read(path, data: Cifar10 | ImageFolder) -> Checkpoint:
     """Read and check the checkpoint at path for training on data. Raises CheckpointError naming the file
     and the field at fault (see the module docstring for everything checked)."""
     try:
@@ -244,7 +244,7 @@ def read(path, data: Cifar10) -> Checkpoint:
                 from None
 
 
-def _read(npz: NpzReader, data: Cifar10) -> Checkpoint:
+def _read(npz: NpzReader, data: Cifar10 | ImageFolder) -> Checkpoint:
     path = npz.path
     header = npz.headers.get(META_KEY)
     if header is None or header.dtype.kind != "U" or header.shape != ():
@@ -266,7 +266,7 @@ def _read(npz: NpzReader, data: Cifar10) -> Checkpoint:
     if sizes != {"train": n_train, "test": n_test}:
         said = (f"{sizes.get('train')} training and {sizes.get('test')} test images" if isinstance(sizes, dict)
                 else f"data described as {_describe(sizes)}")
-        raise CheckpointError(f"{path} was trained on {said}, but this CIFAR-10 has {n_train} and {n_test}: "
+        raise CheckpointError(f"{path} was trained on {said}, but {data.name} has {n_train} and {n_test}: "
                               "resume with the same data folder.")
     try:
         arch = parse_architecture(json.dumps(meta.get("architecture")), "architecture")
@@ -279,11 +279,14 @@ def _read(npz: NpzReader, data: Cifar10) -> Checkpoint:
         raise _Bad("config.val_split", f"holds {config.val_split} of the {n_train} training images out: none "
                                        "would be left to train on")
     opt = _optimizer(meta, config)
-    normalizer = _normalizer(meta, data.volume.depth)
+    normalizer = _normalizer(meta, data.train_images.shape[1])
     _generators(meta)
     names = meta.get("label_names")
-    if not isinstance(names, list) or len(names) != data.classes or not all(isinstance(n, str) for n in names):
-        raise _Bad("label_names", f"must be a list of {data.classes} names, found {_describe(names)}")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise _Bad("label_names", f"must be a list of class names, found {_describe(names)}")
+    if names != list(data.label_names):
+        raise CheckpointError(f"{path} was trained on the classes {', '.join(names)}, but {data.name} has "
+                              f"{', '.join(data.label_names)}: resume with the same data folder.")
     has_order = "order" in npz.headers
     train_size = n_train - config.val_split
     _position(meta, config, train_size, has_order)

@@ -51,7 +51,7 @@ def edit_repaint_bench(quick: bool) -> None:
         window.document.reset(arch, None, "bench")
         window.builder.select(50)
         app.processEvents()
-        box = window.builder.inspector.spin_boxes["filters"]
+        box = window.builder.inspector.editors["filters"]
         edits = 20 if quick else 100
         whole, infer_only = [], []
         for i in range(edits + 3):

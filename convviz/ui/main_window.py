@@ -14,6 +14,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QStyle, QTabWidget,
                                QToolButton)
 
+from .. import __version__
 from ..engine import formula
 from ..engine.files import atomic_write
 from ..model import Architecture, infer
@@ -423,7 +424,7 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> None:
         self.show_info("About ConvViz",
-                       "<h3>ConvViz</h3><p>Build convolutional networks from layer blocks, see every activation "
+                       f"<h3>ConvViz {__version__}</h3><p>Build convolutional networks from layer blocks, see every activation "
                        "volume checked live, and train them on CIFAR-10 with ConvViz's own NumPy engine.</p>")
 
     def show_formula(self) -> None:

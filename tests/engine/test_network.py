@@ -59,8 +59,8 @@ def test_network_needs_a_final_softmax_and_known_types():
 
 
 def test_public_declarations():
-    assert {"conv", "maxpool", "avgpool", "relu", "leakyrelu", "tanh", "sigmoid", "dropout", "batchnorm", "fc",
-            "softmax"} == set(LAYER_TYPES)
+    assert {"conv", "maxpool", "avgpool", "globalavgpool", "relu", "leakyrelu", "tanh", "sigmoid", "dropout", "batchnorm",
+            "lrn", "fc", "softmax"} == set(LAYER_TYPES)
     assert all(isinstance(h, Hyper) for t in LAYER_TYPES.values() for h in t.hypers)
     assert spatial_out("width", 32, 5, 1, 2) == 32
     assert formula(10, 3, 2, 0) == "(10 - 3 + 0)/2 + 1"
@@ -388,3 +388,8 @@ def test_interrupt_stops_a_pass_between_nodes():
     net.interrupt = lambda: False
     loss, _, _ = net.backprop(x, y)
     assert np.isfinite(loss)
+
+
+def test_groups_that_do_not_divide_the_input_depth_are_refused_with_the_fix():
+    with pytest.raises(ValueError, match=r"block 0 \(conv\): the input depth 2 is not divisible by groups 4.*use groups"):
+        Network(arch([("conv", {"filters": 4, "size": 3, "groups": 4}), ("fc", {"units": 2}), ("softmax", {})]))

@@ -63,9 +63,9 @@ def test_every_problem_with_its_path():
         "input.depth: missing (a whole number from 1 to 4096)",
         "classes: must be from 2 to 65536, got 0",
         "layers[3].stride: must be a whole number from 1 to 64, got \"2\"",
-        "layers[4].filtres: conv has no such hyperparameter (it takes filters, size, stride, pad, dilation)",
-        "layers[5].type: must be one of conv, maxpool, avgpool, relu, leakyrelu, tanh, sigmoid, dropout, "
-        "batchnorm, fc, softmax, got \"nope\"",
+        "layers[4].filtres: conv has no such hyperparameter (it takes filters, size, stride, pad, dilation, groups, bias, fit)",
+        "layers[5].type: must be one of conv, maxpool, avgpool, globalavgpool, relu, leakyrelu, tanh, sigmoid, "
+        "dropout, batchnorm, lrn, fc, softmax, got \"nope\"",
         "layers[6]: must be an object with a \"type\", got 7",
         "layers[7].rate: must be from 0 to 0.95, got 1.5",
     ]

@@ -12,7 +12,8 @@ from convviz.model import Architecture, LayerSpec, infer
 
 SMALL = {"filters": st.integers(1, 4), "size": st.integers(1, 5), "stride": st.integers(1, 3),
          "pad": st.integers(0, 2), "dilation": st.integers(1, 2), "units": st.integers(1, 12),
-         "rate": st.floats(0, 0.9), "slope": st.floats(0, 1), "momentum": st.floats(0, 1)}
+         "rate": st.floats(0, 0.9), "slope": st.floats(0, 1), "momentum": st.floats(0, 1), "groups": st.integers(1, 2),
+         "alpha": st.floats(0, 1e-2), "beta": st.floats(0, 1), "k": st.floats(0.5, 2)}
 JUNK = st.one_of(st.integers(-3, 0), st.integers(10 ** 5, 10 ** 30), st.floats(allow_nan=True, allow_infinity=True),
                  st.text(max_size=2), st.none(), st.booleans(), st.lists(st.integers(), max_size=1))
 
@@ -23,7 +24,8 @@ def blocks(draw, junk: bool):
     params = {}
     for h in LAYER_TYPES[kind].hypers:
         if draw(st.booleans()):
-            params[h.name] = draw(SMALL[h.name])
+            params[h.name] = draw(st.booleans() if h.kind is bool else st.sampled_from(h.choices) if h.kind is str
+                                  else SMALL[h.name])
     if junk and draw(st.integers(0, 9)) == 0:
         params[draw(st.sampled_from([h.name for h in LAYER_TYPES[kind].hypers] + ["bogus"]))] = draw(JUNK)
     if junk and draw(st.integers(0, 19)) == 0:

@@ -143,7 +143,7 @@ def test_a_repeated_training_index(saved, tmp_path):
     (lambda m: m["position"]["epoch_totals"].update(images=0, correct=0), "epoch_totals.images is 0 after 2 batches"),
     (lambda m: m["position"]["epoch_totals"].update(correct=1000), "position.epoch_totals.correct must be a whole"),
     (lambda m: m["position"].update(epoch=-1), "position.epoch must be a whole number from 0 to 2, found -1"),
-    (lambda m: m.update(label_names=["a"]), "label_names must be a list of 10 names, found a list"),
+    (lambda m: m.update(label_names="cats"), "label_names must be a list of class names, found \"cats\""),
     (lambda m: m["history"]["loss"].__setitem__(0, "x"), "history.loss[0] must be a number, found \"x\""),
     (lambda m: m["history"].update(extra=[]), "history.extra is not a curve ConvViz keeps"),
     (lambda m: m["architecture"]["layers"].pop(), "architecture is not a network ConvViz can run"),

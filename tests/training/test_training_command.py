@@ -175,11 +175,13 @@ def test_a_network_that_does_not_fit_cifar10_is_refused_in_one_line_before_anyth
     import convviz.training.trainer as trainer
 
     monkeypatch.setattr(trainer, "Network", lambda *a, **k: pytest.fail("a network was built"))
+    monkeypatch.setattr(command, "load_data", lambda *a, **k: pytest.fail("the data was loaded"))
     monkeypatch.setattr(command, "load_cifar10", lambda *a, **k: pytest.fail("the data was loaded"))
-    status, out, err = train([net, "--data", sample_dir], capsys)
-    assert status == 1 and out == ""
-    assert err.startswith(f"convviz train: error: {net} does not fit CIFAR-10: it takes {says} images")
-    assert err.count("\n") == 1 and "Traceback" not in err and "To fix it: set its input to 32x32x3" in err
+    for data in (["--data", sample_dir], []):  # given, or searched for
+        status, out, err = train([net, *data], capsys)
+        assert status == 1 and out == ""
+        assert err == (f"convviz train: error: {net}: CIFAR-10 images are 32x32x3, but the INPUT block is {says}: "
+                       "set it to 32x32x3.\n")
 
 
 def test_the_trainer_refuses_data_its_network_does_not_fit(small_data):
@@ -187,5 +189,5 @@ def test_the_trainer_refuses_data_its_network_does_not_fit(small_data):
     from convviz.model.spec import Architecture
 
     arch = Architecture(Volume(16, 16, 3), [LayerSpec("fc", {"units": 10}), LayerSpec("softmax")])
-    with pytest.raises(ValueError, match="The network does not fit CIFAR-10: it takes 16x16x3 images"):
+    with pytest.raises(ValueError, match="CIFAR-10 images are 32x32x3, but the INPUT block is 16x16x3"):
         Trainer(arch, small_data)

@@ -12,7 +12,7 @@ from training_helpers import tiny_architecture
 
 from convviz.cli import main
 from convviz.engine import Interrupted
-from convviz.model.fit import batch_warnings
+from convviz.training.fits import batch_warnings
 from convviz.model.io import save_architecture
 from convviz.training import DivergedEvent, FinishedEvent, StepEvent, Trainer
 from convviz.training.trainer import CHANCE_MULTIPLE, LOSS_JUMP, LossRange, TrainingError

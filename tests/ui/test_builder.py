@@ -141,7 +141,7 @@ def test_double_click_in_palette_adds_after_the_selected_block(window, qtbot):
 
 def test_spin_box_edit_changes_every_downstream_volume(window, qtbot):
     select_block(window, 0)
-    boxes = window.builder.inspector.spin_boxes
+    boxes = window.builder.inspector.editors
     assert set(boxes) == {h.name for h in LAYER_TYPES["conv"].hypers}
     before = volumes(window)
     with qtbot.waitSignal(window.architectureChanged):
@@ -153,14 +153,14 @@ def test_spin_box_edit_changes_every_downstream_volume(window, qtbot):
     assert volumes(window)[1] == "34x34x24" and volumes(window)[3] == "17x17x24"
     labels = [box.label for box in window.builder.drawing.boxes if not box.operator]
     assert labels[:3] == ["32x32x3", "34x34x24", "17x17x24"]
-    assert window.builder.inspector.spin_boxes["filters"] is boxes["filters"]   # edited in place, not rebuilt
+    assert window.builder.inspector.editors["filters"] is boxes["filters"]   # edited in place, not rebuilt
     window.document.undo_stack.undo()                              # one step per field edited
     assert volumes(window)[1] == "32x32x24" and boxes["size"].value() == 5
 
 
 def test_typing_in_a_spin_box_is_one_undo_step(window, qtbot):
     select_block(window, 9)                                       # fc
-    box = window.builder.inspector.spin_boxes["units"]
+    box = window.builder.inspector.editors["units"]
     box.selectAll()
     qtbot.keyClicks(box, "128")
     assert window.current_architecture().layers[9].params["units"] == 128
@@ -170,17 +170,40 @@ def test_typing_in_a_spin_box_is_one_undo_step(window, qtbot):
     assert box.value() == 10
 
 
-def test_spin_boxes_hold_the_declared_limits(window):
+def test_editors_hold_the_declared_limits_and_choices(window, qtbot):
     for layer_type, declared in LAYER_TYPES.items():
         window.document.insert_layer(0, layer_type)
         select_block(window, 0)
-        boxes = window.builder.inspector.spin_boxes
+        boxes = window.builder.inspector.editors
         assert set(boxes) == {h.name for h in declared.hypers}, layer_type
         for hyper in declared.hypers:
-            assert (boxes[hyper.name].minimum(), boxes[hyper.name].maximum()) == (hyper.minimum, hyper.maximum)
-            assert hyper.help in boxes[hyper.name].toolTip()
+            box = boxes[hyper.name]
+            if hyper.kind is str:
+                assert [box.itemText(i) for i in range(box.count())] == list(hyper.choices)
+                assert box.currentText() == hyper.default
+            elif hyper.kind is bool:
+                assert box.isChecked() == hyper.default
+            else:
+                assert (box.minimum(), box.maximum()) == (hyper.minimum, hyper.maximum)
+                assert f"{box.value():g}" == f"{declared.resolve({})[hyper.name]:g}"  # shown to enough decimals
+            assert hyper.help in box.toolTip()
     select_block(window, -1)
-    assert set(window.builder.inspector.spin_boxes) == {"width", "height", "depth", "classes"}
+    assert set(window.builder.inspector.editors) == {"width", "height", "depth", "classes"}
+
+
+def test_choice_and_switch_hyperparameters_are_edited_like_numbers(window, qtbot):
+    """A conv's fit (a choice) and bias (a switch) edit the architecture, one undo step each."""
+    select_block(window, 0)
+    editors = window.builder.inspector.editors
+    editors["fit"].setCurrentText("crop")
+    editors["bias"].setChecked(False)
+    assert window.document.arch.layers[0].params["fit"] == "crop"
+    assert window.document.arch.layers[0].params["bias"] is False
+    window.document.undo_stack.undo()
+    assert "bias" not in window.document.arch.layers[0].params or window.document.arch.layers[0].params["bias"]
+    assert window.builder.inspector.editors["bias"].isChecked()
+    select_block(window, -1)
+    assert set(window.builder.inspector.editors) == {"width", "height", "depth", "classes"}
 
 
 def block_colour(window, row):
@@ -194,7 +217,7 @@ def block_colour(window, row):
 def test_invalid_edit_turns_the_block_red_and_a_fix_button_repairs_it(window, qtbot):
     select_block(window, 0)
     normal = block_colour(window, 1)
-    window.builder.inspector.spin_boxes["stride"].setValue(3)     # (32 - 5 + 4)/3 + 1 = 11.33
+    window.builder.inspector.editors["stride"].setValue(3)     # (32 - 5 + 4)/3 + 1 = 11.33
     block = window.builder.model.index(1).data(BLOCK_ROLE)
     assert block.errors and "11.3333" in block.errors[0]
     assert "11.3333" in window.builder.model.index(1).data(Qt.ToolTipRole)
@@ -218,14 +241,14 @@ def test_invalid_edit_turns_the_block_red_and_a_fix_button_repairs_it(window, qt
     assert window.current_inference().valid
     assert window.current_architecture().layers[0].params["stride"] == 1
     assert not window.builder.model.index(1).data(BLOCK_ROLE).errors
-    assert inspector.spin_boxes["stride"].value() == 1
+    assert inspector.editors["stride"].value() == 1
     window.document.undo_stack.undo()                              # the fix is undoable
     assert window.current_architecture().layers[0].params["stride"] == 3
 
 
 def test_the_spin_box_a_problem_names_is_tinted_until_fixed(window, qtbot):
     select_block(window, 2)                                        # max pool 2x2
-    boxes = window.builder.inspector.spin_boxes
+    boxes = window.builder.inspector.editors
     boxes["pad"].setValue(2)                                       # more than half the window
     assert boxes["pad"].property("problem") == "error"
     assert boxes["size"].property("problem") == boxes["stride"].property("problem") == ""
@@ -250,7 +273,7 @@ def test_warning_is_amber_not_red(window):
 
 def test_input_block_edits_flow_through(window):
     select_block(window, -1)
-    boxes = window.builder.inspector.spin_boxes
+    boxes = window.builder.inspector.editors
     boxes["width"].setValue(64)
     boxes["height"].setValue(64)
     assert volumes(window)[0] == "64x64x3" and volumes(window)[1] == "64x64x16"
@@ -306,7 +329,7 @@ def test_clicking_a_volume_in_the_drawing_selects_its_block(window, qtbot):
     point = QPoint(int(drawing._offset.x() + pool_out.x + pool_out.slot / 2), int(drawing.baseline))
     qtbot.mouseClick(drawing, Qt.LeftButton, pos=point)
     assert window.document.selected == 2
-    assert window.builder.inspector.spin_boxes.keys() == {"size", "stride", "pad"}
+    assert window.builder.inspector.editors.keys() == {"size", "stride", "pad", "fit"}
     assert drawing.selected == 2
     window.builder.select(1)                                          # ReLU: listed under conv 0's volume
     assert drawing.selected == 1 and 1 in [b for b in drawing.boxes if not b.operator][1].listed

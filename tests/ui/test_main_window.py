@@ -11,7 +11,7 @@ from convviz.ui.main_window import MainWindow, volume_formula_html
 
 def edit_something(window):
     window.builder.select(0)
-    window.builder.inspector.spin_boxes["filters"].setValue(8)
+    window.builder.inspector.editors["filters"].setValue(8)
 
 
 def test_unsaved_changes_are_marked_in_the_title(window):
@@ -20,7 +20,7 @@ def test_unsaved_changes_are_marked_in_the_title(window):
     assert window.isWindowModified()
     window.document.undo_stack.undo()
     assert not window.isWindowModified()
-    box = window.builder.inspector.spin_boxes["filters"]
+    box = window.builder.inspector.editors["filters"]
     box.setValue(24)
     box.setValue(16)                                              # back to the saved value
     assert not window.isWindowModified() and window.document.undo_stack.count() == 0   # no step left
@@ -184,7 +184,7 @@ def test_keyboard_tab_order_and_section_mnemonics(window, qtbot):
     assert builder.stack.hasFocus()
     qtbot.keyClick(builder.stack, Qt.Key_Down)                     # arrows walk the blocks
     assert window.document.selected == 0
-    assert "filters" in builder.inspector.spin_boxes
+    assert "filters" in builder.inspector.editors
     qtbot.keyClick(builder.stack, Qt.Key_Tab)
     assert builder.inspector.isAncestorOf(QApplication.focusWidget())
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key_L, Qt.AltModifier)   # Alt+L: the layer palette
@@ -204,14 +204,13 @@ def test_network_level_problems_show_on_the_input_block_with_fixes(window):
 def test_status_bar_says_why_training_cannot_start(window):
     assert window.validity.text() == "Ready to train"
     window.builder.select(0)
-    window.builder.inspector.spin_boxes["stride"].setValue(3)
+    window.builder.inspector.editors["stride"].setValue(3)
     assert window.validity.text().startswith("Cannot train: Block 0 (Conv)")
     assert "11.3333" in window.validity.toolTip()
     window.load_preset("vgg16")                                     # valid, but not for CIFAR-10
     assert window.current_inference().valid
-    assert window.validity.text().startswith("Cannot train: The network does not fit CIFAR-10: it takes 224x224x3 "
-                                             "images but CIFAR-10's are 32x32x3")
-    assert "it ends with 1000 classes but CIFAR-10 has 10" in window.validity.toolTip()
+    assert window.validity.text() == ("Cannot train: CIFAR-10 images are 32x32x3, but the INPUT block is "
+                                      "224x224x3: set it to 32x32x3.")
     window.load_preset("convnetjs")
     assert window.validity.text() == "Ready to train"
 

@@ -56,7 +56,7 @@ def take_screenshots(window, qtbot):
     assert error_pixels(window) == 0
 
     window.builder.select(0)
-    window.builder.inspector.spin_boxes["stride"].setValue(3)
+    window.builder.inspector.editors["stride"].setValue(3)
     settle(qtbot)
     save(window, "invalid")
     assert error_pixels(window) > 50

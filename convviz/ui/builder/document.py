@@ -134,7 +134,10 @@ class BuilderDocument(QObject):
             return
         after = self.arch.copy()
         after.layers[index].params[name] = value
-        self._push(after, f"Set {self._title(index)} {name} to {value:g}", merge_key=(index, name))
+        declared = LAYER_TYPES.get(self.arch.layers[index].type)
+        hyper = next((h for h in declared.hypers if h.name == name), None) if declared else None
+        shown = hyper.show(value) if hyper else str(value)
+        self._push(after, f"Set {self._title(index)} {name} to {shown}", merge_key=(index, name))
 
     def set_input(self, field: str, value: int) -> None:
         """Set the INPUT block's width, height or depth, or the number of classes."""

@@ -1,10 +1,13 @@
-"""The inspector: a form generated from the selected layer's Hyper declarations (spin boxes with
-the declared limits), its volumes and costs, and its problems with formulas and fix buttons."""
+"""The inspector: a form generated from the selected layer's Hyper declarations (spin boxes with the
+declared limits, check boxes, choice lists), its volumes and costs, and its problems with formulas
+and fix buttons."""
 from __future__ import annotations
+
+import math
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QPalette
-from PySide6.QtWidgets import (QAbstractSpinBox, QDoubleSpinBox, QFormLayout, QFrame, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QHBoxLayout, QLabel,
                                QLineEdit, QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
 from ...engine import LAYER_TYPES, Hyper
@@ -13,28 +16,51 @@ from .document import BuilderDocument
 from .style import ERROR, FAULT_BACKGROUNDS, WARNING, count, icon, size_bytes
 
 
-def spin_box(hyper: Hyper, value) -> QAbstractSpinBox:
-    """A QSpinBox (int) or QDoubleSpinBox (float) holding the declared limits and help."""
-    if hyper.kind is int:
+def editor(hyper: Hyper, value) -> QWidget:
+    """The input widget for one hyperparameter: a QSpinBox (int) or QDoubleSpinBox (float) holding the
+    declared limits, a QCheckBox (bool), or a QComboBox of the choices (str); with its help as tooltip."""
+    if hyper.kind is bool:
+        box = QCheckBox()
+    elif hyper.kind is str:
+        box = QComboBox()
+        box.addItems(hyper.choices)
+    elif hyper.kind is int:
         box = QSpinBox()
         box.setRange(int(hyper.minimum), int(hyper.maximum))
     else:
         box = QDoubleSpinBox()
-        box.setDecimals(3)
-        box.setSingleStep(0.01 if hyper.maximum <= 1 else 0.1)
+        small = hyper.default if isinstance(hyper.default, float) and 0 < hyper.default < 0.01 else None
+        box.setDecimals(3 if small is None else 2 - math.floor(math.log10(small)))  # lrn's alpha 1e-4: 6
+        box.setSingleStep(0.01 if small is None and hyper.maximum <= 1 else small or 0.1)
         box.setRange(hyper.minimum, hyper.maximum)
-    box.setToolTip(f"{hyper.help} ({hyper.minimum:g} to {hyper.maximum:g})")
+    limits = f" ({hyper.minimum:g} to {hyper.maximum:g})" if hyper.kind in (int, float) else ""
+    box.setToolTip(f"{hyper.help}{limits}")
     box.setAccessibleName(hyper.name)
     set_quietly(box, value)
     return box
 
 
-def set_quietly(box: QAbstractSpinBox, value) -> None:
-    """Show value without emitting valueChanged (values the box cannot hold are clamped for display)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        value = box.minimum()
+def on_edit(box: QWidget, slot) -> None:
+    """Call slot(value) whenever the user changes box (an editor() widget), with a value of its kind."""
+    if isinstance(box, QCheckBox):
+        box.toggled.connect(lambda v: slot(bool(v)))
+    elif isinstance(box, QComboBox):
+        box.currentTextChanged.connect(slot)
+    elif isinstance(box, QSpinBox):
+        box.valueChanged.connect(lambda v: slot(int(v)))
+    else:
+        box.valueChanged.connect(lambda v: slot(float(v)))
+
+
+def set_quietly(box: QWidget, value) -> None:
+    """Show value without emitting a change (values the box cannot hold show as its first or lowest)."""
     box.blockSignals(True)
-    box.setValue(value)
+    if isinstance(box, QCheckBox):
+        box.setChecked(value is True)
+    elif isinstance(box, QComboBox):
+        box.setCurrentIndex(max(0, box.findText(value if isinstance(value, str) else "")))
+    else:
+        box.setValue(value if isinstance(value, (int, float)) and not isinstance(value, bool) else box.minimum())
     box.blockSignals(False)
 
 
@@ -116,7 +142,7 @@ class Inspector(QScrollArea):
 
         self.index: int | None = None
         self._form_for: tuple | None = None
-        self.spin_boxes: dict[str, QAbstractSpinBox] = {}
+        self.editors: dict[str, QWidget] = {}  # hyperparameter name -> its editor() widget
         self.problem_cards: list[ProblemCard] = []
         document.changed.connect(self.refresh)
         self.show_block(None)
@@ -142,7 +168,7 @@ class Inspector(QScrollArea):
         self._form_for = key
         while self.form.rowCount():
             self.form.removeRow(0)
-        self.spin_boxes = {}
+        self.editors = {}
         if key is None:
             self.icon_label.clear()
             self.title_label.setText("No block selected")
@@ -155,9 +181,9 @@ class Inspector(QScrollArea):
             self.summary_label.setText("The image volume fed to the network: width x height x depth "
                                        "(32x32x3 for CIFAR-10).")
             for hyper in INPUT_HYPERS + (CLASSES_HYPER,):
-                box = spin_box(hyper, hyper.default)
-                box.valueChanged.connect(lambda v, name=hyper.name: self.document.set_input(name, int(v)))
-                self.spin_boxes[hyper.name] = box
+                box = editor(hyper, hyper.default)
+                on_edit(box, lambda v, name=hyper.name: self.document.set_input(name, v))
+                self.editors[hyper.name] = box
                 self.form.addRow(hyper.name, box)
             return
         declared = LAYER_TYPES.get(layer_type)
@@ -166,10 +192,9 @@ class Inspector(QScrollArea):
         self.title_label.setText(f"<b>{title}</b> <span style='color:gray'>· block {index}</span>")
         self.summary_label.setText(declared.summary if declared else f"Unknown layer type {layer_type!r}.")
         for hyper in declared.hypers if declared else ():
-            box = spin_box(hyper, hyper.minimum)
-            convert = int if hyper.kind is int else float
-            box.valueChanged.connect(lambda v, name=hyper.name, c=convert, i=index: self.document.set_param(i, name, c(v)))
-            self.spin_boxes[hyper.name] = box
+            box = editor(hyper, hyper.default)
+            on_edit(box, lambda v, name=hyper.name, i=index: self.document.set_param(i, name, v))
+            self.editors[hyper.name] = box
             self.form.addRow(hyper.name, box)
 
     def _update_values(self) -> None:
@@ -179,13 +204,13 @@ class Inspector(QScrollArea):
         arch = self.document.arch
         if index < 0:
             values = {**arch.input._asdict(), "classes": arch.classes}
-            for name, box in self.spin_boxes.items():
+            for name, box in self.editors.items():
                 set_quietly(box, values[name])
             return
         declared = LAYER_TYPES.get(layer_type)
         if declared:
             values = declared.resolve(arch.layers[index].params)
-            for name, box in self.spin_boxes.items():
+            for name, box in self.editors.items():
                 set_quietly(box, values[name])
 
     def _update_details(self) -> None:
@@ -219,15 +244,15 @@ class Inspector(QScrollArea):
             card = ProblemCard(problem, error, self.document)
             self.problems.addWidget(card)
             self.problem_cards.append(card)
-        self._mark_spin_boxes(problems)
+        self._mark_editors(problems)
 
-    def _mark_spin_boxes(self, problems) -> None:
-        """Tint the spin box of each hyperparameter a problem names (red for an error, amber for a warning)."""
+    def _mark_editors(self, problems) -> None:
+        """Tint the editor of each hyperparameter a problem names (red for an error, amber for a warning)."""
         faults = {}
         for problem, error in problems:
-            if problem.param in self.spin_boxes and faults.get(problem.param) != "error":
+            if problem.param in self.editors and faults.get(problem.param) != "error":
                 faults[problem.param] = "error" if error else "warning"
-        for name, box in self.spin_boxes.items():
+        for name, box in self.editors.items():
             fault = faults.get(name, "")
             if box.property("problem") != fault:
                 box.setProperty("problem", fault)
@@ -235,4 +260,5 @@ class Inspector(QScrollArea):
                 if fault:
                     palette.setColor(QPalette.ColorRole.Base, FAULT_BACKGROUNDS[fault])
                 box.setPalette(palette)
-                box.findChild(QLineEdit).setPalette(palette)  # the text field paints the background
+                if (field := box.findChild(QLineEdit)) is not None:  # a spin box's text field paints the background
+                    field.setPalette(palette)

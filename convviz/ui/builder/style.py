@@ -17,6 +17,7 @@ KIND_COLOURS = {  # the engine's LayerType.kind -> block colour
     "regularizer": "#8a63c9",
     "dense": "#c9487a",
     "classifier": "#4f9a3a",
+    "container": "#56657a",
 }
 ERROR = QColor("#d64541")
 WARNING = QColor("#d99a0b")
