@@ -9,7 +9,7 @@ from . import __version__
 from .engine import OPTIMIZERS  # loaded with the package anyway; the heavier subpackages load per command
 from .paths import missing_resources
 
-BENCH_SECTIONS = ("engine", "model", "data", "training", "memory", "ui")
+BENCH_SECTIONS = ("engine", "model", "data", "training", "memory", "stop", "ui")
 WITHOUT_RESOURCES = {"download"}  # the commands that need no presets, icons or style sheet
 
 

@@ -5,6 +5,7 @@ import dataclasses
 import errno
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -219,3 +220,20 @@ def test_a_full_disk_at_an_epoch_end_is_one_line_and_training_goes_on(tmp_path, 
     assert err.count(full) == 2  # after epochs 2 and 3 (the end adds no third try: nothing changed since)
     assert f"Could not write {weights}: the disk is full. Nothing was written." in err
     assert checkpoint.read_bytes() == first and sorted(p.name for p in tmp_path.iterdir()) == ["c.npz", "tiny.json"]
+
+
+@pytest.mark.parametrize("members, says", [
+    ({"0.weight": ("4e12", None)}, r"'0\.weight' claims shape \(4000000000000,\) of float64 \(32\.0 TB\)"),
+    ({"0.weight": ("8GiB", 8 * 2**30 + 128)}, r"its arrays claim 8\.6 GB"),
+])
+def test_crafted_init_weights_are_one_line(tmp_path, sample_dir, capsys, crafted_npz, members, says):
+    write, npy = crafted_npz
+    shapes = {"4e12": (4_000_000_000_000,), "8GiB": (2**30,)}
+    path = write(tmp_path / "w.npz", {k: (npy(shapes[v], "<f8", b"\0" * 4096), claimed)
+                                      for k, (v, claimed) in members.items()})
+    net = tmp_path / "tiny.json"
+    save_architecture(tiny_architecture(), net)
+    assert main(["train", str(net), "--data", str(sample_dir), "--init-weights", str(path), "--max-steps", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"convviz train: error: cannot read weights file {path}: ")
+    assert re.search(says, err) and "Traceback" not in err and "MemoryError" not in err
