@@ -84,7 +84,8 @@ def run(quick: bool = False) -> None:
         done = subprocess.run([sys.executable, "-m", "convviz.benchmarks.memory", name, str(batch)],
                               capture_output=True, text=True)
         if done.returncode:
-            print(f"  {name}: failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+            why = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit status {done.returncode}"
+            print(f"  {name}: failed: {why}")
             continue
         r = json.loads(done.stdout.strip().splitlines()[-1])
         added = r["peak"] - r["baseline"]

@@ -40,7 +40,8 @@ import numpy as np
 
 STALE_SECONDS = 3600.0
 _HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
-_TEMP_TAIL = re.compile(r"(?:(?P<pid>\d+)\.(?P<host>[0-9a-f]{6})\.)?[0-9a-f]{8}\.part")  # the second form: older ConvViz
+# after ".{name}.": "{pid}.{host}.{token}.part", or "{token}.part" as older ConvViz named them
+_TEMP_TAIL = re.compile(r"(?:(?P<pid>\d+)\.(?P<host>[0-9a-f]{6})\.)?[0-9a-f]{8}\.part")
 _REASONS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
             errno.EACCES: "permission denied", errno.EPERM: "permission denied",
             errno.EROFS: "the file system is read-only", errno.ENAMETOOLONG: "the file name is too long",
