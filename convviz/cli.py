@@ -1,4 +1,4 @@
-"""The command line: convviz {summary, train, download, bench, gui}. Each command is a thin
+"""The command line: convviz {summary, train, explain, export, download, bench, gui}. Each command is a thin
 wrapper over the package that does the work; every handler returns the exit status."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from . import __version__
 from .engine import OPTIMIZERS  # loaded with the package anyway; the heavier subpackages load per command
 from .paths import missing_resources
 
-BENCH_SECTIONS = ("engine", "model", "data", "training", "memory", "stop", "ui")
+BENCH_SECTIONS = ("engine", "model", "data", "training", "interpret", "memory", "stop", "ui")
 WITHOUT_RESOURCES = {"download"}  # the commands that need no presets, icons or style sheet
 
 
@@ -36,10 +36,24 @@ def _train(args) -> int:
     return train_command(args)
 
 
+def _explain(args) -> int:
+    from .interpret.command import explain_command
+
+    return explain_command(args)
+
+
 def _download(args) -> int:
     from .data.download import download_command
 
     return download_command(args.dir)
+
+
+def _export(args) -> int:
+    from .export.command import export_command
+    from .training import TrainConfig
+    from .training.run_weights import weights_and_settings
+
+    return export_command(args, TrainConfig().to_dict(), weights_and_settings)
 
 
 def _bench(args) -> int:
@@ -82,6 +96,33 @@ def _add_train(sub) -> None:
     p.set_defaults(run=_train)
 
 
+def _add_explain(sub) -> None:
+    from .interpret.catalogue import METHODS
+
+    p = sub.add_parser("explain", help="explain a trained network's decision on one test image (saliency, "
+                                       "Grad-CAM, occlusion, attacks, ...) and save it as a PNG")
+    p.add_argument("method", choices=tuple(METHODS), metavar="METHOD", help=", ".join(METHODS))
+    p.add_argument("net", help="architecture JSON file or preset name")
+    p.add_argument("--weights", required=True, help="the trained weights .npz (convviz train --save-weights)")
+    p.add_argument("--data", help="folder holding CIFAR-10 or an image folder (default: search for CIFAR-10)")
+    p.add_argument("--image", type=int, default=0, help="test image index (default 0)")
+    p.add_argument("--file", help="explain this picture (PNG, JPEG, ...) instead of a test image")
+    p.add_argument("--class", dest="class_", type=int, default=None,
+                   help="class to explain (default: the predicted one); for targeted: the target")
+    p.add_argument("--layer", help="conv layer by path, e.g. 6 or 3.body[1] (default: the last conv layer)")
+    p.add_argument("--filter", type=int, default=0, help="filter of --layer, for top-images")
+    p.add_argument("--patch", type=int, default=8, help="occlusion patch side in pixels")
+    p.add_argument("--stride", type=int, default=2, help="occlusion step in pixels")
+    p.add_argument("--epsilon", type=float, default=8.0, help="attack size per pixel, in /255 units")
+    p.add_argument("--steps", type=int, default=None, help="gradient ascent steps (class-model, deepdream)")
+    p.add_argument("--val-split", type=int, default=500,
+                   help="the training run's validation split, to fit its normaliser (default: train's)")
+    p.add_argument("--seed", type=int, default=0, help="the training run's seed, to fit its normaliser")
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--json", action="store_true", help="end with one line of JSON: predicted, class, input, map")
+    p.set_defaults(run=_explain)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="convviz", description="Build, check, train and watch ConvNets on CIFAR-10.")
     parser.add_argument("--version", action="version", version=f"convviz {__version__}")
@@ -92,6 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, metavar="N", help="also estimate the memory training takes at batch size N")
     p.set_defaults(run=_summary)
     _add_train(sub)
+    _add_explain(sub)
+    p = sub.add_parser("export", help="write a network as a standalone PyTorch file or an ONNX model")
+    p.add_argument("net", help="architecture JSON file or preset name")
+    p.add_argument("out", help="the file to write: OUT.py (PyTorch) or OUT.onnx")
+    p.add_argument("--to", choices=("torch", "onnx"), help="the format (default: from OUT's suffix)")
+    p.add_argument("--weights", help="a weights .npz for the network (convviz train --save-weights) or a "
+                                     "checkpoint (its run's settings become the PyTorch file's defaults)")
+    p.set_defaults(run=_export)
     p = sub.add_parser("download", help="download CIFAR-10 with a progress bar")
     p.add_argument("--dir", help="folder to put it in (default: the app's data folder)")
     p.set_defaults(run=_download)

@@ -20,7 +20,8 @@ import numpy as np
 
 from ..data import Cifar10, ImageFolder, Normalizer
 from ..engine import BLOCK_TYPES, OPTIMIZERS
-from ..engine.files import NpzReader, atomic_write
+from ..engine.files import NpzReader, atomic_write, size_text
+from ..engine.machine import available_memory
 from ..engine.plan import compile_plan
 from ..engine.tree import walk
 from ..model.io import parse_architecture
@@ -222,9 +223,20 @@ def _history(d: dict, steps: int, epochs: int) -> None:
         raise _Bad(f"history.{extra[0]}", "is not a curve ConvViz keeps")
 
 
-def read(path, data: Cifar10 | ImageFolder) -> Checkpoint:
-    """Read and check the checkpoint at path for training on data. Raises CheckpointError naming the file
-    and the field at fault (see the module docstring for everything checked)."""
+def is_checkpoint(path) -> bool:
+    """Whether path is an .npz holding a checkpoint's description (only the names are read; False for a
+    missing or unreadable file, which read() then explains)."""
+    try:
+        with NpzReader(path) as npz:
+            return META_KEY in npz.headers
+    except (OSError, ValueError):
+        return False
+
+
+def read(path, data: Cifar10 | ImageFolder | None = None) -> Checkpoint:
+    """Read and check the checkpoint at path, for training on data, or (data None) for its network and
+    weights alone (the data sizes and class names it records are then only checked for sense). Raises
+    CheckpointError naming the file and the field at fault (see the module docstring for all checked)."""
     try:
         npz = NpzReader(path)
     except FileNotFoundError:
@@ -244,7 +256,7 @@ def read(path, data: Cifar10 | ImageFolder) -> Checkpoint:
                 from None
 
 
-def _read(npz: NpzReader, data: Cifar10 | ImageFolder) -> Checkpoint:
+def _read(npz: NpzReader, data: Cifar10 | ImageFolder | None) -> Checkpoint:
     path = npz.path
     header = npz.headers.get(META_KEY)
     if header is None or header.dtype.kind != "U" or header.shape != ():
@@ -261,13 +273,18 @@ def _read(npz: NpzReader, data: Cifar10 | ImageFolder) -> Checkpoint:
     if meta.get("version") != VERSION:
         raise CheckpointError(f"{path} is a version {_describe(meta.get('version'))} checkpoint; this ConvViz "
                               f"reads version {VERSION}")
-    n_train, n_test = len(data.train_labels), len(data.test_labels)
-    sizes = meta.get("data")
-    if sizes != {"train": n_train, "test": n_test}:
-        said = (f"{sizes.get('train')} training and {sizes.get('test')} test images" if isinstance(sizes, dict)
-                else f"data described as {_describe(sizes)}")
-        raise CheckpointError(f"{path} was trained on {said}, but {data.name} has {n_train} and {n_test}: "
-                              "resume with the same data folder.")
+    if data is None:  # read for its network (exports, explanations): the sizes it says
+        sizes = _object(meta, "data", "data")
+        n_train, n_test = _number(sizes, "train", "data.train", 1, whole=True), _number(sizes, "test", "data.test", 0,
+                                                                                       whole=True)
+    else:
+        n_train, n_test = len(data.train_labels), len(data.test_labels)
+        sizes = meta.get("data")
+        if sizes != {"train": n_train, "test": n_test}:
+            said = (f"{sizes.get('train')} training and {sizes.get('test')} test images" if isinstance(sizes, dict)
+                    else f"data described as {_describe(sizes)}")
+            raise CheckpointError(f"{path} was trained on {said}, but {data.name} has {n_train} and {n_test}: "
+                                  "resume with the same data folder.")
     try:
         arch = parse_architecture(json.dumps(meta.get("architecture")), "architecture")
         plan = compile_plan(arch)
@@ -279,12 +296,14 @@ def _read(npz: NpzReader, data: Cifar10 | ImageFolder) -> Checkpoint:
         raise _Bad("config.val_split", f"holds {config.val_split} of the {n_train} training images out: none "
                                        "would be left to train on")
     opt = _optimizer(meta, config)
-    normalizer = _normalizer(meta, data.train_images.shape[1])
+    normalizer = _normalizer(meta, arch.input.depth if data is None else data.train_images.shape[1])
     _generators(meta)
     names = meta.get("label_names")
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise _Bad("label_names", f"must be a list of class names, found {_describe(names)}")
-    if names != list(data.label_names):
+    if data is None and len(names) != arch.classes:
+        raise _Bad("label_names", f"names {len(names)} classes, the network ends with {arch.classes}")
+    if data is not None and names != list(data.label_names):
         raise CheckpointError(f"{path} was trained on the classes {', '.join(names)}, but {data.name} has "
                               f"{', '.join(data.label_names)}: resume with the same data folder.")
     has_order = "order" in npz.headers
@@ -292,7 +311,8 @@ def _read(npz: NpzReader, data: Cifar10 | ImageFolder) -> Checkpoint:
     _position(meta, config, train_size, has_order)
     _history(meta, meta["position"]["step"], meta["position"]["epoch"])
 
-    refusal, _ = memory_problem(arch, config.batch_size, config.optimizer, config.momentum)
+    refusal, _ = memory_problem(arch, config.batch_size, config.optimizer, config.momentum) if data is not None \
+        else (None, None)
     if refusal:
         raise CheckpointError(f"{path} cannot be resumed here: {refusal}")
     params, buffers = state_shapes(plan)
@@ -311,6 +331,10 @@ def _read(npz: NpzReader, data: Cifar10 | ImageFolder) -> Checkpoint:
                                             "the checkpoint's network")
             expect[name] = params[key]
     npz.check(expect=expect, spare=0, what="the checkpoint's network needs")
+    holds, available = sum(h.nbytes for h in npz.headers.values()), available_memory()
+    if available is not None and holds > available:
+        raise CheckpointError(f"{path} holds {size_text(holds)} of arrays, more than the {size_text(available)} of "
+                              "memory this machine has available")
     for name, h in npz.headers.items():
         if name == META_KEY:
             continue

@@ -393,3 +393,21 @@ def test_interrupt_stops_a_pass_between_nodes():
 def test_groups_that_do_not_divide_the_input_depth_are_refused_with_the_fix():
     with pytest.raises(ValueError, match=r"block 0 \(conv\): the input depth 2 is not divisible by groups 4.*use groups"):
         Network(arch([("conv", {"filters": 4, "size": 3, "groups": 4}), ("fc", {"units": 2}), ("softmax", {})]))
+
+
+def test_a_score_map_network_gives_class_scores_per_position():
+    """A fully convolutional net built for 4x4 inputs, run on 6x6 with score_map=True, gives at each of its
+    3x3 positions the scores the 4x4 net gives for the window there (the notes' FC-to-CONV sliding)."""
+    layers = [("conv", {"filters": 3, "size": 3}), ("relu", {}), ("conv", {"filters": 5, "size": 2}), ("softmax", {})]
+    small = Network(arch(layers, input=(4, 4, 2)), seed=0)
+    big = Network(arch(layers, input=(6, 6, 2)), seed=0, score_map=True)
+    big.set_state(small.state())
+    x = np.random.default_rng(0).standard_normal((2, 2, 6, 6)).astype(np.float32)
+    scores = big.forward(x)
+    assert scores.shape == (2, 5, 3, 3)
+    for i in range(3):
+        for j in range(3):
+            np.testing.assert_allclose(scores[:, :, i, j], small.forward(x[:, :, i:i + 4, j:j + 4]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(big.predict_proba(x).sum(axis=1), 1, rtol=1e-5)
+    with pytest.raises(ValueError, match="1x1xC"):
+        Network(arch(layers, input=(6, 6, 2)))

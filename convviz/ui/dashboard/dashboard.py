@@ -223,6 +223,11 @@ class TrainDashboard(QWidget):
     def running(self) -> bool:
         return self._run is not None
 
+    def idle_trainer(self):
+        """The trainer of the current or last run while its weights hold still (the run paused, or
+        ended), for a copy; None while a step may run or before any run."""
+        return self.trainer if self.trainer is not None and (not self.running() or self._paused) else None
+
     def start_blocker(self) -> str | None:
         """Why Start is disabled, as a sentence for the user, or None."""
         if self.running():
