@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..data import ImageFolder, find_cifar10, load_cifar10, load_data, searched_locations
 from ..data.cifar import has_cifar10_files
+from ..engine.files import WriteError, write_target
 from ..model import infer
 from ..model.presets import resolve_net
 from .config import TrainConfig
@@ -66,6 +67,11 @@ def prepare(args) -> Trainer:
             problems.append(f"{flag} {value} is a folder: give a file name such as {Path(value) / 'run.npz'}")
         elif not os.access(folder, os.W_OK | os.X_OK):  # found now, not after the training
             problems.append(f"{flag} {value}: the folder {folder} is not writable")
+        else:
+            try:
+                write_target(value)  # a named pipe, a device: refused now, not after the training
+            except WriteError as e:
+                problems.append(f"{flag} {value}: {e.strerror}")
     for flag, value in (("--init-weights", args.init_weights), ("--resume", args.resume)):
         if value and not Path(value).is_file():
             problems.append(f"{flag} {value}: no such file")

@@ -237,3 +237,19 @@ def test_crafted_init_weights_are_one_line(tmp_path, sample_dir, capsys, crafted
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"convviz train: error: cannot read weights file {path}: ")
     assert re.search(says, err) and "Traceback" not in err and "MemoryError" not in err
+
+
+def test_output_files_that_cannot_be_written_are_refused_before_training(tmp_path, sample_dir, capsys, monkeypatch):
+    import convviz.training.command as command
+
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "out.npz").symlink_to(tmp_path / "pipe")
+    net = tmp_path / "tiny.json"
+    save_architecture(tiny_architecture(), net)
+    monkeypatch.setattr(command, "load_data", lambda *a, **k: pytest.fail("the data was loaded"))
+    for flag in ("--save-weights", "--checkpoint"):
+        assert main(["train", str(net), "--data", str(sample_dir), flag, str(tmp_path / "out.npz")]) == 1
+        err = capsys.readouterr().err
+        assert err == (f"convviz train: error: {flag} {tmp_path / 'out.npz'}: it is a named pipe (FIFO) "
+                       f"({tmp_path / 'pipe'}, which the link points to), which ConvViz never replaces; choose a "
+                       "file name\n")
