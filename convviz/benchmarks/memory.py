@@ -71,7 +71,7 @@ def measure(name: str, batch: int) -> dict:
 
 
 def run(quick: bool = False) -> None:
-    from ..engine.files import size_text
+    from ..model.units import size_bytes
     from ..model.presets import preset_names
 
     cases = [c for c in (QUICK_CASES if quick else CASES) if c[0] in preset_names()]
@@ -91,12 +91,12 @@ def run(quick: bool = False) -> None:
         added = r["peak"] - r["baseline"]
         total = r["baseline"] + r["estimate"]
         if name == "wide-fc":
-            print(f"  building a 65,536-unit fc: weights {size_text(r['weights'])}, the build added "
-                  f"{size_text(added)} ({added / r['weights']:.2f}x the weights)")
+            print(f"  building a 65,536-unit fc: weights {size_bytes(r['weights'])}, the build added "
+                  f"{size_bytes(added)} ({added / r['weights']:.2f}x the weights)")
             continue
         error = total / r["peak"] - 1
-        print(f"  {name:<10} {batch:>5} {size_text(r['baseline']):>10} {size_text(r['estimate']):>12} "
-              f"{size_text(added):>13} {size_text(total):>12} {size_text(r['peak']):>12} {error:>+7.1%}"
+        print(f"  {name:<10} {batch:>5} {size_bytes(r['baseline']):>10} {size_bytes(r['estimate']):>12} "
+              f"{size_bytes(added):>13} {size_bytes(total):>12} {size_bytes(r['peak']):>12} {error:>+7.1%}"
               + ("" if abs(error) <= TARGET else "  MISSES the target"))
     for name in skipped:
         print(f"  {name}: no such preset yet, skipped")

@@ -205,14 +205,6 @@ READ_CHUNK = 16 << 20
 _KINDS = "biufcSU"  # booleans, integers, floats, complex, bytes, text: never objects or records
 
 
-def size_text(n: float) -> str:
-    """Bytes in words: '512 B', '2.4 MB', '8.6 GB', '32.0 TB'."""
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.1f} {unit}"
-    return f"{int(n)} B"
-
-
 @dataclass(frozen=True)
 class ArrayHeader:
     """What a member of an .npz says about its array, before anything of it is read."""
@@ -230,7 +222,7 @@ class ArrayHeader:
         return self.count * self.dtype.itemsize
 
     def describe(self) -> str:
-        return f"shape {self.shape} of {self.dtype} ({size_text(self.nbytes)})"
+        return f"shape {self.shape} of {self.dtype} ({self.nbytes:,} bytes)"
 
 
 class NpzReader:
@@ -262,7 +254,7 @@ class NpzReader:
                 header, offset = self._header(info)
                 if info.file_size < offset + header.nbytes:
                     raise ValueError(f"array {name!r} claims {header.describe()} but its member holds only "
-                                     f"{size_text(info.file_size)}: the file is damaged")
+                                     f"{info.file_size:,} bytes: the file is damaged")
                 self.headers[name], self._members[name] = header, (info, offset)
         except BaseException:
             self._zip.close()
@@ -303,15 +295,15 @@ class NpzReader:
                     raise ValueError(f"array {name!r} claims {h.describe()}, and {what} no array of that name")
         total = sum(h.nbytes for h in self.headers.values())
         if max_bytes is not None:
-            limit, why = max_bytes, f"the {size_text(max_bytes)} {what}"
+            limit, why = max_bytes, f"the {max_bytes:,} bytes {what}"
         elif expect is None:
             limit = ZIP_RATIO * self.file_size + ZIP_SLACK
-            why = f"a {size_text(self.file_size)} file can hold: it is damaged or crafted"
+            why = f"a file of {self.file_size:,} bytes can hold: it is damaged or crafted"
         else:
             return
         if total > limit:
             big = max(self.headers, key=lambda k: self.headers[k].nbytes)
-            raise ValueError(f"its arrays claim {size_text(total)} (the largest, {big!r}: "
+            raise ValueError(f"its arrays claim {total:,} bytes (the largest, {big!r}: "
                              f"{self.headers[big].describe()}), more than {why}")
 
     def read(self, name: str) -> np.ndarray:

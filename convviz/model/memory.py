@@ -17,10 +17,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ..engine.files import size_text
 from ..engine.machine import available_memory
 from ..engine.plan import Plan, compile_plan
 from ..engine.threads import batch_chunks
+from .units import size_bytes
 
 ITEMSIZE = 4  # float32
 WARN_FRACTION = 0.8  # warn when training would take more than this share of the memory available
@@ -51,8 +51,8 @@ class MemoryEstimate:
         parts = (("parameters and buffers", self.parameters), ("copy of the last good state", self.kept_state),
                  ("optimiser state", self.optimizer), ("gradients", self.gradients),
                  ("activations kept for backward", self.activations), ("workspace", self.workspace))
-        return [f"{what}: {size_text(n)}" for what, n in parts if n] + \
-            [f"total: {size_text(self.total)} (the peak comes at {self.moment})"]
+        return [f"{what}: {size_bytes(n)}" for what, n in parts if n] + \
+            [f"total: {size_bytes(self.total)} (the peak comes at {self.moment})"]
 
 
 def state_shapes(plan: Plan) -> tuple[dict[str, tuple], dict[str, tuple]]:
@@ -123,13 +123,13 @@ def memory_problem(arch, batch: int, optimizer: str = "sgd", momentum: float = 0
     fits = largest_batch(plan, int(WARN_FRACTION * available) - extra, batch - 1, optimizer, momentum)
     if fits:
         suggestion = (f"a batch size of {fits} needs about "
-                      f"{size_text(estimate(plan, fits, optimizer, momentum).total + extra)}")
+                      f"{size_bytes(estimate(plan, fits, optimizer, momentum).total + extra)}")
     else:
         params = sum(math.prod(s) for s in state_shapes(plan)[0].values()) * ITEMSIZE
         suggestion = (f"no smaller batch size helps enough: use a smaller network (its parameters alone take "
-                      f"{size_text(params)}, and training keeps several copies of them)")
-    figures = (f"Training at batch size {batch} needs about {size_text(need)} of memory and this machine has "
-               f"{size_text(available)} available")
+                      f"{size_bytes(params)}, and training keeps several copies of them)")
+    figures = (f"Training at batch size {batch} needs about {size_bytes(need)} of memory and this machine has "
+               f"{size_bytes(available)} available")
     if need > available:
         return f"{figures}: {suggestion}.", None
     return None, f"{figures}, so it may slow down or leave other programs short; {suggestion}."

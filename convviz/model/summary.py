@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 
-from ..engine.files import size_text
 from ..engine.layers import CONTAINER_TYPES
 from . import memory
 from .inference import BYTES_PER_NUMBER, BlockInfo, Inference, Problem, infer
@@ -134,7 +133,7 @@ def memory_report(arch: Architecture, batch: int) -> tuple[dict, list[str]]:
     e = memory.estimate(arch, batch)
     available = memory.available_memory()
     refusal, warning = memory.memory_problem(arch, batch, available=available) if available else (None, None)
-    verdict = refusal or warning or (f"fits: {size_text(available)} available" if available is not None
+    verdict = refusal or warning or (f"fits: {size_bytes(available)} available" if available is not None
                                      else "the memory available is unknown on this system")
     lines = [f"Memory to train at batch size {batch} (SGD with momentum), besides ConvViz itself and the data:"]
     lines += [f"  {line}" for line in e.lines()] + [verdict]
@@ -159,13 +158,13 @@ def summary_command(net: str, as_json: bool = False, batch: int | None = None) -
             print(f"convviz summary: {e}", file=sys.stderr)
         return 1
     inference = infer(arch)
-    memory = memory_report(arch, batch) if batch is not None and inference.valid else None
+    report = memory_report(arch, batch) if batch is not None and inference.valid else None
     if as_json:
-        print(json.dumps({**summary_dict(arch, inference), **({"memory": memory[0]} if memory else {})}, indent=2))
+        print(json.dumps({**summary_dict(arch, inference), **({"memory": report[0]} if report else {})}, indent=2))
     else:
         if arch.description:
             print(arch.description)
         print(summary_table(arch, inference))
-        if memory:
-            print("\n".join(memory[1]))
+        if report:
+            print("\n".join(report[1]))
     return 0 if inference.valid else 1

@@ -20,12 +20,13 @@ import numpy as np
 
 from ..data import Cifar10, ImageFolder, Normalizer
 from ..engine import BLOCK_TYPES, OPTIMIZERS
-from ..engine.files import NpzReader, atomic_write, size_text
+from ..engine.files import NpzReader, atomic_write
 from ..engine.machine import available_memory
 from ..engine.plan import compile_plan
 from ..engine.tree import walk
 from ..model.io import parse_architecture
 from ..model.memory import memory_problem, state_shapes
+from ..model.units import size_bytes
 from ..model.spec import Architecture
 from .config import LIVE_HYPER, TrainConfig, hyper_problem
 
@@ -333,7 +334,7 @@ def _read(npz: NpzReader, data: Cifar10 | ImageFolder | None) -> Checkpoint:
     npz.check(expect=expect, spare=0, what="the checkpoint's network needs")
     holds, available = sum(h.nbytes for h in npz.headers.values()), available_memory()
     if available is not None and holds > available:
-        raise CheckpointError(f"{path} holds {size_text(holds)} of arrays, more than the {size_text(available)} of "
+        raise CheckpointError(f"{path} holds {size_bytes(holds)} of arrays, more than the {size_bytes(available)} of "
                               "memory this machine has available")
     for name, h in npz.headers.items():
         if name == META_KEY:

@@ -183,7 +183,7 @@ def test_a_lone_npy_claiming_4e12_items_is_refused_unread(tmp_path, crafted_npz)
 def test_an_npz_member_claiming_4e12_items_is_refused_unread(tmp_path, crafted_npz, claimed):
     write, npy = crafted_npz
     path = write(tmp_path / "w.npz", {"0.weight": (npy((4_000_000_000_000,), "<f8", b"\0" * 64), claimed)})
-    with pytest.raises(ValueError, match=r"'0\.weight'.*\(4000000000000,\).*32\.0 TB") as info:
+    with pytest.raises(ValueError, match=r"'0\.weight'.*\(4000000000000,\) of float64 \(32,000,000,000,000 bytes\)") as info:
         read_npz(path)
     assert "\n" not in str(info.value)
 
@@ -192,7 +192,7 @@ def test_a_member_claiming_8_gib_is_refused_before_it_is_read(tmp_path, crafted_
     write, npy = crafted_npz
     path = write(tmp_path / "bomb.npz", {"w": (npy((2**30,), "<f8", b"\0" * 4096), 8 * 2**30 + 128)})
     monkeypatch.setattr(NpzReader, "read", lambda self, name: pytest.fail("an array was read"))
-    with pytest.raises(ValueError, match=r"claim 8\.6 GB.*more than a \d+ B file can hold"):
+    with pytest.raises(ValueError, match=r"claim 8,589,934,592 bytes.*more than a file of \d+ bytes can hold"):
         read_npz(path)
     with pytest.raises(ValueError, match=r"'w' claims shape \(1073741824,\).*the network needs \(10, 64\)"):
         read_npz(path, expect={"w": (10, 64)})
@@ -207,7 +207,7 @@ def test_reads_are_bounded_by_what_the_reader_expects(tmp_path):
     with pytest.raises(ValueError, match="'a' claims shape \\(4, 5\\)"):
         read_npz(path, expect={"a": (2, 2), "small": (3,), "extra": (100_000,)})
     assert read_npz(path, expect={"a": (9, 9), "small": (3,), "extra": (100_000,)})["a"].shape == (4, 5)
-    with pytest.raises(ValueError, match="more than the 1.0 kB the network needs"):
+    with pytest.raises(ValueError, match="more than the 1,000 bytes the network needs"):
         read_npz(path, max_bytes=1000)
 
 

@@ -13,6 +13,7 @@ from convviz.engine.plan import compile_plan
 from convviz.model import memory
 from convviz.model.memory import available_memory, estimate, largest_batch, memory_problem, state_shapes
 from convviz.model.presets import load_preset
+from convviz.model.units import size_bytes
 from convviz.model.spec import Architecture, LayerSpec
 
 MB = 1_000_000
@@ -54,7 +55,7 @@ def test_refused_with_the_figures_and_a_batch_size_that_fits():
     available = estimate(arch, 64).total  # 64 images fill the machine: more is refused
     refusal, warning = memory_problem(arch, 256, available=available)
     assert warning is None and refusal.startswith("Training at batch size 256 needs about ")
-    assert f"this machine has {memory.size_text(available)} available: a batch size of " in refusal
+    assert f"this machine has {size_bytes(available)} available: a batch size of " in refusal
     fits = int(refusal.split("a batch size of ")[1].split()[0])
     assert 1 <= fits < 64 and estimate(arch, fits).total <= memory.WARN_FRACTION * available
     assert estimate(arch, fits + 1).total > memory.WARN_FRACTION * available
@@ -71,7 +72,7 @@ def test_near_the_limit_is_a_warning_and_far_below_it_nothing():
 
 def test_no_batch_size_fits_names_the_parameters():
     refusal, _ = memory_problem(load_preset("vgg16"), 4, available=100 * MB)
-    assert "use a smaller network (its parameters alone take 553.4 MB" in refusal
+    assert "use a smaller network (its parameters alone take 528 MiB" in refusal
 
 
 def test_the_machine_says_what_it_has():
