@@ -8,22 +8,21 @@ from __future__ import annotations
 
 import dataclasses
 import html
-import sys
 import time
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal, Slot
-from PySide6.QtWidgets import (QFileDialog, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
-                               QScrollArea, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox,
+                               QPushButton, QScrollArea, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from ...model import infer
-from ...training import CheckpointError, TrainConfig, Trainer
+from ...training import TrainConfig, Trainer
 from ...training.metrics import write_metrics
 from ...training.resume import discard_run, new_run_path
 from ...training.state import RunState, describe, end_of_run
 from ...training.fits import data_problem
 from ..builder.totals import training_blocker
-from ..worker import Background, JobWorker, TrainingWorker
+from ..worker import Background, JobWorker, TrainingWorker, describe_error
 from .activations import ActivationsView
 from .confusion import ConfusionView
 from .curves import IMAGE_SUFFIXES, CurvesView
@@ -571,6 +570,8 @@ class TrainDashboard(QWidget):
         self.curves.start_settings(self._first_step, self._hyper_now)
         if self.state is RunState.TRAINING and not self._pause_requested:  # not stopping already
             self._set_state(RunState.TRAINING, self._progress())
+        if trainer.warnings:  # batch norm on single images, memory near the limit
+            self.say("Warning", " ".join(trainer.warnings), error=True)
         self._update_controls()
 
     def _progress(self) -> str:
@@ -736,8 +737,9 @@ class TrainDashboard(QWidget):
                 path += ".npz"
         try:
             self.trainer.save_checkpoint(path)
-        except (OSError, ValueError) as error:
-            self.show_error("Cannot save the checkpoint", str(error))
+        except (OSError, ValueError) as error:  # the run stays in memory: offer another place
+            if self.ask_save_elsewhere(describe_error(error)):
+                return self.save_checkpoint()
             return False
         self.checkpoint_path = Path(path)
         self._steps_at_save = self.trainer.step
@@ -788,7 +790,7 @@ class TrainDashboard(QWidget):
 
     @Slot(object)
     def _checkpoint_failed(self, error) -> None:
-        text = str(error) if isinstance(error, (CheckpointError, OSError, ValueError)) else f"{type(error).__name__}: {error}"
+        text = describe_error(error)
         if self._resume_path is not None:
             text += f" (the interrupted run stays in {self._resume_path} until you discard it)"
             self._resume_path = None
@@ -815,6 +817,17 @@ class TrainDashboard(QWidget):
         this method to observe messages)."""
         self.say(title, text, error=True)
 
+    def ask_save_elsewhere(self, text: str) -> bool:
+        """A save failed (text says why): True when the user wants to choose another file. Modal; tests
+        replace it."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Cannot save the checkpoint",
+                          f"{text}\n\nThe run is still here: save it to another file (another disk or folder)?",
+                          QMessageBox.StandardButton.Cancel, self)
+        elsewhere = box.addButton("Save elsewhere…", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(elsewhere)
+        box.exec()
+        return box.clickedButton() is elsewhere
+
     def shutdown(self, save_run: bool = True) -> None:
         """Stop the run and wait for it and every background job. With save_run, a run that moved on
         is saved to its resume file (offered at the next start) and to the checkpoint it was saved to
@@ -827,15 +840,14 @@ class TrainDashboard(QWidget):
             self._pause_requested = self._paused = False
             trainer = self.trainer
             if save_run and trainer is not None and trainer.step > 0:
-                targets = [self.run_path]
+                try:
+                    self.run_path.parent.mkdir(parents=True, exist_ok=True)
+                    trainer.save_checkpoint(self.run_path)
+                except (OSError, ValueError) as error:  # the run is still in memory: offer another place
+                    if self.ask_save_elsewhere(describe_error(error)):
+                        self.save_checkpoint()
                 if self.checkpoint_path is not None and trainer.step > self._steps_at_save:
-                    targets.append(self.checkpoint_path)
-                for path in targets:
-                    try:
-                        path.parent.mkdir(parents=True, exist_ok=True)
-                        trainer.save_checkpoint(path)
-                    except (OSError, ValueError) as error:  # closing: an earlier file stays (atomic writes)
-                        print(f"convviz: could not save the run to {path}: {error}", file=sys.stderr)
+                    self.save_checkpoint(self.checkpoint_path)  # if it fails, the user may save elsewhere
             elif self.run_path is not None:
                 discard_run(self.run_path)
             self.run_path = None
