@@ -23,6 +23,7 @@ from ..model import Architecture, infer
 from ..model.io import ArchitectureFileError, load_architecture, save_architecture
 from ..model.presets import load_preset, preset_groups, preset_names
 from ..model.summary import summary_table
+from ..model.units import size_bytes
 from ..training.resume import describe_run, discard_run, interrupted_runs
 from .builder import BuilderDocument, BuilderWidget
 from .builder.style import icon
@@ -285,7 +286,7 @@ class MainWindow(QMainWindow):
         worker.done.connect(self._open_done)
         self._opening = (Background(worker, "convviz-open"), path)
         self.opening_bar.setVisible(True)
-        self.statusBar().showMessage(f"Opening {path.name} ({path.stat().st_size / 1e6:.1f} MB)…")
+        self.statusBar().showMessage(f"Opening {path.name} ({size_bytes(path.stat().st_size)})…")
         self._opening[0].start()
         return True
 
