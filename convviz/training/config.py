@@ -21,7 +21,8 @@ def hyper_problem(name: str, value: float) -> str | None:
 
 @dataclass
 class TrainConfig:
-    """epochs and max_steps are totals (a resumed run counts what was done before).
+    """The one set of defaults: `convviz train`'s flags and the app's Train tab start from these.
+    epochs and max_steps are totals (a resumed run counts what was done before).
     lr None takes the optimiser's default; momentum applies to SGD only. val_split training images
     are held out for validation (chosen by seed). snapshot_rate: at most this many snapshots per
     second of wall time (0: none)."""
@@ -33,7 +34,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     schedule: str = "constant"
-    augment: bool = True
+    augment: bool = True  # as ConvNetJS's CIFAR-10 demo; it holds off overfitting, which starts within a few epochs on small data
     val_split: int = 500
     seed: int = 0
     max_steps: int | None = None
@@ -42,27 +43,31 @@ class TrainConfig:
 
     def problems(self) -> list[str]:
         """What is wrong with these settings, one sentence each (empty when they are usable)."""
+        return [message for _, message in self.field_problems()]
+
+    def field_problems(self) -> list[tuple[str, str]]:
+        """(field, what is wrong with it) for every unusable setting."""
         out = []
         if self.epochs < 1:
-            out.append(f"epochs must be at least 1, got {self.epochs}")
+            out.append(("epochs", f"epochs must be at least 1, got {self.epochs}"))
         if self.batch_size < 1:
-            out.append(f"batch size must be at least 1, got {self.batch_size}")
+            out.append(("batch_size", f"batch size must be at least 1, got {self.batch_size}"))
         if self.optimizer not in OPTIMIZERS:
-            out.append(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+            out.append(("optimizer", f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}"))
         for name in LIVE_HYPER:
             value = getattr(self, name)
             if value is not None and (problem := hyper_problem(name, value)):
-                out.append(problem)
+                out.append((name, problem))
         if self.schedule not in SCHEDULES:
-            out.append(f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+            out.append(("schedule", f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}"))
         if self.val_split < 0:
-            out.append(f"validation split must be 0 or more images, got {self.val_split}")
+            out.append(("val_split", f"validation split must be 0 or more images, got {self.val_split}"))
         if self.seed < 0:  # NumPy's generators take no negative seed
-            out.append(f"seed must be 0 or more, got {self.seed}")
+            out.append(("seed", f"seed must be 0 or more, got {self.seed}"))
         if self.max_steps is not None and self.max_steps < 1:
-            out.append(f"max steps must be at least 1, got {self.max_steps}")
+            out.append(("max_steps", f"max steps must be at least 1, got {self.max_steps}"))
         if self.snapshot_rate < 0:
-            out.append(f"snapshot rate must be 0 or more per second, got {self.snapshot_rate}")
+            out.append(("snapshot_rate", f"snapshot rate must be 0 or more per second, got {self.snapshot_rate}"))
         return out
 
     def to_dict(self) -> dict:
@@ -72,6 +77,38 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+    @classmethod
+    def from_saved(cls, d) -> "TrainConfig":
+        """Settings from an untrusted document (a settings file that may be old, hand-edited or
+        damaged): each field of the wrong type, or with a problem, keeps its default."""
+        config = cls()
+        if not isinstance(d, dict):
+            return config
+        for f in fields(cls):
+            usable, value = _fits(d.get(f.name), f.type) if f.name in d else (False, None)
+            if not usable:
+                continue
+            old = getattr(config, f.name)
+            setattr(config, f.name, value)
+            if config.problems():
+                setattr(config, f.name, old)
+        return config
+
+
+def _fits(value, annotation: str):
+    """(True, value as the field holds it) when value suits a field annotated annotation
+    ("float | None", "int", ...), else (False, None)."""
+    kinds = set(annotation.replace(" ", "").split("|"))
+    if value is None:
+        return "None" in kinds, None
+    if isinstance(value, bool):
+        return "bool" in kinds, value
+    if isinstance(value, (int, float)) and "float" in kinds and math.isfinite(value):
+        return True, float(value)
+    if isinstance(value, int) or isinstance(value, str):
+        return type(value).__name__ in kinds, value
+    return False, None
 
 
 def lr_factor(schedule: str, progress: float) -> float:

@@ -10,6 +10,7 @@ blocked in `wait()`), so `stop_and_wait()` is a plain stop + wait.
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 import traceback
@@ -18,16 +19,31 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from ..engine.files import WriteError, describe_os_error
 from ..training import DivergedEvent, EpochEvent, FinishedEvent, SnapshotEvent, StepEvent
 
 STEP_EMITS_PER_SECOND = 4.0  # the curves and status redraw twice a second: more would be wasted
 
 
 def describe_error(error: BaseException) -> str:
-    """One readable paragraph for a message box: the error and where it happened."""
+    """One readable paragraph for a message box, never an exception's class name: ConvViz's own errors
+    (ValueError and OSError subclasses, whose messages are written for the user) as they are, another
+    file-system error as its reason in words, running out of memory as that with what to change, and
+    anything else as an unexpected problem with where it happened."""
+    if isinstance(error, MemoryError):
+        wanted = re.search(r"allocate ([\d.]+ \w+)", str(error))
+        amount = f" (it needed {wanted.group(1)} more)" if wanted else ""
+        return (f"The computer ran out of memory{amount}. Use a smaller batch size or a smaller network; "
+                "`convviz summary NET --batch N` estimates what training takes.")
+    if isinstance(error, WriteError) or (isinstance(error, ValueError) and str(error)):
+        return str(error)
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        return f"{where}{describe_os_error(error)}."
     where = traceback.extract_tb(error.__traceback__)
-    place = f"\n\n(in {Path(where[-1].filename).name}, line {where[-1].lineno})" if where else ""
-    return f"{type(error).__name__}: {error}{place}"
+    place = f" in {Path(where[-1].filename).name}, line {where[-1].lineno}" if where else ""
+    detail = f" ({error})" if str(error) else ""
+    return f"Something unexpected went wrong{detail}{place}. Please report it with what you were doing."
 
 
 class TrainingWorker(QObject):
@@ -37,7 +53,9 @@ class TrainingWorker(QObject):
     ready(trainer) tells the GUI which trainer to steer (set_hyper/set_probe are the trainer's own
     thread-safe methods). pause() holds the run between two events, where the generator is suspended
     and the trainer may be saved from another thread; paused(True) confirms it, paused(False) follows
-    resume(). failed(str) reports an exception; done() comes last.
+    resume(). failed(str) reports an exception; done() comes last. after_epoch(trainer), if given,
+    runs in the worker thread at each epoch's end, before the epoch signal (the trainer is between
+    steps there: the place to save it).
     """
 
     ready = Signal(object)
@@ -50,9 +68,10 @@ class TrainingWorker(QObject):
     failed = Signal(str)
     done = Signal()
 
-    def __init__(self, make_trainer: Callable[[], object]):
+    def __init__(self, make_trainer: Callable[[], object], after_epoch: Callable[[object], None] | None = None):
         super().__init__()
         self._make_trainer = make_trainer
+        self._after_epoch = after_epoch
         self.trainer = None
         self._stop_requested = False
         self._pause_requested = False
@@ -120,6 +139,8 @@ class TrainingWorker(QObject):
             if isinstance(event, SnapshotEvent):
                 self.snapshot.emit(event)
             elif isinstance(event, EpochEvent):
+                if self._after_epoch is not None:
+                    self._after_epoch(self.trainer)
                 self.epoch.emit(event)
             elif isinstance(event, DivergedEvent):
                 self.diverged.emit(event)

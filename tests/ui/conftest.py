@@ -1,17 +1,21 @@
-"""UI fixtures: QSettings pointed at a temporary folder, a MainWindow whose dialogs never block, and the
-folder screenshots are saved to."""
+"""UI fixtures: QSettings and the app's data folder pointed at a temporary folder, a MainWindow whose
+dialogs never block, a slice of the CIFAR-10 sample, and the folder screenshots are saved to."""
+import dataclasses
 import os
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
 
+from convviz.data import load_cifar10
 from convviz.ui import worker as worker_module
 
 
 @pytest.fixture(autouse=True)
-def temporary_settings(tmp_path, qapp):
-    """Every QSettings() of a UI test (and of code it runs) reads and writes under tmp_path."""
+def temporary_settings(tmp_path, qapp, monkeypatch):
+    """Every QSettings() of a UI test (and of code it runs) reads and writes under tmp_path, and so
+    does the app's data folder (resume files of runs, downloads)."""
+    monkeypatch.setenv("CONVVIZ_HOME", str(tmp_path / "home"))
     qapp.setOrganizationName("ConvVizTests")
     qapp.setApplicationName("ConvVizTests")
     QSettings.setDefaultFormat(QSettings.IniFormat)
@@ -26,13 +30,16 @@ def settings(tmp_path):
 
 @pytest.fixture
 def window(qtbot, settings):
-    """A MainWindow with the default network. Modal questions are replaced: closing discards changes,
-    and errors are collected in window.shown_errors as (title, text)."""
+    """A MainWindow with the default network. Modal questions are replaced: closing discards changes
+    (and stops a run without saving it), an interrupted run is left for later, and errors are
+    collected in window.shown_errors as (title, text)."""
     from convviz.ui.main_window import MainWindow
 
     w = MainWindow(settings=settings)
     w.shown_errors = []
     w.ask_save_changes = lambda: "discard"
+    w.ask_close_during_run = lambda: "quit"
+    w.ask_resume = lambda description: "later"
     w.show_error = lambda title, text: w.shown_errors.append((title, text))
     w.show_info = lambda title, html: w.shown_errors.append((title, html))
     qtbot.addWidget(w)
@@ -64,3 +71,11 @@ def shots() -> Path:
     folder = Path(os.environ.get("CONVVIZ_SHOTS", "/tmp/convviz-shots"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@pytest.fixture(scope="session")
+def small_data(sample_dir):
+    """300 training and 120 test images of the real sample."""
+    data = load_cifar10(sample_dir)
+    return dataclasses.replace(data, train_images=data.train_images[:300], train_labels=data.train_labels[:300],
+                               test_images=data.test_images[:120], test_labels=data.test_labels[:120])

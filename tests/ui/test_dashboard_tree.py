@@ -3,28 +3,16 @@ filters change, and the views list layers by readable path under a heading per c
 GoogLeNet-like net's probe volumes are shown for every leaf inside its branches."""
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
-
-from convviz.data import load_cifar10
-
-WAIT = 60_000  # ms: resnet20 steps take a while on a shared machine
-
-
-@pytest.fixture(scope="module")
-def few_images(sample_dir):
-    data = load_cifar10(sample_dir)
-    return dataclasses.replace(data, train_images=data.train_images[:80], train_labels=data.train_labels[:80],
-                               test_images=data.test_images[:20], test_labels=data.test_labels[:20])
+from ui_helpers import WAIT
 
 
 @pytest.fixture
-def train_tab(window, few_images, started_threads):
+def train_tab(window, small_data, started_threads):
     dash = window.dashboard
     dash._locate_on_show = False  # the data is given: no search for CIFAR-10
-    dash.set_data(few_images)
+    dash.set_data(small_data)
     dash.show_error = lambda title, text: pytest.fail(f"{title}: {text}")
     s = dash.settings
     s.batch_size.setValue(16)
@@ -52,7 +40,7 @@ def test_resnet20_trains_and_its_filters_change_under_container_headings(qtbot, 
         pictures.append(dash.filters.image_of("3.body.0"))          # a conv inside the first residual block
 
     dash.filters.set_snapshot = record
-    with qtbot.waitSignal(dash.runFinished, timeout=WAIT) as finished:
+    with qtbot.waitSignal(dash.runFinished, timeout=3 * WAIT) as finished:  # resnet20's steps take a while
         dash.start()
     assert finished.args == ["max_steps"]
     assert len(pictures) >= 2 and pictures[0] is not None
@@ -93,7 +81,7 @@ def test_a_googlenet_like_net_shows_every_branch_leaf(qtbot, train_tab):
     window.tabs.setCurrentWidget(dash)
     dash.settings.max_steps.setValue(2)
     dash.views.setCurrentWidget(dash.activations)
-    with qtbot.waitSignal(dash.runFinished, timeout=WAIT):
+    with qtbot.waitSignal(dash.runFinished, timeout=3 * WAIT):
         dash.start()
     dash.refresh_views(force=True)
     acts = dash.activations

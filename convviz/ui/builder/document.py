@@ -123,11 +123,13 @@ class BuilderDocument(QObject):
         self.inference = infer(self.arch)
 
     # --- state -------------------------------------------------------------------------------
-    def set_state(self, arch: Architecture, select: Path | None = None, shifts: tuple[Shift, ...] = ()) -> None:
+    def set_state(self, arch: Architecture, select: Path | None = None, shifts: tuple[Shift, ...] = (),
+                  inference=None) -> None:
         """Show arch (called by commands and reset; kept, not copied: no one edits it in place, every edit
-        builds a new Architecture); infers and emits changed."""
+        builds a new Architecture); infers (unless given arch's inference, made off the GUI thread for a
+        large file) and emits changed."""
         self.arch = arch
-        self.inference = infer(self.arch)
+        self.inference = inference if inference is not None else infer(self.arch)
         if shifts:
             self.shifted.emit(lambda path: shifted(path, shifts))
         if select is not None:
@@ -150,13 +152,13 @@ class BuilderDocument(QObject):
             path = path[:-2]
         return INPUT
 
-    def reset(self, arch: Architecture, path: FilePath | None, name: str) -> None:
+    def reset(self, arch: Architecture, path: FilePath | None, name: str, inference=None) -> None:
         """Start a new document (New, Open, a preset): no undo history, marked clean."""
         self.path, self.name = path, name
         self.undo_stack.clear()
         self.selected = None
         self.shifted.emit(lambda path: None)  # nothing of the old tree is left
-        self.set_state(arch.copy(), INPUT)
+        self.set_state(arch.copy(), INPUT, inference=inference)
         self.undo_stack.setClean()
 
     def is_modified(self) -> bool:

@@ -43,6 +43,9 @@ class LayerPalette(QListWidget):
         for name, template in TEMPLATES.items():
             self._entry({"template": name}, template.icon, template.title, template.tooltip)
         self.itemActivated.connect(self._activated)
+        # as wide as its longest entry beside a vertical scroll bar, so its column never needs a horizontal one
+        self.setMinimumWidth(self.sizeHintForColumn(0) + 2 * (self.frameWidth() + self.spacing())
+                             + self.verticalScrollBar().sizeHint().width())
 
     def _activated(self, item: QListWidgetItem) -> None:
         if item.data(ENTRY_ROLE):  # not a heading
