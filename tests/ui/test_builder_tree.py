@@ -117,8 +117,11 @@ def test_a_conv_dropped_into_a_residual_body_breaks_its_merge_until_fixed(resnet
 def test_a_residual_whose_body_changes_the_volume_is_fixed_by_a_projection(resnet, qtbot):
     window = resnet
     window.builder.select((3, 0, 3))                                        # the body's second conv
+    before = arch(window)
     window.builder.inspector.editors["filters"].setValue(32)
     broken = arch(window).to_dict()
+    assert before.block((3, 0, 3)).params["filters"] == 16                  # the state undo returns to is intact
+    assert arch(window).layers[5] is before.layers[5]                       # and shares what the edit left alone
     window.builder.select((3,))
     card = window.builder.inspector.problem_cards[0]
     button = next(b for b in card.fix_buttons if "project the shortcut" in b.text().lower())

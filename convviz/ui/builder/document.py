@@ -9,6 +9,7 @@ the Shifts that say where every block went (for the selection and the view's col
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path as FilePath
 from typing import NamedTuple
 
@@ -247,8 +248,8 @@ class BuilderDocument(QObject):
         block = self.arch.block(path)
         if block is None or block.params.get(name) == value:
             return
-        after = self.arch.copy()
-        after.block(path).params[name] = value
+        after, edited = _sharing_copy(self.arch, path)
+        edited.params[name] = value
         declared = BLOCK_TYPES.get(block.type)
         hyper = next((h for h in declared.hypers if h.name == name), None) if declared else None
         shown = hyper.show(value) if hyper else str(value)
@@ -295,6 +296,22 @@ class BuilderDocument(QObject):
         """Apply a model Fix (fix.apply(arch) -> a new Architecture) as one undoable edit."""
         after = fix.apply(self.arch)
         self._push(after, f"Fix: {fix.label}", shifts=fix_shifts(fix, len(after.layers)))
+
+
+def _sharing_copy(arch: Architecture, path: Path) -> tuple[Architecture, LayerSpec]:
+    """A copy of arch in which the block at path and its containers are new objects (to be edited) and
+    every other block is shared with arch (documents never edit a block in place) -> (copy, that block).
+    One keystroke in ResNet-56 copies 3 blocks, not 199."""
+    after = dataclasses.replace(arch, layers=list(arch.layers))
+    lane = after.layers
+    for depth in range(0, len(path) - 1, 2):
+        container = lane[path[depth]]
+        lane[path[depth]] = container = LayerSpec(container.type, dict(container.params),
+                                                  [list(blocks) for blocks in container.lanes])
+        lane = container.lanes[path[depth + 1]]
+    block = lane[path[-1]]
+    lane[path[-1]] = block = LayerSpec(block.type, dict(block.params), block.lanes)
+    return after, block
 
 
 def fix_shifts(fix, top_count: int) -> tuple[Shift, ...]:
