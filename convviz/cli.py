@@ -89,6 +89,9 @@ def _add_train(sub) -> None:
     p.add_argument("--save-weights", help="write the trained weights to this .npz")
     p.add_argument("--checkpoint", help="write a checkpoint here after every epoch and on stop")
     p.add_argument("--resume", help="continue from this checkpoint, with its settings (--epochs and --max-steps still apply)")
+    p.add_argument("--health", metavar="FILE.csv", help="write each layer's training health to this CSV table "
+                   "(update/weight ratio, ReLU units that never fire, weight and gradient percentiles, hints)")
+    p.add_argument("--health-rate", type=float, default=1.0, help="health samples per second of training (default 1)")
     p.add_argument("--json", action="store_true", help="end with one line of JSON results")
     p.set_defaults(run=_train)
 

@@ -1,8 +1,8 @@
 """`convviz train`: train in the terminal with a progress bar per epoch and a summary line per epoch.
 
 Exit status: 0 when training completed or reached --max-steps, 1 for bad input (nothing is written)
-or a diverged run, 130 when stopped with Ctrl-C (after the current step; the checkpoint is written
-if one was named).
+or a diverged run, 130 when stopped with Ctrl-C (after the current step; the checkpoint and the
+health table are written if they were named).
 """
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from ..data import ImageFolder, find_cifar10, load_cifar10, load_data, searched_
 from ..model import infer
 from ..model.presets import resolve_net
 from .config import TrainConfig
-from .events import DivergedEvent, EpochEvent, FinishedEvent, StepEvent
+from .events import DivergedEvent, EpochEvent, FinishedEvent, HealthEvent, StepEvent
+from .health import write_health
 from .trainer import Trainer
 
 EXIT_STATUS = {"completed": 0, "max_steps": 0, "stopped": 130, "diverged": 1}
@@ -44,7 +45,7 @@ def train_command(args) -> int:
 def prepare(args) -> Trainer:
     """Check every flag, load the architecture and the data and build the trainer; writes nothing.
     Raises ValueError (or a subclass) with a message for the user. Expands ~ in the path flags."""
-    for flag in ("data", "init_weights", "save_weights", "checkpoint", "resume"):
+    for flag in ("data", "init_weights", "save_weights", "checkpoint", "resume", "health"):
         if getattr(args, flag):
             setattr(args, flag, str(Path(getattr(args, flag)).expanduser()))
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
@@ -54,14 +55,18 @@ def prepare(args) -> Trainer:
     problems = config.problems()
     if args.resume and args.init_weights:
         problems.append("--resume and --init-weights cannot be used together: a checkpoint holds its own weights")
-    for flag, value in (("--save-weights", args.save_weights), ("--checkpoint", args.checkpoint)):
+    if not args.health_rate > 0:
+        problems.append(f"--health-rate must be above 0 samples per second, got {args.health_rate}")
+    for flag, value in (("--save-weights", args.save_weights), ("--checkpoint", args.checkpoint),
+                        ("--health", args.health)):
         if not value:
             continue
         folder = Path(value).resolve().parent
         if not folder.is_dir():
             problems.append(f"{flag} {value}: the folder {folder} does not exist")
         elif Path(value).is_dir():
-            problems.append(f"{flag} {value} is a folder: give a file name such as {Path(value) / 'run.npz'}")
+            example = Path(value) / ("health.csv" if flag == "--health" else "run.npz")
+            problems.append(f"{flag} {value} is a folder: give a file name such as {example}")
         elif not os.access(folder, os.W_OK | os.X_OK):  # found now, not after the training
             problems.append(f"{flag} {value}: the folder {folder} is not writable")
     for flag, value in (("--init-weights", args.init_weights), ("--resume", args.resume)):
@@ -78,8 +83,11 @@ def prepare(args) -> Trainer:
     if args.resume:
         trainer = Trainer.from_checkpoint(args.resume, data, arch)
         trainer.config.epochs, trainer.config.max_steps = args.epochs, args.max_steps
-        return trainer
-    return Trainer(arch, data, config, init_weights=args.init_weights)
+    else:
+        trainer = Trainer(arch, data, config, init_weights=args.init_weights)
+    if args.health:
+        trainer.watch_health(args.health_rate)
+    return trainer
 
 
 def _chosen_data(folder: str, arch):
@@ -118,17 +126,22 @@ def run(trainer: Trainer, args) -> int:
     started = time.perf_counter()
     finished = None
     changed = True  # since the checkpoint was last written (an epoch's end writes it)
+    health: list[HealthEvent] = []
     try:
         for event in trainer.run():
             if isinstance(event, StepEvent):
                 bar.update(event)
                 changed = True
+            elif isinstance(event, HealthEvent):
+                health.append(event)
             elif isinstance(event, EpochEvent):
                 bar.clear()
                 print(epoch_line(event, trainer.config.epochs), flush=True)
                 if args.checkpoint:
                     trainer.save_checkpoint(args.checkpoint)
                     changed = False
+                if args.health:
+                    write_health(args.health, health)
             elif isinstance(event, DivergedEvent):  # the weights were put back, the momentum reset
                 changed = True
                 bar.clear()
@@ -150,6 +163,11 @@ def run(trainer: Trainer, args) -> int:
     if args.save_weights:
         trainer.net.save_weights(args.save_weights)
         print(f"Weights written to {args.save_weights}", file=sys.stderr)
+    if args.health:
+        write_health(args.health, health)
+        hints = health[-1].hints if health else []
+        print(f"Health written to {args.health} ({len(health)} samples)" + "".join(f"\n  {h}" for h in hints),
+              file=sys.stderr)
     seconds = time.perf_counter() - started
     print(f"{finished.reason.replace('_', ' ')}: {finished.steps} steps, {finished.epochs} epochs, "
           f"{seconds:.1f} s, {trainer.images_per_second:.0f} images/s", file=sys.stderr)
@@ -162,7 +180,7 @@ def run(trainer: Trainer, args) -> int:
             last["train_loss"], last["train_accuracy"] = totals["loss"] / totals["images"], totals["correct"] / totals["images"]
         print(json.dumps({**last, "images_per_second": trainer.images_per_second, "epochs": finished.epochs,
                           "steps": finished.steps, "reason": finished.reason, "seconds": seconds,
-                          "checkpoint": args.checkpoint, "weights": args.save_weights}))
+                          "checkpoint": args.checkpoint, "weights": args.save_weights, "health": args.health}))
     return EXIT_STATUS[finished.reason]
 
 
