@@ -1,4 +1,4 @@
-"""The command line: convviz {summary, train, explain, export, download, bench, gui}. Each command is a thin
+"""The command line: convviz {summary, train, check, explain, export, download, bench, gui}. Each command is a thin
 wrapper over the package that does the work; every handler returns the exit status."""
 from __future__ import annotations
 
@@ -31,6 +31,12 @@ def _train(args) -> int:
     from .training.command import train_command
 
     return train_command(args)
+
+
+def _check(args) -> int:
+    from .training.command import check_command
+
+    return check_command(args)
 
 
 def _explain(args) -> int:
@@ -96,6 +102,17 @@ def _add_train(sub) -> None:
     p.set_defaults(run=_train)
 
 
+def _add_check(sub) -> None:
+    p = sub.add_parser("check", help="sanity checks before training: the initial loss against ln C, overfitting 20 "
+                                     "images, a numerical gradient check (exit 0 when all pass)")
+    p.add_argument("net", help="architecture JSON file or preset name")
+    p.add_argument("--data", help="folder holding CIFAR-10, or an image folder (default: search for CIFAR-10)")
+    p.add_argument("--weights", help="gradient-check these weights (.npz) instead of the untrained network")
+    p.add_argument("--seed", type=int, default=0, help="initialisation and choice of images")
+    p.add_argument("--json", action="store_true", help="end with one line of JSON results")
+    p.set_defaults(run=_check)
+
+
 def _add_explain(sub) -> None:
     from .interpret.catalogue import METHODS
 
@@ -132,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=_summary)
     _add_train(sub)
+    _add_check(sub)
     _add_explain(sub)
     p = sub.add_parser("export", help="write a network as a standalone PyTorch file or an ONNX model")
     p.add_argument("net", help="architecture JSON file or preset name")

@@ -226,3 +226,56 @@ def bar_text(e: StepEvent, epochs: int, width: int = BAR_WIDTH) -> str:
     filled = width * done // e.batches_per_epoch
     return (f"epoch {e.epoch + 1}/{epochs} [{'#' * filled}{'.' * (width - filled)}] {done}/{e.batches_per_epoch} "
             f"loss {e.loss:.4f} acc {100 * e.accuracy:5.1f}% lr {e.lr:.3g} {e.images_per_second:.0f} img/s")
+
+
+def check_command(args) -> int:
+    """Run `convviz check` (cli._add_check): the three sanity checks, a line each (the gradient check's
+    followed by its error per layer, indented) -> 0 when all pass, 1 when one fails or the input is
+    unusable, 130 on Ctrl-C."""
+    from ..engine import Network
+    from .sanity import SanityChecks
+
+    try:
+        if args.data:
+            args.data = str(Path(args.data).expanduser())
+        if args.seed < 0:
+            raise UsageError(f"--seed must be 0 or more, got {args.seed}")
+        if args.weights and not Path(args.weights).expanduser().is_file():
+            raise UsageError(f"--weights {args.weights}: no such file")
+        arch = resolve_net(args.net)
+        inference = infer(arch)
+        if not inference.valid:
+            raise UsageError(f"{args.net} is not a valid network: {inference.errors[0].message} "
+                             f"(see `convviz summary {args.net}`)")
+        data = _chosen_data(args.data, arch) if args.data else _find_data()
+        checks = SanityChecks(arch, data, seed=args.seed)
+        state = None
+        if args.weights:
+            net = Network(arch)
+            net.load_weights(Path(args.weights).expanduser())
+            state = net.state()
+    except (ValueError, OSError) as e:
+        print(f"convviz check: error: {e}", file=sys.stderr)
+        return 1
+    live = sys.stderr.isatty()
+
+    def report(fraction: float, text: str) -> None:
+        if live:
+            sys.stderr.write(f"\r\033[K{fraction:4.0%} {text}")
+            sys.stderr.flush()
+
+    try:
+        results = checks.run(state, report)
+    except KeyboardInterrupt:
+        print("\nStopped.", file=sys.stderr)
+        return 130
+    finally:
+        if live:
+            sys.stderr.write("\r\033[K")
+    for result in results:
+        print(result, flush=True)
+        for label, title, error in result.layers:
+            print(f"  block {label} ({title}): relative error {error:.1e}")
+    if args.json:
+        print(json.dumps({r.name: {"passed": r.passed, **r.numbers} for r in results}))
+    return 0 if all(r.passed for r in results) else 1
