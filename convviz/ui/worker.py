@@ -18,7 +18,7 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
 
-from ..training import DivergedEvent, EpochEvent, FinishedEvent, SnapshotEvent, StepEvent
+from ..training import DivergedEvent, EpochEvent, FinishedEvent, HealthEvent, SnapshotEvent, StepEvent
 
 STEP_EMITS_PER_SECOND = 4.0  # the curves and status redraw twice a second: more would be wasted
 
@@ -45,6 +45,7 @@ class TrainingWorker(QObject):
     steps = Signal(object)
     epoch = Signal(object)
     snapshot = Signal(object)
+    health = Signal(object)
     diverged = Signal(object)
     finished = Signal(object)
     failed = Signal(str)
@@ -119,6 +120,8 @@ class TrainingWorker(QObject):
                 pending, last_emit = [], time.monotonic()
             if isinstance(event, SnapshotEvent):
                 self.snapshot.emit(event)
+            elif isinstance(event, HealthEvent):
+                self.health.emit(event)
             elif isinstance(event, EpochEvent):
                 self.epoch.emit(event)
             elif isinstance(event, DivergedEvent):

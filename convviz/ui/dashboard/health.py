@@ -1,0 +1,211 @@
+"""Training health while it trains (training.health): per layer with parameters, the update / weight
+ratio over steps (log scale, with the notes' 1e-3 rule of thumb), the share of each ReLU's units that
+never fired, the percentile bands of one chosen layer's weights and gradients, and the hints in words."""
+from __future__ import annotations
+
+import html
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from ...training.health import DEAD_SHARE, FIRING_WINDOW, RULE_OF_THUMB, scientific
+from .style import ACCENT, BAD_CSS, GOOD_CSS, INFO, TEXT_DIM
+
+BAND_ALPHA = (60, 120)  # fill opacity of the outer (5-95) and inner (25-75) bands
+
+
+def _palette(count: int) -> list[tuple[int, int, int]]:
+    return [pg.intColor(i, hues=max(count, 1), values=1, maxValue=255, minValue=150).getRgb()[:3]
+            for i in range(count)]
+
+
+class _Bands:
+    """One plot's percentile bands over steps: a faint 5-95 fill, a stronger 25-75 fill, the median line."""
+
+    def __init__(self, plot: pg.PlotItem, colour):
+        pen = pg.mkPen(None)
+        self.curves = [plot.plot(pen=pen) for _ in range(4)]  # p5, p95, p25, p75
+        for (low, high), alpha in zip(((0, 1), (2, 3)), BAND_ALPHA):
+            plot.addItem(pg.FillBetweenItem(self.curves[low], self.curves[high], brush=pg.mkBrush(*colour, alpha)))
+        self.median = plot.plot(pen=pg.mkPen(colour, width=2), name="median")
+
+    def set_data(self, steps: np.ndarray, bands: np.ndarray) -> None:
+        """bands (samples, 5): the 5th, 25th, 50th, 75th and 95th percentiles."""
+        for curve, column in zip(self.curves, (0, 4, 1, 3)):
+            curve.setData(steps, bands[:, column])
+        self.median.setData(steps, bands[:, 2])
+
+
+class HealthView(QWidget):
+    """Keeps every HealthEvent of the run (add_health); refresh() draws when visible and changed.
+    Plot items are made once per network (when the first event names its layers)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.steps: list[int] = []
+        self.layers: list[tuple[str, str, str]] = []    # (key, label, title) of the layers in the events
+        self.ratios: dict[str, list[float]] = {}        # key -> per sample (layers with parameters)
+        self.never_fired: dict[str, list[float]] = {}   # key -> per sample (ReLUs)
+        self.weight_bands: dict[str, list[np.ndarray]] = {}
+        self.grad_bands: dict[str, list[np.ndarray]] = {}
+        self.latest = None
+        self._dirty = False
+        self._drawn_layer = None
+
+        self.summary = QLabel("Press Start to train; each layer's health appears here about once a second.")
+        self.summary.setStyleSheet(f"color: {TEXT_DIM};")
+        self.layer = QComboBox()
+        self.layer.setToolTip("The layer whose weight and gradient distributions are drawn below")
+        self.layer.currentIndexChanged.connect(self._layer_changed)
+        bar = QHBoxLayout()
+        bar.addWidget(self.summary, 1)
+        bar.addWidget(QLabel("Distributions of"))
+        bar.addWidget(self.layer)
+        self.hints = QLabel()
+        self.hints.setWordWrap(True)
+        self.hints.setTextFormat(Qt.TextFormat.RichText)
+
+        self.ratio_plot = pg.PlotWidget(title="Update / weight ratio per step")
+        self.ratio_plot.setLogMode(y=True)
+        self.ratio_plot.setLabel("bottom", "step")
+        self.ratio_plot.setLabel("left", "‖update‖ / ‖weights‖")
+        self.ratio_plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        guide = pg.InfiniteLine(pos=math.log10(RULE_OF_THUMB), angle=0, movable=False,
+                                pen=pg.mkPen(ACCENT, width=1.5, style=Qt.PenStyle.DashLine),
+                                label=f"rule of thumb {scientific(RULE_OF_THUMB)}",
+                                labelOpts={"position": 0.08, "color": ACCENT, "anchors": [(0, 1), (0, 1)]})
+        self.ratio_plot.addItem(guide)
+        self.fired_plot = pg.PlotWidget(title=f"ReLU units that never fired (over the last {FIRING_WINDOW} samples)")
+        self.fired_plot.setLabel("bottom", "step")
+        self.fired_plot.setLabel("left", "units", units="%")
+        self.fired_plot.setYRange(0, 100)
+        self.fired_plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.fired_plot.addItem(pg.InfiniteLine(pos=100 * DEAD_SHARE, angle=0, movable=False,
+                                                pen=pg.mkPen(BAD_CSS, width=1, style=Qt.PenStyle.DashLine)))
+        self.weight_plot = pg.PlotWidget(title="Weights: percentiles 5-95, 25-75, median")
+        self.grad_plot = pg.PlotWidget(title="Gradients: percentiles 5-95, 25-75, median")
+        for plot in (self.weight_plot, self.grad_plot):
+            plot.setLabel("bottom", "step")
+        for plot in (self.ratio_plot, self.fired_plot, self.weight_plot, self.grad_plot):
+            plot.setClipToView(True)
+            plot.setDownsampling(auto=True, mode="peak")
+            plot.setMinimumSize(200, 150)
+        self.weight_bands_item = _Bands(self.weight_plot.getPlotItem(), INFO)
+        self.grad_bands_item = _Bands(self.grad_plot.getPlotItem(), ACCENT)
+        self._ratio_items: dict[str, pg.PlotDataItem] = {}
+        self._fired_items: dict[str, pg.PlotDataItem] = {}
+
+        grid = QGridLayout()
+        grid.addWidget(self.ratio_plot, 0, 0)
+        grid.addWidget(self.fired_plot, 0, 1)
+        grid.addWidget(self.weight_plot, 1, 0)
+        grid.addWidget(self.grad_plot, 1, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(bar)
+        layout.addWidget(self.hints)
+        layout.addLayout(grid, 1)
+        self._show_hints([])
+
+    # ---- data ----
+    def clear(self) -> None:
+        """Forget the samples (a new run); the items stay until the next run's layers differ."""
+        self.steps.clear()
+        for table in (self.ratios, self.never_fired, self.weight_bands, self.grad_bands):
+            for series in table.values():
+                series.clear()
+        self.latest = None
+        self.summary.setText("Waiting for the first health sample of this run…")
+        self._show_hints([])
+        self._dirty = True
+
+    def add_health(self, event) -> None:
+        """A HealthEvent (after the step it measured)."""
+        layers = [(layer.key, layer.label, layer.title) for layer in event.layers]
+        if layers != self.layers:
+            self._rebuild(event)
+        self.steps.append(event.step)
+        for layer in event.layers:
+            if layer.update_ratio is not None:
+                self.ratios[layer.key].append(layer.update_ratio)
+                self.weight_bands[layer.key].append(layer.weight_bands)
+                self.grad_bands[layer.key].append(layer.grad_bands)
+            if layer.never_fired is not None:
+                self.never_fired[layer.key].append(100 * layer.never_fired)
+        self.latest = event
+        self._dirty = True
+
+    def _rebuild(self, event) -> None:
+        """New layers: make the curves and the layer choices again (once per network)."""
+        self.layers = [(layer.key, layer.label, layer.title) for layer in event.layers]
+        weighted = [layer for layer in event.layers if layer.update_ratio is not None]
+        rectifiers = [layer for layer in event.layers if layer.never_fired is not None]
+        self.steps.clear()
+        self.ratios = {layer.key: [] for layer in weighted}
+        self.weight_bands = {layer.key: [] for layer in weighted}
+        self.grad_bands = {layer.key: [] for layer in weighted}
+        self.never_fired = {layer.key: [] for layer in rectifiers}
+        for plot, items in ((self.ratio_plot, self._ratio_items), (self.fired_plot, self._fired_items)):
+            for item in items.values():
+                plot.removeItem(item)
+            items.clear()
+        for layer, colour in zip(weighted, _palette(len(weighted))):
+            self._ratio_items[layer.key] = self.ratio_plot.plot(pen=pg.mkPen(colour, width=1.5),
+                                                                name=f"{layer.label} {layer.title}")
+        for layer, colour in zip(rectifiers, _palette(len(rectifiers))):
+            self._fired_items[layer.key] = self.fired_plot.plot(pen=pg.mkPen(colour, width=1.5),
+                                                                name=f"{layer.label} {layer.title}")
+        self.layer.blockSignals(True)
+        self.layer.clear()
+        for layer in weighted:
+            self.layer.addItem(f"block {layer.label} ({layer.title})", layer.key)
+        self.layer.blockSignals(False)
+        self._drawn_layer = None
+
+    def _layer_changed(self) -> None:
+        self._dirty = True
+        self.refresh(force=True)
+
+    # ---- drawing ----
+    def refresh(self, force: bool = False) -> None:
+        if not self._dirty or not (force or self.isVisible()):
+            return
+        self._dirty = False
+        steps = np.asarray(self.steps, float)
+        for key, item in self._ratio_items.items():
+            ratios = np.asarray(self.ratios[key], float)
+            item.setData(steps[:len(ratios)], np.where(ratios > 0, ratios, np.nan), connect="finite")
+        for key, item in self._fired_items.items():
+            item.setData(steps[:len(self.never_fired[key])], np.asarray(self.never_fired[key], float))
+        key = self.layer.currentData()
+        if key is not None and self.weight_bands.get(key):
+            n = len(self.weight_bands[key])
+            self.weight_bands_item.set_data(steps[:n], np.asarray(self.weight_bands[key]))
+            self.grad_bands_item.set_data(steps[:n], np.asarray(self.grad_bands[key]))
+        elif key is None or not self.steps:
+            for bands in (self.weight_bands_item, self.grad_bands_item):
+                bands.set_data(np.zeros(0), np.zeros((0, 5)))
+        if key != self._drawn_layer:
+            self._drawn_layer = key
+            title = self.layer.currentText()
+            self.weight_plot.setTitle(f"Weights of {title}: percentiles 5-95, 25-75, median" if title else
+                                      "Weights: percentiles 5-95, 25-75, median")
+            self.grad_plot.setTitle(f"Gradients of {title}: percentiles 5-95, 25-75, median" if title else
+                                    "Gradients: percentiles 5-95, 25-75, median")
+        e = self.latest
+        if e is not None:
+            self.summary.setText(f"Health at step {e.step:,} ({len(self.steps)} samples)")
+            self._show_hints(e.hints)
+
+    def _show_hints(self, hints: list[str]) -> None:
+        if self.latest is None:
+            text = ""
+        elif hints:
+            text = "".join(f"<div style='color:{BAD_CSS}'>⚠ {html.escape(hint)}</div>" for hint in hints)
+        else:
+            text = f"<span style='color:{GOOD_CSS}'>✓ Every layer looks healthy.</span>"
+        if self.hints.text() != text:
+            self.hints.setText(text)
+        self.hints.setVisible(bool(text))
