@@ -128,3 +128,48 @@ def test_the_sanity_panel_stops_on_shutdown_and_says_why_it_cannot_run(qtbot, sm
     qtbot.addWidget(refused)
     refused.run()
     assert refused.status.text() == "Cannot run the checks: build a network in the builder first" and not refused.busy()
+
+
+@pytest.fixture
+def dashboard(qtbot, small_data, started_threads):
+    from convviz.ui.dashboard import TrainDashboard
+
+    dash = TrainDashboard(autoload=False)
+    qtbot.addWidget(dash)
+    dash.resize(1280, 800)
+    dash.show()
+    dash.messages = []
+    dash.show_error = lambda title, text: dash.messages.append((title, text))
+    dash.set_data(small_data)
+    dash.set_architecture(tiny_arch())
+    dash.settings.batch_size.setValue(25)
+    dash.settings.val_split.setValue(50)
+    dash.settings.epochs.setValue(1)
+    yield dash
+    dash.shutdown()
+
+
+def test_the_dashboard_shows_health_while_training_and_runs_the_checks(qtbot, dashboard, monkeypatch):
+    dash = dashboard
+    monkeypatch.setattr(HealthView, "rate", 1e9)  # a sample after every step
+    dash.views.setCurrentWidget(dash.health)
+    with qtbot.waitSignal(dash.runFinished, timeout=WAIT):
+        dash.start()
+    assert dash.health.steps == list(range(1, 11)) and not dash.messages
+    dash.refresh_views(force=True)
+    assert list(dash.health._ratio_items["0"].xData) == list(range(1, 11))
+    assert dash.health.summary.text() == "Health at step 10 (10 samples)"
+
+    assert dash.sanity.button.isEnabled(), dash.sanity.button.toolTip()
+    dash.sanity.button.click()
+    qtbot.waitUntil(lambda: not dash.sanity.busy(), timeout=WAIT)
+    assert [r.passed for r in dash.sanity.results] == [True] * 3
+    assert "the current weights" in dash.sanity.results[2].line  # the run's network, which holds still
+
+    dash.settings.epochs.setValue(50)
+    dash.start()
+    assert not dash.sanity.button.isEnabled() and dash.sanity.button.toolTip() == "Pause or stop training first."
+    qtbot.waitUntil(lambda: len(dash.health.steps) >= 1, timeout=WAIT)
+    assert dash.health.steps[0] == 1, "a new run starts a new health record"
+    with qtbot.waitSignal(dash.runFinished, timeout=WAIT):
+        dash.stop()

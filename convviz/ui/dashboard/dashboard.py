@@ -1,5 +1,5 @@
-"""The Train tab: data, settings and controls on the left; live views (curves, filters, activations,
-predictions, confusion matrix) on the right. Training runs in a QThread (ui.worker); this widget
+"""The Train tab: data, settings, controls and sanity checks on the left; live views (curves, filters,
+activations, predictions, confusion matrix, health) on the right. Training runs in a QThread (ui.worker); this widget
 steers it (pause and stop through the worker, live hyperparameters and the probe image through the
 trainer's thread-safe methods) and draws what the events carry, at a bounded rate."""
 from __future__ import annotations
@@ -23,8 +23,10 @@ from .confusion import ConfusionView
 from .curves import CurvesView
 from .data_panel import DataPanel
 from .filters import FiltersView
+from .health import HealthView
 from .predictions import PredictionsView
 from .probe import ProbeJobs
+from .sanity_panel import SanityPanel
 from .settings import SettingsPanel
 from .style import BAD_CSS, GROUP_CSS, configure_pyqtgraph
 
@@ -39,6 +41,11 @@ def _duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def _watching_health(trainer, rate: float):
+    trainer.watch_health(rate)
+    return trainer
 
 
 def layer_titles(net) -> dict[str, str]:
@@ -138,9 +145,10 @@ class TrainDashboard(QWidget):
         self.message.setWordWrap(True)
         form.addRow(self.message)
 
+        self.sanity = SanityPanel(self._sanity_inputs)
         side = QWidget()
         side_layout = QVBoxLayout(side)
-        for w in (self.data_panel, self.settings, controls, status):
+        for w in (self.data_panel, self.settings, controls, status, self.sanity):
             side_layout.addWidget(w)
         side_layout.addStretch(1)
         side_scroll = QScrollArea()
@@ -161,12 +169,14 @@ class TrainDashboard(QWidget):
         self.probe_jobs.idle.connect(self._update_controls)
         self.predictions = PredictionsView()
         self.confusion = ConfusionView()
+        self.health = HealthView()
         self.views = QTabWidget()
         self.views.addTab(self.curves, "Curves")
         self.views.addTab(self.filters, "Filters")
         self.views.addTab(self.activations, "Activations")
         self.views.addTab(self.predictions, "Predictions")
         self.views.addTab(self.confusion, "Confusion matrix")
+        self.views.addTab(self.health, "Health")
         self.views.setMinimumSize(400, 300)  # the views squeeze rather than force a wide window
         self.views.currentChanged.connect(lambda _: self.refresh_views(force=True))
 
@@ -269,6 +279,8 @@ class TrainDashboard(QWidget):
                                     and self._load is None)
         self.settings.set_running(running)
         self.data_panel.setEnabled(not running)
+        self.sanity.set_blocker("Pause or stop training first." if running and not paused else
+                                self.network_blocker() if self.data is not None else "Load the data first (Data, above).")
 
     # ---- controls ----
     def start(self) -> None:
@@ -292,16 +304,19 @@ class TrainDashboard(QWidget):
             self.curves.clear()
             self.filters.clear()
             self.activations.clear()
+            self.health.clear()
             self._epoch_seconds = []
         self.trainer = None
         self._last_step = None
         self._steps_at_save = 0
         self._pause_requested = self._paused = False
-        worker = TrainingWorker(make)
+        rate = self.health.rate
+        worker = TrainingWorker(lambda: _watching_health(make(), rate))  # from its first step
         worker.ready.connect(self._on_ready)
         worker.paused.connect(self._on_paused)
         worker.steps.connect(self._on_steps)
         worker.snapshot.connect(self._on_snapshot)
+        worker.health.connect(self.health.add_health)
         worker.epoch.connect(self._on_epoch)
         worker.diverged.connect(self._on_diverged)
         worker.finished.connect(self._on_finished)
@@ -469,6 +484,17 @@ class TrainDashboard(QWidget):
             self._drawn_at[view] = now
             view.refresh(force=force)
 
+    def _sanity_inputs(self) -> tuple:
+        """(architecture, data, weights or None, seed) for the sanity checks: the builder's network, with the
+        weights of the last run when it trained that network and holds still (a copy)."""
+        blocker = self.network_blocker() if self.data is not None else "Load the data first (Data, above)."
+        if blocker:
+            raise ValueError(blocker)
+        trainer = self.idle_trainer()
+        same = trainer is not None and trainer.arch.to_dict() == self.arch.to_dict()
+        state = {k: a.copy() for k, a in trainer.net.state().items()} if same else None
+        return self.arch.copy(), self.data, state, self.settings.config().seed
+
     # ---- checkpoints ----
     def save_checkpoint(self, path=None) -> bool:
         """Write the current run to path (asked for when None); only while paused or stopped."""
@@ -568,4 +594,5 @@ class TrainDashboard(QWidget):
             self._load.wait()
             self._load = None
         self.probe_jobs.shutdown()
+        self.sanity.shutdown()
         self.data_panel.shutdown()

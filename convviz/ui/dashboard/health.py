@@ -41,7 +41,10 @@ class _Bands:
 
 class HealthView(QWidget):
     """Keeps every HealthEvent of the run (add_health); refresh() draws when visible and changed.
-    Plot items are made once per network (when the first event names its layers)."""
+    Plot items are made once per network (when the first event names its layers). rate: the health
+    samples per second the dashboard asks a run for (Trainer.watch_health)."""
+
+    rate = 1.0
 
     def __init__(self, parent=None):
         super().__init__(parent)
