@@ -68,7 +68,7 @@ def test_the_view_draws_every_layer_and_the_chosen_layers_bands(view, small_data
     view.layer.setCurrentIndex(2)  # FC: its bands replace the conv's at once
     _, median = view.grad_bands_item.median.getData()
     np.testing.assert_allclose(median, [e.layers[-1].grad_bands[2] for e in events])
-    assert view.grad_plot.getPlotItem().titleLabel.text.startswith("Gradients of block 5 (FC)")
+    assert view.grad_plot.getPlotItem().titleLabel.text == "Gradients of block 5 (FC)"
     assert view.summary.text() == f"Health at step {events[-1].step} (6 samples)"
     assert "Every layer looks healthy" in view.hints.text()
 
@@ -88,6 +88,9 @@ def test_hints_are_shown_and_a_hidden_view_is_not_drawn(view, small_data):
     view.refresh()
     assert len(view._ratio_items["0"].xData) == 2
     assert "80% of its units never fired" in view.hints.text() and "healthy" not in view.hints.text()
+    view.add_health(dataclasses.replace(events[0], step=3))  # healthy again: the warning stays, with its steps
+    view.refresh()
+    assert view.hints.text().index("Every layer looks healthy now") < view.hints.text().index(f"Steps 2–2: {hint}")
     view.clear()
     view.refresh()
     assert view.steps == [] and not view.hints.isVisible() and view._ratio_items["0"].xData is None  # pyqtgraph: empty

@@ -12,9 +12,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ...training.health import DEAD_SHARE, FIRING_WINDOW, RULE_OF_THUMB, scientific
-from .style import ACCENT, BAD_CSS, GOOD_CSS, INFO, TEXT_DIM
+from .style import ACCENT, BAD_CSS, GOOD_CSS, INFO, TEXT_DIM, WARN_CSS
 
 BAND_ALPHA = (60, 120)  # fill opacity of the outer (5-95) and inner (25-75) bands
+RATIO_RANGE = (1e-5, 3.0)  # the ratio plot's y range (zoomable): decades around the rule of thumb
 
 
 def _palette(count: int) -> list[tuple[int, int, int]]:
@@ -61,6 +62,7 @@ class HealthView(QWidget):
         self.summary = QLabel("Press Start to train; each layer's health appears here about once a second.")
         self.summary.setStyleSheet(f"color: {TEXT_DIM};")
         self.layer = QComboBox()
+        self.layer.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.layer.setToolTip("The layer whose weight and gradient distributions are drawn below")
         self.layer.currentIndexChanged.connect(self._layer_changed)
         bar = QHBoxLayout()
@@ -70,26 +72,28 @@ class HealthView(QWidget):
         self.hints = QLabel()
         self.hints.setWordWrap(True)
         self.hints.setTextFormat(Qt.TextFormat.RichText)
+        self._hint_spans: dict[str, list] = {}  # layer key -> [first step, last step, hint] of its latest hint
 
-        self.ratio_plot = pg.PlotWidget(title="Update / weight ratio per step")
+        self.ratio_plot = pg.PlotWidget(title="‖update‖ / ‖weights‖ per step")
         self.ratio_plot.setLogMode(y=True)
         self.ratio_plot.setLabel("bottom", "step")
-        self.ratio_plot.setLabel("left", "‖update‖ / ‖weights‖")
-        self.ratio_plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
+        self.ratio_plot.getAxis("left").enableAutoSIPrefix(False)
+        self.ratio_plot.setYRange(*np.log10(RATIO_RANGE), padding=0)
+        self.ratio_plot.enableAutoRange(y=False)
+        self.ratio_plot.addLegend(offset=(-10, -10), labelTextSize="8pt")  # bottom right: ratios sit higher
         guide = pg.InfiniteLine(pos=math.log10(RULE_OF_THUMB), angle=0, movable=False,
                                 pen=pg.mkPen(ACCENT, width=1.5, style=Qt.PenStyle.DashLine),
                                 label=f"rule of thumb {scientific(RULE_OF_THUMB)}",
-                                labelOpts={"position": 0.08, "color": ACCENT, "anchors": [(0, 1), (0, 1)]})
+                                labelOpts={"position": 0.45, "color": ACCENT, "anchors": [(0, 1), (0, 1)]})
         self.ratio_plot.addItem(guide)
-        self.fired_plot = pg.PlotWidget(title=f"ReLU units that never fired (over the last {FIRING_WINDOW} samples)")
+        self.fired_plot = pg.PlotWidget(title="ReLU units that never fire (%)")
         self.fired_plot.setLabel("bottom", "step")
-        self.fired_plot.setLabel("left", "units", units="%")
         self.fired_plot.setYRange(0, 100)
         self.fired_plot.addLegend(offset=(-10, 10), labelTextSize="8pt")
         self.fired_plot.addItem(pg.InfiniteLine(pos=100 * DEAD_SHARE, angle=0, movable=False,
                                                 pen=pg.mkPen(BAD_CSS, width=1, style=Qt.PenStyle.DashLine)))
-        self.weight_plot = pg.PlotWidget(title="Weights: percentiles 5-95, 25-75, median")
-        self.grad_plot = pg.PlotWidget(title="Gradients: percentiles 5-95, 25-75, median")
+        self.weight_plot = pg.PlotWidget(title="Weights")
+        self.grad_plot = pg.PlotWidget(title="Gradients")
         for plot in (self.weight_plot, self.grad_plot):
             plot.setLabel("bottom", "step")
         for plot in (self.ratio_plot, self.fired_plot, self.weight_plot, self.grad_plot):
@@ -101,6 +105,11 @@ class HealthView(QWidget):
         self._ratio_items: dict[str, pg.PlotDataItem] = {}
         self._fired_items: dict[str, pg.PlotDataItem] = {}
 
+        legend = QLabel(f"Dashed: the rule of thumb ({scientific(RULE_OF_THUMB)}) and {DEAD_SHARE:.0%} of units silent. "
+                        f"A unit never fires when it is 0 for every image of the last {FIRING_WINDOW} samples. "
+                        "Bands: the 5th-95th and 25th-75th percentiles, line: the median.")
+        legend.setWordWrap(True)
+        legend.setStyleSheet(f"color: {TEXT_DIM};")
         grid = QGridLayout()
         grid.addWidget(self.ratio_plot, 0, 0)
         grid.addWidget(self.fired_plot, 0, 1)
@@ -110,7 +119,8 @@ class HealthView(QWidget):
         layout.addLayout(bar)
         layout.addWidget(self.hints)
         layout.addLayout(grid, 1)
-        self._show_hints([])
+        layout.addWidget(legend)
+        self._show_hints()
 
     # ---- data ----
     def clear(self) -> None:
@@ -120,8 +130,9 @@ class HealthView(QWidget):
             for series in table.values():
                 series.clear()
         self.latest = None
+        self._hint_spans.clear()
         self.summary.setText("Waiting for the first health sample of this run…")
-        self._show_hints([])
+        self._show_hints()
         self._dirty = True
 
     def add_health(self, event) -> None:
@@ -137,6 +148,10 @@ class HealthView(QWidget):
                 self.grad_bands[layer.key].append(layer.grad_bands)
             if layer.never_fired is not None:
                 self.never_fired[layer.key].append(100 * layer.never_fired)
+            if layer.hint:
+                span = self._hint_spans.get(layer.key)
+                continues = span is not None and span[1] == (self.steps[-2] if len(self.steps) > 1 else None)
+                self._hint_spans[layer.key] = [span[0] if continues else event.step, event.step, layer.hint]
         self.latest = event
         self._dirty = True
 
@@ -193,22 +208,27 @@ class HealthView(QWidget):
         if key != self._drawn_layer:
             self._drawn_layer = key
             title = self.layer.currentText()
-            self.weight_plot.setTitle(f"Weights of {title}: percentiles 5-95, 25-75, median" if title else
-                                      "Weights: percentiles 5-95, 25-75, median")
-            self.grad_plot.setTitle(f"Gradients of {title}: percentiles 5-95, 25-75, median" if title else
-                                    "Gradients: percentiles 5-95, 25-75, median")
+            self.weight_plot.setTitle(f"Weights of {title}" if title else "Weights")
+            self.grad_plot.setTitle(f"Gradients of {title}" if title else "Gradients")
         e = self.latest
         if e is not None:
             self.summary.setText(f"Health at step {e.step:,} ({len(self.steps)} samples)")
-            self._show_hints(e.hints)
+            self._show_hints()
 
-    def _show_hints(self, hints: list[str]) -> None:
+    def _show_hints(self) -> None:
+        """The latest sample's hints, then those of earlier steps that no longer hold (with their steps),
+        so a warning seen once stays in view."""
         if self.latest is None:
             text = ""
-        elif hints:
-            text = "".join(f"<div style='color:{BAD_CSS}'>⚠ {html.escape(hint)}</div>" for hint in hints)
         else:
-            text = f"<span style='color:{GOOD_CSS}'>✓ Every layer looks healthy.</span>"
+            now = [span for span in self._hint_spans.values() if span[1] == self.latest.step]
+            past = sorted((span for span in self._hint_spans.values() if span[1] != self.latest.step),
+                          key=lambda span: span[0])
+            text = "".join(f"<div style='color:{BAD_CSS}'>⚠ {html.escape(hint)}</div>" for _, _, hint in now)
+            if not now:
+                text = f"<div style='color:{GOOD_CSS}'>✓ Every layer looks healthy now.</div>"
+            text += "".join(f"<div style='color:{WARN_CSS}'>Steps {first:,}–{last:,}: {html.escape(hint)}</div>"
+                            for first, last, hint in past)
         if self.hints.text() != text:
             self.hints.setText(text)
         self.hints.setVisible(bool(text))
