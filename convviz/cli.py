@@ -1,5 +1,5 @@
-"""The command line: convviz {summary, train, check, explain, export, download, bench, gui}. Each command is a thin
-wrapper over the package that does the work; every handler returns the exit status."""
+"""The command line: convviz {summary, train, check, explain, export, convert, download, bench, gui}.
+Each command is a thin wrapper over the package that does the work; every handler returns the exit status."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +9,7 @@ from . import __version__
 from .engine import OPTIMIZERS  # loaded with the package anyway; the heavier subpackages load per command
 from .paths import missing_resources
 
-BENCH_SECTIONS = ("engine", "model", "data", "training", "interpret", "ui")
+BENCH_SECTIONS = ("engine", "model", "data", "training", "interpret", "lessons", "ui")
 WITHOUT_RESOURCES = {"download"}  # the commands that need no presets, icons or style sheet
 
 
@@ -43,6 +43,12 @@ def _explain(args) -> int:
     from .interpret.command import explain_command
 
     return explain_command(args)
+
+
+def _convert(args) -> int:
+    from .model.convert import convert_command
+
+    return convert_command(args)
 
 
 def _download(args) -> int:
@@ -158,6 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="a weights .npz for the network (convviz train --save-weights) or a "
                                      "checkpoint (its run's settings become the PyTorch file's defaults)")
     p.set_defaults(run=_export)
+    p = sub.add_parser("convert", help="turn every fc layer into the conv layer that computes the same numbers, "
+                                       "carrying trained weights over")
+    p.add_argument("net", help="architecture JSON file or preset name")
+    p.add_argument("--out", required=True, help="the converted architecture JSON to write")
+    p.add_argument("--weights", help="the trained weights .npz of NET (convviz train --save-weights)")
+    p.add_argument("--out-weights", help="where to write the converted weights .npz")
+    p.set_defaults(run=_convert)
     p = sub.add_parser("download", help="download CIFAR-10 with a progress bar")
     p.add_argument("--dir", help="folder to put it in (default: the app's data folder)")
     p.set_defaults(run=_download)

@@ -25,6 +25,7 @@ from .builder.style import icon
 from .dashboard import TrainDashboard
 from .explain import ExplainTab
 from .export_dialog import ExportDialog, Exporter
+from .lessons.window import Lessons
 
 DEFAULT_PRESET = "convnetjs"
 MAX_RECENT = 8
@@ -59,6 +60,7 @@ class MainWindow(QMainWindow):
         self._create_actions()
         self._create_menus()
         self._create_toolbar()
+        self.lessons = Lessons(self)  # the neuron explanation, Edit > Convert FC layers, the Slide tab
         self.validity = QLabel()
         self.statusBar().addPermanentWidget(self.validity)
 
@@ -364,6 +366,7 @@ class MainWindow(QMainWindow):
             return
         self.save_settings()
         self.explain.shutdown()  # cancels an explanation and waits for its thread
+        self.lessons.shutdown()
         self.dashboard.shutdown()  # stops a run and waits for the training and data threads
         self.exporter.wait()
         event.accept()
