@@ -138,7 +138,7 @@ def save_screenshots(dash: TrainDashboard, folder: Path, steps: int) -> list[Pat
 
 def save_broken_health(dash: TrainDashboard, folder: Path) -> tuple[Path, list[str]]:
     """Train BROKEN_STEPS steps at BROKEN_LR_FACTOR times the default learning rate and grab the Health
-    view near their end -> (the PNG path, the hints shown)."""
+    view near their end -> (the PNG path, the hints shown, earlier ones included)."""
     s = dash.settings
     s.max_steps.setValue(BROKEN_STEPS)
     s.lr.setValue(BROKEN_LR_FACTOR * default_lr(s.optimizer.currentData()))
@@ -149,7 +149,7 @@ def save_broken_health(dash: TrainDashboard, folder: Path) -> tuple[Path, list[s
     spin(lambda: False, 0.3)
     path = folder / "dashboard-health-lr-too-high.png"
     dash.window().grab().save(str(path))
-    hints = dash.health.latest.hints if dash.health.latest is not None else []
+    hints = [line for _, line in dash.health.hint_lines()]
     spin(lambda: not dash.running(), 600)
     s.lr.setValue(default_lr(s.optimizer.currentData()))
     return path, hints
@@ -206,5 +206,5 @@ def run(quick: bool = False) -> None:
           "(target >= 90%)")
     print(f"  screenshots while training: {', '.join(str(p) for p in shots)}")
     print(f"  Health view at {BROKEN_LR_FACTOR}x the default learning rate: {broken}; its hints:")
-    for hint in broken_hints or ["(none)"]:
+    for hint in broken_hints:
         print(f"    {hint}")

@@ -16,11 +16,37 @@ from .style import ACCENT, BAD_CSS, GOOD_CSS, INFO, TEXT_DIM, WARN_CSS
 
 BAND_ALPHA = (60, 120)  # fill opacity of the outer (5-95) and inner (25-75) bands
 RATIO_RANGE = (1e-5, 3.0)  # the ratio plot's y range (zoomable): decades around the rule of thumb
+MAX_POINTS = 400  # samples drawn per curve at most (evenly spread, the latest always): a long run stays cheap
+LEGEND_LAYERS = 10  # more layers than this are told apart by colour alone (first blue ... last red)
+DEPTH_COLOURS = pg.ColorMap([0.0, 0.5, 1.0], [(90, 160, 255), (120, 220, 120), (255, 110, 80)])
 
 
-def _palette(count: int) -> list[tuple[int, int, int]]:
-    return [pg.intColor(i, hues=max(count, 1), values=1, maxValue=255, minValue=150).getRgb()[:3]
-            for i in range(count)]
+def _palette(count: int) -> list:
+    """Colours from the first layer (blue) through green to the last (red)."""
+    return [DEPTH_COLOURS.map(i / max(count - 1, 1), mode="qcolor") for i in range(count)]
+
+
+def _shown(count: int) -> np.ndarray:
+    """Indices of the samples to draw: at most about MAX_POINTS, evenly spread, the last included."""
+    stride = -(-count // MAX_POINTS)
+    return np.unique(np.r_[np.arange(0, count, stride), count - 1]) if count else np.zeros(0, int)
+
+
+class _Rows:
+    """Rows appended one at a time to an array that doubles when full; rows() is a view of those written."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        self._array = np.full((64, *shape), np.nan)
+        self.count = 0
+
+    def append(self, row) -> None:
+        if self.count == len(self._array):
+            self._array = np.concatenate([self._array, np.full_like(self._array, np.nan)])
+        self._array[self.count] = row
+        self.count += 1
+
+    def rows(self) -> np.ndarray:
+        return self._array[:self.count]
 
 
 class _Bands:
@@ -29,14 +55,20 @@ class _Bands:
     def __init__(self, plot: pg.PlotItem, colour):
         pen = pg.mkPen(None)
         self.curves = [plot.plot(pen=pen) for _ in range(4)]  # p5, p95, p25, p75
+        self.fills = []
         for (low, high), alpha in zip(((0, 1), (2, 3)), BAND_ALPHA):
-            plot.addItem(pg.FillBetweenItem(self.curves[low], self.curves[high], brush=pg.mkBrush(*colour, alpha)))
+            self.fills.append(pg.FillBetweenItem(self.curves[low], self.curves[high], brush=pg.mkBrush(*colour, alpha)))
+            plot.addItem(self.fills[-1])
         self.median = plot.plot(pen=pg.mkPen(colour, width=2), name="median")
 
     def set_data(self, steps: np.ndarray, bands: np.ndarray) -> None:
         """bands (samples, 5): the 5th, 25th, 50th, 75th and 95th percentiles."""
         for curve, column in zip(self.curves, (0, 4, 1, 3)):
+            curve.blockSignals(True)  # each fill is redrawn once below, not after each of its curves
             curve.setData(steps, bands[:, column])
+            curve.blockSignals(False)
+        for fill in self.fills:
+            fill.updatePath()
         self.median.setData(steps, bands[:, 2])
 
 
@@ -51,10 +83,13 @@ class HealthView(QWidget):
         super().__init__(parent)
         self.steps: list[int] = []
         self.layers: list[tuple[str, str, str]] = []    # (key, label, title) of the layers in the events
-        self.ratios: dict[str, list[float]] = {}        # key -> per sample (layers with parameters)
-        self.never_fired: dict[str, list[float]] = {}   # key -> per sample (ReLUs)
-        self.weight_bands: dict[str, list[np.ndarray]] = {}
-        self.grad_bands: dict[str, list[np.ndarray]] = {}
+        # per sample: a column per layer with parameters (weighted) or per ReLU (rectifiers), in plan order
+        self.weighted: list[str] = []
+        self.rectifiers: list[str] = []
+        self.ratios = _Rows((0,))                       # (samples, weighted)
+        self.weight_bands = _Rows((0, 5))               # (samples, weighted, 5)
+        self.grad_bands = _Rows((0, 5))
+        self.never_fired = _Rows((0,))                  # (samples, rectifiers), in %
         self.latest = None
         self._dirty = False
         self._drawn_layer = None
@@ -106,6 +141,7 @@ class HealthView(QWidget):
         self._fired_items: dict[str, pg.PlotDataItem] = {}
 
         legend = QLabel(f"Dashed: the rule of thumb ({scientific(RULE_OF_THUMB)}) and {DEAD_SHARE:.0%} of units silent. "
+                        "Colours run from the first layer (blue) to the last (red). "
                         f"A unit never fires when it is 0 for every image of the last {FIRING_WINDOW} samples. "
                         "Bands: the 5th-95th and 25th-75th percentiles, line: the median.")
         legend.setWordWrap(True)
@@ -127,8 +163,7 @@ class HealthView(QWidget):
         """Forget the samples (a new run); the items stay until the next run's layers differ."""
         self.steps.clear()
         for table in (self.ratios, self.never_fired, self.weight_bands, self.grad_bands):
-            for series in table.values():
-                series.clear()
+            table.count = 0
         self.latest = None
         self._hint_spans.clear()
         self.summary.setText("Waiting for the first health sample of this run…")
@@ -141,13 +176,12 @@ class HealthView(QWidget):
         if layers != self.layers:
             self._rebuild(event)
         self.steps.append(event.step)
+        weighted = [layer for layer in event.layers if layer.update_ratio is not None]
+        self.ratios.append([layer.update_ratio for layer in weighted])
+        self.weight_bands.append([layer.weight_bands for layer in weighted])
+        self.grad_bands.append([layer.grad_bands for layer in weighted])
+        self.never_fired.append([100 * layer.never_fired for layer in event.layers if layer.never_fired is not None])
         for layer in event.layers:
-            if layer.update_ratio is not None:
-                self.ratios[layer.key].append(layer.update_ratio)
-                self.weight_bands[layer.key].append(layer.weight_bands)
-                self.grad_bands[layer.key].append(layer.grad_bands)
-            if layer.never_fired is not None:
-                self.never_fired[layer.key].append(100 * layer.never_fired)
             if layer.hint:
                 span = self._hint_spans.get(layer.key)
                 continues = span is not None and span[1] == (self.steps[-2] if len(self.steps) > 1 else None)
@@ -161,20 +195,21 @@ class HealthView(QWidget):
         weighted = [layer for layer in event.layers if layer.update_ratio is not None]
         rectifiers = [layer for layer in event.layers if layer.never_fired is not None]
         self.steps.clear()
-        self.ratios = {layer.key: [] for layer in weighted}
-        self.weight_bands = {layer.key: [] for layer in weighted}
-        self.grad_bands = {layer.key: [] for layer in weighted}
-        self.never_fired = {layer.key: [] for layer in rectifiers}
+        self.weighted = [layer.key for layer in weighted]
+        self.rectifiers = [layer.key for layer in rectifiers]
+        self.ratios, self.never_fired = _Rows((len(weighted),)), _Rows((len(rectifiers),))
+        self.weight_bands, self.grad_bands = _Rows((len(weighted), 5)), _Rows((len(weighted), 5))
         for plot, items in ((self.ratio_plot, self._ratio_items), (self.fired_plot, self._fired_items)):
             for item in items.values():
                 plot.removeItem(item)
             items.clear()
-        for layer, colour in zip(weighted, _palette(len(weighted))):
-            self._ratio_items[layer.key] = self.ratio_plot.plot(pen=pg.mkPen(colour, width=1.5),
-                                                                name=f"{layer.label} {layer.title}")
-        for layer, colour in zip(rectifiers, _palette(len(rectifiers))):
-            self._fired_items[layer.key] = self.fired_plot.plot(pen=pg.mkPen(colour, width=1.5),
-                                                                name=f"{layer.label} {layer.title}")
+        for plot, items, layers in ((self.ratio_plot, self._ratio_items, weighted),
+                                    (self.fired_plot, self._fired_items, rectifiers)):
+            named = len(layers) <= LEGEND_LAYERS
+            plot.getPlotItem().legend.setVisible(named)
+            for layer, colour in zip(layers, _palette(len(layers))):
+                items[layer.key] = plot.plot(pen=pg.mkPen(colour, width=1.5),
+                                             name=f"{layer.label} {layer.title}" if named else None)
         self.layer.blockSignals(True)
         self.layer.clear()
         for layer in weighted:
@@ -191,18 +226,21 @@ class HealthView(QWidget):
         if not self._dirty or not (force or self.isVisible()):
             return
         self._dirty = False
-        steps = np.asarray(self.steps, float)
-        for key, item in self._ratio_items.items():
-            ratios = np.asarray(self.ratios[key], float)
-            item.setData(steps[:len(ratios)], np.where(ratios > 0, ratios, np.nan), connect="finite")
-        for key, item in self._fired_items.items():
-            item.setData(steps[:len(self.never_fired[key])], np.asarray(self.never_fired[key], float))
+        shown = _shown(len(self.steps))
+        steps = np.asarray(self.steps, float)[shown]
+        ratios = self.ratios.rows()[shown]
+        ratios[~(ratios > 0)] = np.nan  # the log scale draws no 0 (a layer that did not move)
+        for column, key in enumerate(self.weighted):
+            self._ratio_items[key].setData(steps, ratios[:, column], connect="finite")
+        fired = self.never_fired.rows()[shown]
+        for column, key in enumerate(self.rectifiers):
+            self._fired_items[key].setData(steps, fired[:, column])
         key = self.layer.currentData()
-        if key is not None and self.weight_bands.get(key):
-            n = len(self.weight_bands[key])
-            self.weight_bands_item.set_data(steps[:n], np.asarray(self.weight_bands[key]))
-            self.grad_bands_item.set_data(steps[:n], np.asarray(self.grad_bands[key]))
-        elif key is None or not self.steps:
+        if key is not None and self.steps:
+            column = self.weighted.index(key)
+            self.weight_bands_item.set_data(steps, self.weight_bands.rows()[shown, column])
+            self.grad_bands_item.set_data(steps, self.grad_bands.rows()[shown, column])
+        else:
             for bands in (self.weight_bands_item, self.grad_bands_item):
                 bands.set_data(np.zeros(0), np.zeros((0, 5)))
         if key != self._drawn_layer:
@@ -215,20 +253,21 @@ class HealthView(QWidget):
             self.summary.setText(f"Health at step {e.step:,} ({len(self.steps)} samples)")
             self._show_hints()
 
-    def _show_hints(self) -> None:
-        """The latest sample's hints, then those of earlier steps that no longer hold (with their steps),
-        so a warning seen once stays in view."""
+    def hint_lines(self) -> list[tuple[str, str]]:
+        """What the hints say, as (state, sentence): ("now", hint) for the latest sample's, ("healthy", ...)
+        when it has none, then ("earlier", "Steps a–b: hint") for warnings that no longer hold, so a
+        warning seen once stays in view."""
         if self.latest is None:
-            text = ""
-        else:
-            now = [span for span in self._hint_spans.values() if span[1] == self.latest.step]
-            past = sorted((span for span in self._hint_spans.values() if span[1] != self.latest.step),
-                          key=lambda span: span[0])
-            text = "".join(f"<div style='color:{BAD_CSS}'>⚠ {html.escape(hint)}</div>" for _, _, hint in now)
-            if not now:
-                text = f"<div style='color:{GOOD_CSS}'>✓ Every layer looks healthy now.</div>"
-            text += "".join(f"<div style='color:{WARN_CSS}'>Steps {first:,}–{last:,}: {html.escape(hint)}</div>"
-                            for first, last, hint in past)
+            return []
+        now = [("now", hint) for _, last, hint in self._hint_spans.values() if last == self.latest.step]
+        past = sorted(span for span in self._hint_spans.values() if span[1] != self.latest.step)
+        return (now or [("healthy", "Every layer looks healthy now.")]) + [
+            ("earlier", f"Steps {first:,}–{last:,}: {hint}") for first, last, hint in past]
+
+    def _show_hints(self) -> None:
+        marks = {"now": (BAD_CSS, "⚠ "), "healthy": (GOOD_CSS, "✓ "), "earlier": (WARN_CSS, "")}
+        text = "".join(f"<div style='color:{marks[state][0]}'>{marks[state][1]}{html.escape(line)}</div>"
+                       for state, line in self.hint_lines())
         if self.hints.text() != text:
             self.hints.setText(text)
         self.hints.setVisible(bool(text))
