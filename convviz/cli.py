@@ -9,7 +9,7 @@ from . import __version__
 from .engine import OPTIMIZERS  # loaded with the package anyway; the heavier subpackages load per command
 from .paths import missing_resources
 
-BENCH_SECTIONS = ("engine", "model", "data", "training", "interpret", "lessons", "ui")
+BENCH_SECTIONS = ("engine", "model", "data", "training", "interpret", "lessons", "memory", "stop", "ui")
 WITHOUT_RESOURCES = {"download"}  # the commands that need no presets, icons or style sheet
 
 
@@ -24,7 +24,10 @@ class Parser(argparse.ArgumentParser):
 def _summary(args) -> int:
     from .model.summary import summary_command
 
-    return summary_command(args.net, as_json=args.json)
+    if args.batch is not None and args.batch < 1:
+        print(f"convviz summary: error: --batch must be at least 1, got {args.batch}", file=sys.stderr)
+        return 1
+    return summary_command(args.net, as_json=args.json, batch=args.batch)
 
 
 def _train(args) -> int:
@@ -153,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="print every layer's volume, parameters and cost, or the errors")
     p.add_argument("net", help="architecture JSON file or preset name")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--batch", type=int, metavar="N", help="also estimate the memory training takes at batch size N")
     p.set_defaults(run=_summary)
     _add_train(sub)
     _add_check(sub)

@@ -285,6 +285,16 @@ class LayerType:
         """Named numbers an element-wise layer's formula uses for output depth k."""
         return None
 
+    def cache_bytes(self, hp: dict, vol: Volume, out: Volume, itemsize: int) -> int:
+        """Bytes per image that forward, while training, keeps for backward (counting the input or output
+        when the cache holds that array); model.memory sums them. Default: a copy of the input."""
+        return vol.size * itemsize
+
+    def workspace_bytes(self, hp: dict, vol: Volume, out: Volume, itemsize: int) -> int:
+        """Bytes of scratch one batch chunk's forward or backward of this layer allocates beyond its
+        input, output and their gradients, whatever the batch size (model.memory adds the largest)."""
+        return 0
+
     def problem(self, hp: dict) -> tuple[str, dict] | None:
         """What makes these (individually valid) hyperparameters unusable together, with the
         hyperparameter values that fix it; None when they work."""
@@ -373,6 +383,20 @@ class Conv(LayerType):
         bias = float(params["bias"][k]) if "bias" in params else None
         result = float((window * weights).sum() + (bias or 0.0))
         return Recipe("dot", window, depths, rows, cols, result, padded, weights, bias)
+
+    def cache_bytes(self, hp, vol, out, itemsize):
+        """The padded input: with stride 1 kernels.pad_rows' extra rows for the last taps' wrap."""
+        p, wp = hp["pad"], vol.width + 2 * hp["pad"]
+        span = hp["dilation"] * (hp["size"] - 1)
+        rows = vol.height + 2 * p + (-(-span // wp) if hp["stride"] == 1 else 0)
+        return vol.depth * rows * wp * itemsize
+
+    def workspace_bytes(self, hp, vol, out, itemsize):
+        """Two groups of im2col columns (as many images' as fit kernels.GROUP_BYTES, at least one): backward
+        still holds the weight gradient's last group while the input gradient's first is made."""
+        wp = out.width + hp["dilation"] * (hp["size"] - 1) if hp["stride"] == 1 else out.width
+        image = vol.depth * hp["size"] ** 2 * out.height * wp * itemsize
+        return 2 * max(1, kernels.GROUP_BYTES // image) * image
 
     def problem(self, hp):
         k, g = hp["filters"], hp["groups"]
@@ -470,6 +494,11 @@ class MaxPool(_Pool):
     name, title = "maxpool", "Max pool"
     summary = "Keeps the largest value in each window, shrinking width and height; depth is unchanged."
 
+    def cache_bytes(self, hp, vol, out, itemsize):
+        """The window offset of each maximum: uint8 on the 2x2 stride-2 fast path, else int16."""
+        fast = hp["size"] == hp["stride"] == 2 and hp["pad"] == 0 and vol.width % 2 == vol.height % 2 == 0
+        return out.size * (1 if fast else 2)
+
     def torch_module(self, hp, vol):
         return "MaxPool2d", self._torch_kwargs(hp)
 
@@ -493,6 +522,9 @@ class MaxPool(_Pool):
 class AvgPool(_Pool):
     name, title = "avgpool", "Avg pool"
     summary = "Averages each window (zero padding counts), shrinking width and height; depth is unchanged."
+
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return 0
 
     def torch_module(self, hp, vol):
         return "AvgPool2d", self._torch_kwargs(hp)
@@ -538,6 +570,9 @@ class GlobalAvgPool(LayerType):
     def window(self, hp, vol):
         return max(vol.width, vol.height), 1
 
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return 0  # the input's shape only
+
     def torch_module(self, hp, vol):
         return "AdaptiveAvgPool2d", {"output_size": 1}
 
@@ -581,6 +616,9 @@ class LRN(LayerType):
 
     def terms(self, hp, params, buffers, k):
         return {"n": hp["size"], "alpha": hp["alpha"], "beta": hp["beta"], "k": hp["k"]}
+
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return 3 * vol.size * itemsize  # the input, the divisor's base and its power
 
     def torch_module(self, hp, vol):
         return "LocalResponseNorm", {"size": hp["size"], "alpha": hp["alpha"], "beta": hp["beta"], "k": hp["k"]}
@@ -637,6 +675,9 @@ class ReLU(LayerType):
     summary = "max(0, x) on every number: keeps positives, zeroes negatives."
     formula = "max(0, x)"
 
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return vol.size  # the mask x > 0, one byte a number
+
     def torch_module(self, hp, vol):
         return "ReLU", {}
 
@@ -678,6 +719,9 @@ class Tanh(LayerType):
     summary = "Squashes every number into (-1, 1)."
     formula = "tanh(x)"
 
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return out.size * itemsize  # its output
+
     def torch_module(self, hp, vol):
         return "Tanh", {}
 
@@ -696,6 +740,9 @@ class Sigmoid(LayerType):
     name, title, kind = "sigmoid", "Sigmoid", "activation"
     summary = "Squashes every number into (0, 1)."
     formula = "1 / (1 + e^-x)"
+
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return out.size * itemsize  # its output
 
     def torch_module(self, hp, vol):
         return "Sigmoid", {}
@@ -716,6 +763,9 @@ class Dropout(LayerType):
     summary = "While training, zeroes each number with probability rate (and rescales the rest); does nothing at evaluation."
     hypers = (Hyper("rate", float, 0.5, 0.0, 0.95, "probability of dropping a unit while training"),)
     formula = "x (at evaluation dropout passes every number)"
+
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return vol.size * itemsize if hp["rate"] > 0 else 0  # the scaled mask
 
     def torch_module(self, hp, vol):
         return "Dropout", {"p": hp["rate"]}
@@ -862,6 +912,9 @@ class Softmax(LayerType):
 
     def depth_reach(self, hp, k, depth):
         return range(depth)
+
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return out.size * itemsize  # the probabilities
 
     def torch_module(self, hp, vol):
         return "FlattenSoftmax", {}

@@ -6,6 +6,7 @@ import json
 import sys
 
 from ..engine.layers import CONTAINER_TYPES
+from . import memory
 from .inference import BYTES_PER_NUMBER, BlockInfo, Inference, Problem, infer
 from .presets import resolve_net
 from .sharing import parameter_sharing
@@ -149,8 +150,25 @@ def _size(v) -> int:
         return 0
 
 
-def summary_command(net: str, as_json: bool = False) -> int:
-    """Print the summary of a preset or JSON file; 0 when the network is valid, 1 otherwise."""
+def memory_report(arch: Architecture, batch: int) -> tuple[dict, list[str]]:
+    """The estimated memory to train arch at batch size `batch` (SGD with momentum, the default) against
+    what this machine has available -> (JSON form, text lines)."""
+    e = memory.estimate(arch, batch)
+    available = memory.available_memory()
+    refusal, warning = memory.memory_problem(arch, batch, available=available) if available else (None, None)
+    verdict = refusal or warning or (f"fits: {size_bytes(available)} available" if available is not None
+                                     else "the memory available is unknown on this system")
+    lines = [f"Memory to train at batch size {batch} (SGD with momentum), besides ConvViz itself and the data:"]
+    lines += [f"  {line}" for line in e.lines()] + [verdict]
+    return ({"batch": batch, "bytes": e.total, "available": available, "fits": refusal is None,
+             "message": verdict, **{k: getattr(e, k) for k in ("parameters", "kept_state", "optimizer",
+                                                                 "gradients", "activations", "workspace")}},
+            lines)
+
+
+def summary_command(net: str, as_json: bool = False, batch: int | None = None) -> int:
+    """Print the summary of a preset or JSON file (with batch: and the memory training it takes);
+    0 when the network is valid, 1 otherwise."""
     try:
         arch = resolve_net(net)
     except ValueError as e:
@@ -163,10 +181,13 @@ def summary_command(net: str, as_json: bool = False) -> int:
             print(f"convviz summary: {e}", file=sys.stderr)
         return 1
     inference = infer(arch)
+    report = memory_report(arch, batch) if batch is not None and inference.valid else None
     if as_json:
-        print(json.dumps(summary_dict(arch, inference), indent=2))
+        print(json.dumps({**summary_dict(arch, inference), **({"memory": report[0]} if report else {})}, indent=2))
     else:
         if arch.description:
             print(arch.description)
         print(summary_table(arch, inference))
+        if report:
+            print("\n".join(report[1]))
     return 0 if inference.valid else 1
