@@ -141,9 +141,10 @@ class Network:
                                values[node.inputs[0]], Context(ctx.train, ctx.rng, input_grad=needs_dx))
 
     def run(self, x: np.ndarray, train: bool = False, stop: int | None = None, keep=(),
-            input_grad: bool = False) -> Pass:
+            input_grad: bool = False, record: bool = True) -> Pass:
         """Run nodes [1, stop) (default: up to the logits) on x (N, D, H, W). keep: node ids whose
-        outputs to keep (whole batch), or "all". input_grad: backward will want d loss / d x."""
+        outputs to keep (whole batch), or "all". input_grad: backward will want d loss / d x.
+        record=False keeps no caches (a forward no backward follows: less memory)."""
         x = self._check_input(x, train)
         stop = self.plan.logits + 1 if stop is None else stop
         nodes, last_use = self.plan.nodes, self.plan.last_use
@@ -165,7 +166,7 @@ class Network:
             for i in range(lo, hi):
                 self._check_interrupt()
                 vals[i], cache = self._forward_node(nodes[i], vals, ctxs[k], input_grad)
-                seg_caches.append(cache)
+                seg_caches.append(cache if record else None)
                 forget(vals, i)
             return seg_caches
 
@@ -174,7 +175,8 @@ class Network:
                 self._check_interrupt()
                 node = nodes[lo]
                 whole = {node.inputs[0]: _join([v[node.inputs[0]] for v in values])}
-                y, caches[lo] = self._forward_node(node, whole, Context(train, self.rng), input_grad)
+                y, cache = self._forward_node(node, whole, Context(train, self.rng), input_grad)
+                caches[lo] = cache if record else None
                 for v, sl in zip(values, chunks):
                     v[lo] = y[sl]
                     forget(v, lo)
@@ -260,7 +262,7 @@ class Network:
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         """x (N, D, H, W) -> logits (N, classes): the input of the final softmax; with score_map,
         (N, classes, H', W'): the logits at every position."""
-        out = self.run(x, train).output
+        out = self.run(x, train, record=False).output
         return out if self.score_map else out.reshape(len(x), self.classes)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
@@ -317,8 +319,8 @@ class Network:
     def load_weights(self, path) -> None:
         """Read an .npz written by save_weights (or from a PyTorch state_dict, see README).
         Checks every key, shape and dtype first; nothing changes unless all fit. Never unpickles."""
-        try:
-            arrays = read_npz(path)
+        try:  # every array's header is checked against the network's shapes before anything is read
+            arrays = read_npz(path, expect={k: a.shape for k, a in self.state().items()})
         except (OSError, ValueError) as e:
             raise WeightsError(f"cannot read weights file {path}: {e}") from e
         self.set_state(arrays, source=str(path))

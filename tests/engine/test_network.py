@@ -119,7 +119,7 @@ def test_load_reports_a_wrong_shape(saved):
     other = dict(Network(arch(TINY), seed=3).state())
     other["0.weight"] = np.zeros((4, 2, 3, 3), np.float32)
     np.savez(tmp / "w.npz", **other)
-    with pytest.raises(WeightsError, match=r"0\.weight: shape \(4, 2, 3, 3\), the network needs \(3, 2, 3, 3\)"):
+    with pytest.raises(WeightsError, match=r"'0\.weight' claims shape \(4, 2, 3, 3\) .*the network needs \(3, 2, 3, 3\)"):
         net.load_weights(tmp / "w.npz")
 
 

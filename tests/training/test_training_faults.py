@@ -224,7 +224,8 @@ def test_a_full_disk_at_an_epoch_end_is_one_line_and_training_goes_on(tmp_path, 
 
 @pytest.mark.parametrize("members, says", [
     ({"0.weight": ("4e12", None)}, r"'0\.weight' claims shape \(4000000000000,\) of float64 \(32,000,000,000,000 bytes\)"),
-    ({"0.weight": ("8GiB", 8 * 2**30 + 128)}, r"its arrays claim 8,589,934,592 bytes"),
+    ({"0.weight": ("8GiB", 8 * 2**30 + 128)}, r"'0\.weight' claims shape \(1073741824,\) of float64 \(8,589,934,592 bytes\); "
+                                              r"the network needs \(4, 3, 4, 4\)"),
 ])
 def test_crafted_init_weights_are_one_line(tmp_path, sample_dir, capsys, crafted_npz, members, says):
     write, npy = crafted_npz
