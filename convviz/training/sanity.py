@@ -98,8 +98,9 @@ class SanityChecks:
         for start in range(0, len(y), INITIAL_BATCH):
             if report:
                 report(start / len(y), "initial loss of the untrained network")
-            loss, _, _ = net.loss(net.run(x[start:start + INITIAL_BATCH], train=True).output, y[start:start + INITIAL_BATCH])
-            total += loss * len(y[start:start + INITIAL_BATCH])
+            batch = slice(start, start + INITIAL_BATCH)
+            loss, _, _ = net.loss(net.run(x[batch], train=True, record=False).output, y[batch])
+            total += loss * len(y[batch])
         loss, chance = total / len(y), math.log(net.classes)
         off = (loss - chance) / chance
         passed = bool(abs(off) <= INITIAL_TOLERANCE)
@@ -139,20 +140,20 @@ class SanityChecks:
         x = x.astype(np.float64)
         generator = net.rng.bit_generator.state
 
-        def loss_and_pass():
+        def training_pass(record: bool = False):
             net.rng.bit_generator.state = generator  # the same dropout mask every time
-            return net.run(x, train=True)
+            return net.run(x, train=True, record=record)
 
         def numeric(flat: np.ndarray, i: int, step: float) -> float:
             old = flat[i]
             flat[i] = old + step
-            up = net.loss(loss_and_pass().output, y)[0]
+            up = net.loss(training_pass().output, y)[0]
             flat[i] = old - step
-            down = net.loss(loss_and_pass().output, y)[0]
+            down = net.loss(training_pass().output, y)[0]
             flat[i] = old
             return (up - down) / (2 * step)
 
-        p = loss_and_pass()
+        p = training_pass(record=True)
         _, dlogits, _ = net.loss(p.output, y)
         analytic = net.backward(p, {net.plan.logits: dlogits}).params
         rng = np.random.default_rng([self.seed, 8])
