@@ -137,19 +137,20 @@ def save_screenshots(dash: TrainDashboard, folder: Path, steps: int) -> list[Pat
 
 
 def save_broken_health(dash: TrainDashboard, folder: Path) -> tuple[Path, list[str]]:
-    """Train BROKEN_STEPS steps at BROKEN_LR_FACTOR times the default learning rate and grab the Health
-    view near their end -> (the PNG path, the hints shown, earlier ones included)."""
+    """Train at BROKEN_LR_FACTOR times the default learning rate and grab the Health view while it
+    trains, after BROKEN_STEPS steps -> (the PNG path, the hints shown, earlier ones included)."""
     s = dash.settings
-    s.max_steps.setValue(BROKEN_STEPS)
+    s.max_steps.setValue(10 * BROKEN_STEPS)
     s.lr.setValue(BROKEN_LR_FACTOR * default_lr(s.optimizer.currentData()))
     dash.views.setCurrentWidget(dash.health)
     dash.start()
-    spin(lambda: not dash.running() or len(dash.curves.steps) >= BROKEN_STEPS - 5, 600)
+    spin(lambda: not dash.running() or len(dash.curves.steps) >= BROKEN_STEPS, 600)
     dash.refresh_views(force=True)
     spin(lambda: False, 0.3)
     path = folder / "dashboard-health-lr-too-high.png"
     dash.window().grab().save(str(path))
     hints = [line for _, line in dash.health.hint_lines()]
+    dash.stop()
     spin(lambda: not dash.running(), 600)
     s.lr.setValue(default_lr(s.optimizer.currentData()))
     return path, hints
