@@ -87,10 +87,11 @@ def test_samples_are_bounded_by_wall_time(tiny_arch, small_data, tiny_config):
         trainer.watch_health(-1)
 
 
-@pytest.mark.parametrize("ratio, words", [(3e-1, "updates are 3e-1 of the weights; the learning rate is far too high"),
-                                          (4.5e-2, "updates are 4.5e-2 of the weights; the learning rate is likely too high"),
-                                          (1e-6, "updates are 1e-6 of the weights; the learning rate may be too low"),
-                                          (1e-3, None), (1.5e-2, None)])
+@pytest.mark.parametrize("ratio, words", [
+    (3e-1, "updates are 3e-1 of the weights; the learning rate is far too high"),
+    (4.5e-2, "updates are 4.5e-2 of the weights; the learning rate is likely too high"),
+    (1e-6, "updates are 1e-6 of the weights; the learning rate may be too low"),
+    (1e-3, None), (1.5e-2, None)])
 def test_ratio_hints_name_the_ratio_and_the_rule_of_thumb(ratio, words):
     hint = ratio_hint(ratio)
     assert hint == (None if words is None else f"{words} (about 1e-3 is healthy)")

@@ -93,9 +93,11 @@ def test_check_command_prints_a_line_per_check_and_exits_by_the_verdict(tmp_path
     lines = capsys.readouterr().out.strip().splitlines()
     assert [line.split(":")[0] for line in lines[:3]] == ["initial loss", "overfit", "gradient check"]
     assert all(": pass  " in line for line in lines[:3]) and "the current weights" in lines[2]
-    assert [line.split(":")[0] for line in lines[3:6]] == ["  block 0 (Conv)", "  block 1 (Batch norm)", "  block 5 (FC)"]
+    assert [line.split(":")[0] for line in lines[3:6]] == [
+        "  block 0 (Conv)", "  block 1 (Batch norm)", "  block 5 (FC)"]
     result = json.loads(lines[-1])
-    assert [r["passed"] for r in result.values()] == [True] * 3 and set(result["gradient check"]["layers"]) == {"0", "1", "5"}
+    assert [r["passed"] for r in result.values()] == [True] * 3
+    assert set(result["gradient check"]["layers"]) == {"0", "1", "5"}
 
     monkeypatch.setattr(sanity, "OVERFIT_STEPS", 1)
     assert main(["check", str(net), "--data", str(sample_dir)]) == 1

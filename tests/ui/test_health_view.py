@@ -26,9 +26,10 @@ def small_data(sample_dir):
 
 
 def tiny_arch() -> Architecture:
-    return Architecture(layers=[LayerSpec("conv", {"filters": 4, "size": 3, "pad": 1}), LayerSpec("relu"),
-                                LayerSpec("maxpool", {"size": 4}), LayerSpec("conv", {"filters": 3, "size": 3, "pad": 1}),
-                                LayerSpec("relu"), LayerSpec("fc", {"units": 10}), LayerSpec("softmax")])
+    return Architecture(layers=[
+        LayerSpec("conv", {"filters": 4, "size": 3, "pad": 1}), LayerSpec("relu"), LayerSpec("maxpool", {"size": 4}),
+        LayerSpec("conv", {"filters": 3, "size": 3, "pad": 1}), LayerSpec("relu"), LayerSpec("fc", {"units": 10}),
+        LayerSpec("softmax")])
 
 
 def health_events(data, steps: int, lr: float) -> list[HealthEvent]:
@@ -59,7 +60,8 @@ def test_the_view_draws_every_layer_and_the_chosen_layers_bands(view, small_data
     for key, item in view._ratio_items.items():
         x, y = item.xData, item.yData  # as given: getData() is in the log scale's units
         assert list(x) == [e.step for e in events]
-        np.testing.assert_allclose(y, [next(layer.update_ratio for layer in e.layers if layer.key == key) for e in events])
+        ratios = [next(layer.update_ratio for layer in e.layers if layer.key == key) for e in events]
+        np.testing.assert_allclose(y, ratios)
     assert set(view._fired_items) == {"1", "4"}
     _, fired = view._fired_items["4"].getData()
     np.testing.assert_allclose(fired, [100 * e.layers[3].never_fired for e in events])
@@ -111,7 +113,8 @@ def test_the_sanity_panel_runs_the_checks_off_the_gui_thread(qtbot, small_data, 
     assert seen and max(seen) > 600  # progress reached the gradient check
     text = panel.report.text()
     assert text.count("✓ pass") == 3 and "block 0 (Conv)" in text and "against ln 10" in text
-    assert panel.status.text() == "3 of 3 checks passed." and panel.button.isEnabled() and not panel.progress.isVisible()
+    assert panel.status.text() == "3 of 3 checks passed."
+    assert panel.button.isEnabled() and not panel.progress.isVisible()
 
 
 def test_the_sanity_panel_stops_on_shutdown_and_says_why_it_cannot_run(qtbot, small_data, started_threads):

@@ -278,8 +278,9 @@ class TrainDashboard(QWidget):
                                     and self._load is None)
         self.settings.set_running(running)
         self.data_panel.setEnabled(not running)
+        no_data = "Load the data first (Data, above)."
         self.sanity.set_blocker("Pause or stop training first." if running and not paused else
-                                self.network_blocker() if self.data is not None else "Load the data first (Data, above).")
+                                self.network_blocker() if self.data is not None else no_data)
 
     # ---- controls ----
     def start(self) -> None:

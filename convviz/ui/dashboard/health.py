@@ -140,7 +140,8 @@ class HealthView(QWidget):
         self._ratio_items: dict[str, pg.PlotDataItem] = {}
         self._fired_items: dict[str, pg.PlotDataItem] = {}
 
-        legend = QLabel(f"Dashed: the rule of thumb ({scientific(RULE_OF_THUMB)}) and {DEAD_SHARE:.0%} of units silent. "
+        legend = QLabel(f"Dashed: the rule of thumb ({scientific(RULE_OF_THUMB)}) and {DEAD_SHARE:.0%} of units "
+                        "silent. "
                         "Colours run from the first layer (blue) to the last (red). "
                         f"A unit never fires when it is 0 for every image of the last {FIRING_WINDOW} samples. "
                         "Bands: the 5th-95th and 25th-75th percentiles, line: the median.")

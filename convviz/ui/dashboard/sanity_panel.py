@@ -55,8 +55,8 @@ class SanityPanel(QGroupBox):
         """Why the checks cannot run now (the button is disabled, saying so), or None."""
         self._blocker = reason
         self.button.setEnabled(reason is None and not self.busy())
-        self.button.setToolTip(reason or "Before training: (1) the untrained network's loss against ln C, (2) can "
-                                         "it learn 20 images by heart, (3) do backprop's gradients match numerical ones")
+        self.button.setToolTip(reason or "Before training: (1) the untrained network's loss against ln C, (2) can it "
+                                         "learn 20 images by heart, (3) do backprop's gradients match numerical ones")
 
     def run(self) -> None:
         if self.busy():
