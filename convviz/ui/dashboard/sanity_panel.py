@@ -14,7 +14,7 @@ from ...training.sanity import SanityChecks
 from ..worker import Background, JobWorker
 from .style import BAD_CSS, GOOD_CSS, TEXT_DIM
 
-LAYERS_SHOWN = 8  # the gradient check's worst layers listed; all of them in the tooltip
+LAYERS_SHOWN = 8  # the gradient check's worst layers listed (in the network's order); all in the tooltip
 
 
 class SanityPanel(QGroupBox):
@@ -102,9 +102,9 @@ class SanityPanel(QGroupBox):
         colour, mark = (GOOD_CSS, "✓ pass") if result.passed else (BAD_CSS, "✗ FAIL")
         text = f"<p><b style='color:{colour}'>{mark}</b> <b>{result.name}</b>: {html.escape(result.line)}"
         if result.layers:
-            worst = sorted(result.layers, key=lambda layer: -layer[2])[:LAYERS_SHOWN]
+            worst = sorted(range(len(result.layers)), key=lambda i: -result.layers[i][2])[:LAYERS_SHOWN]
             text += "<br>" + "<br>".join(f"&nbsp;&nbsp;block {html.escape(label)} ({title}): {error:.1e}"
-                                         for label, title, error in worst)
+                                         for label, title, error in (result.layers[i] for i in sorted(worst)))
             if len(result.layers) > LAYERS_SHOWN:
                 text += f"<br>&nbsp;&nbsp;… and {len(result.layers) - LAYERS_SHOWN} more layers (hover for all)"
         return text + "</p>"
