@@ -84,26 +84,30 @@ def _gui(args) -> int:
 
 
 def _add_train(sub) -> None:
+    from .training.config import SCHEDULES, TrainConfig
+
+    default = TrainConfig()  # the defaults the app's Train tab starts from too
     p = sub.add_parser("train", help="train a network on CIFAR-10 or your own pictures in the terminal")
     p.add_argument("net", help="architecture JSON file or preset name")
     p.add_argument("--data", help="folder holding CIFAR-10, or an image folder: one subfolder of pictures per class, "
                                   "fitted to the INPUT block (default: search the usual places for CIFAR-10)")
-    p.add_argument("--epochs", type=int, default=10, help="total epochs (with --resume: including those done)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="sgd")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's)")
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--weight-decay", type=float, default=5e-4, help="L2 weight decay")
-    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=False,
-                   help="random crops and flips while training (pays off over more than 10 epochs)")
-    p.add_argument("--val-split", type=int, default=500, help="training images held out for validation")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
-    p.add_argument("--schedule", choices=("constant", "step", "cosine"), default="constant")
+    p.add_argument("--epochs", type=int, default=default.epochs, help="total epochs (with --resume: including those done)")
+    p.add_argument("--batch-size", type=int, default=default.batch_size)
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=default.optimizer)
+    p.add_argument("--lr", type=float, default=default.lr, help="learning rate (default: the optimizer's)")
+    p.add_argument("--momentum", type=float, default=default.momentum)
+    p.add_argument("--weight-decay", type=float, default=default.weight_decay, help="L2 weight decay")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=default.augment,
+                   help="random crops and flips of the training images")
+    p.add_argument("--val-split", type=int, default=default.val_split, help="training images held out for validation")
+    p.add_argument("--seed", type=int, default=default.seed)
+    p.add_argument("--max-steps", type=int, default=default.max_steps, help="stop after this many steps")
+    p.add_argument("--schedule", choices=SCHEDULES, default=default.schedule)
     p.add_argument("--init-weights", help="start from this weights .npz")
     p.add_argument("--save-weights", help="write the trained weights to this .npz")
     p.add_argument("--checkpoint", help="write a checkpoint here after every epoch and on stop")
     p.add_argument("--resume", help="continue from this checkpoint, with its settings (--epochs and --max-steps still apply)")
+    p.add_argument("--metrics", help="write the per-step and per-epoch metrics to this CSV file (after every epoch and at the end)")
     p.add_argument("--health", metavar="FILE.csv", help="write each layer's training health to this CSV table "
                    "(update/weight ratio, ReLU units that never fire, weight and gradient percentiles, hints)")
     p.add_argument("--health-rate", type=float, default=1.0, help="health samples per second of training (default 1)")

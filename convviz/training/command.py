@@ -2,7 +2,8 @@
 
 Exit status: 0 when training completed or reached --max-steps, 1 for bad input (nothing is written),
 a diverged run or a file that could not be written, 130 when stopped with Ctrl-C (between two layers;
-the checkpoint and the health table are written if they were named).
+the checkpoint, the metrics and the health table are written if they were named). The run's states
+are said with training.state's words.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from .config import TrainConfig
 from .events import DivergedEvent, EpochEvent, FinishedEvent, HealthEvent, StepEvent
 from .fits import data_problem
 from .health import write_health
+from .metrics import write_metrics
+from .state import RunState, describe, end_of_run
 from .trainer import Trainer, TrainingError
 
 EXIT_STATUS = {"completed": 0, "max_steps": 0, "stopped": 130, "diverged": 1}
@@ -48,7 +51,7 @@ def train_command(args) -> int:
 def prepare(args) -> Trainer:
     """Check every flag, load the architecture and the data and build the trainer; writes nothing.
     Raises ValueError (or a subclass) with a message for the user. Expands ~ in the path flags."""
-    for flag in ("data", "init_weights", "save_weights", "checkpoint", "resume", "health"):
+    for flag in ("data", "init_weights", "save_weights", "checkpoint", "resume", "metrics", "health"):
         if getattr(args, flag):
             setattr(args, flag, str(Path(getattr(args, flag)).expanduser()))
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
@@ -61,15 +64,15 @@ def prepare(args) -> Trainer:
     if not args.health_rate > 0:
         problems.append(f"--health-rate must be above 0 samples per second, got {args.health_rate}")
     for flag, value in (("--save-weights", args.save_weights), ("--checkpoint", args.checkpoint),
-                        ("--health", args.health)):
+                        ("--metrics", args.metrics), ("--health", args.health)):
         if not value:
             continue
         folder = Path(value).resolve().parent
         if not folder.is_dir():
             problems.append(f"{flag} {value}: the folder {folder} does not exist")
         elif Path(value).is_dir():
-            example = Path(value) / ("health.csv" if flag == "--health" else "run.npz")
-            problems.append(f"{flag} {value} is a folder: give a file name such as {example}")
+            example = {"--metrics": "metrics.csv", "--health": "health.csv"}.get(flag, "run.npz")
+            problems.append(f"{flag} {value} is a folder: give a file name such as {Path(value) / example}")
         elif not os.access(folder, os.W_OK | os.X_OK):  # found now, not after the training
             problems.append(f"{flag} {value}: the folder {folder} is not writable")
         else:
@@ -115,7 +118,7 @@ def _find_data():
         places = "\n".join(f"  - {how}: {path}" for how, path in searched_locations())
         raise UsageError(f"CIFAR-10 was not found. Looked in:\n{places}\n"
                          "Download it with `convviz download`, or give its folder with --data DIR.")
-    print(f"CIFAR-10 from {found.how}", file=sys.stderr)
+    print(describe(RunState.LOADING, f"CIFAR-10 from {found.how}"), file=sys.stderr)
     return load_cifar10(found.path)
 
 
@@ -132,7 +135,8 @@ def run(trainer: Trainer, args) -> int:
         stopping.set()
         trainer.stop()
         bar.clear()
-        print("Stopping now; a step cut short is not counted (Ctrl-C again to abort)...", file=sys.stderr)
+        print(describe(RunState.STOPPING, "now; a step cut short is not counted (Ctrl-C again to abort)"),
+              file=sys.stderr)
 
     for warning in trainer.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -155,6 +159,8 @@ def run(trainer: Trainer, args) -> int:
                     tried_at = trainer.step
                     if _write(lambda: trainer.save_checkpoint(args.checkpoint)):
                         saved_at = trainer.step
+                if args.metrics:
+                    _write(lambda: write_metrics(args.metrics, trainer.history, trainer.batches_per_epoch))
                 if args.health:
                     _write(lambda: write_health(args.health, health))
             elif isinstance(event, DivergedEvent):  # the weights were put back, the momentum reset
@@ -175,7 +181,7 @@ def run(trainer: Trainer, args) -> int:
         if in_main_thread:
             signal.signal(signal.SIGINT, previous)
         bar.clear()
-    written = {"checkpoint": None, "weights": None, "health": None}
+    written = {"checkpoint": None, "weights": None, "metrics": None, "health": None}
     if args.checkpoint:
         if diverged is not None:
             kept = f"{args.checkpoint} keeps the one from step {saved_at}" if saved_at is not None else \
@@ -191,14 +197,17 @@ def run(trainer: Trainer, args) -> int:
             f"The weights from step {diverged.good_step}, before the loss diverged," if diverged.good_step else \
             "The starting weights (the loss diverged from there)"
         print(f"{which} written to {args.save_weights}", file=sys.stderr)
+    if args.metrics and _write(lambda: write_metrics(args.metrics, trainer.history, trainer.batches_per_epoch)):
+        written["metrics"] = args.metrics
+        print(f"Metrics written to {args.metrics}", file=sys.stderr)
     if args.health and _write(lambda: write_health(args.health, health)):
         written["health"] = args.health
         hints = health[-1].hints if health else []
         print(f"Health written to {args.health} ({len(health)} samples)" + "".join(f"\n  {h}" for h in hints),
               file=sys.stderr)
     seconds = time.perf_counter() - started
-    print(f"{finished.reason.replace('_', ' ')}: {finished.steps} steps, {finished.epochs} epochs, "
-          f"{seconds:.1f} s, {trainer.images_per_second:.0f} images/s", file=sys.stderr)
+    state, detail = end_of_run(finished.reason, finished.steps, finished.epochs)
+    print(f"{describe(state, detail)} ({seconds:.1f} s, {trainer.images_per_second:.0f} images/s)", file=sys.stderr)
     if args.json:
         h = trainer.history
         last = {k: (h[k][-1] if h["epoch"] else None) for k in
@@ -207,9 +216,11 @@ def run(trainer: Trainer, args) -> int:
         if not h["epoch"] and totals["images"]:  # stopped within the first epoch: its figures so far
             last["train_loss"], last["train_accuracy"] = totals["loss"] / totals["images"], totals["correct"] / totals["images"]
         print(json.dumps({**last, "images_per_second": trainer.images_per_second, "epochs": finished.epochs,
-                          "steps": finished.steps, "reason": finished.reason, "seconds": seconds, **written}))
+                          "steps": finished.steps, "reason": finished.reason, "state": state.value, "seconds": seconds,
+                          **written}))
     failed = (args.checkpoint and diverged is None and written["checkpoint"] is None) or \
-        (args.save_weights and written["weights"] is None) or (args.health and written["health"] is None)
+        (args.save_weights and written["weights"] is None) or (args.metrics and written["metrics"] is None) or \
+        (args.health and written["health"] is None)
     return 1 if failed else EXIT_STATUS[finished.reason]
 
 

@@ -53,7 +53,9 @@ class TrainingWorker(QObject):
     ready(trainer) tells the GUI which trainer to steer (set_hyper/set_probe are the trainer's own
     thread-safe methods). pause() holds the run between two events, where the generator is suspended
     and the trainer may be saved from another thread; paused(True) confirms it, paused(False) follows
-    resume(). failed(str) reports an exception; done() comes last.
+    resume(). failed(str) reports an exception; done() comes last. after_epoch(trainer), if given,
+    runs in the worker thread at each epoch's end, before the epoch signal (the trainer is between
+    steps there: the place to save it).
     """
 
     ready = Signal(object)
@@ -67,9 +69,10 @@ class TrainingWorker(QObject):
     failed = Signal(str)
     done = Signal()
 
-    def __init__(self, make_trainer: Callable[[], object]):
+    def __init__(self, make_trainer: Callable[[], object], after_epoch: Callable[[object], None] | None = None):
         super().__init__()
         self._make_trainer = make_trainer
+        self._after_epoch = after_epoch
         self.trainer = None
         self._stop_requested = False
         self._pause_requested = False
@@ -139,6 +142,8 @@ class TrainingWorker(QObject):
             elif isinstance(event, HealthEvent):
                 self.health.emit(event)
             elif isinstance(event, EpochEvent):
+                if self._after_epoch is not None:
+                    self._after_epoch(self.trainer)
                 self.epoch.emit(event)
             elif isinstance(event, DivergedEvent):
                 self.diverged.emit(event)

@@ -146,7 +146,7 @@ def test_stop_cuts_a_long_step_short_between_layers(qtbot, dash, monkeypatch):
         dash.stop()
         may_finish.set()
     assert finished.args == ["stopped"]
-    assert dash.trainer.step == 1 and dash.status["state"].text().startswith("Stopped after 1 steps")
+    assert dash.trainer.step == 1 and dash.status["state"].text().startswith("Finished — stopped on request after 1 step,")
 
 
 def test_warnings_show_when_a_run_starts(qtbot, dash):
@@ -155,7 +155,8 @@ def test_warnings_show_when_a_run_starts(qtbot, dash):
     dash.settings.max_steps.setValue(2)
     with qtbot.waitSignal(dash.runFinished, timeout=WAIT):
         dash.start()
-    assert dash.message.text().startswith("With batch size 1, block 1 (Batch norm) normalises each image by itself")
+    assert dash.banner.isVisible()  # the banner at the top of the tab, where the user looks
+    assert "With batch size 1, block 1 (Batch norm) normalises each image by itself" in dash.banner.label.text()
 
 
 def test_a_memory_refusal_is_a_sentence(qtbot, dash, monkeypatch):
