@@ -179,8 +179,9 @@ class JobWorker(QObject):
 
 class Background:
     """A worker object (with a run() method) moved to its own QThread. Connect the worker's signals
-    to bound methods of GUI-thread objects before start(), so none is missed; keep a reference until
-    wait() returns (a QThread destroyed while running aborts the process)."""
+    to bound methods of GUI-thread objects before start(), so none is missed (never to a lambda or a
+    partial: PySide calls those in the worker's thread); keep a reference until wait() returns (a
+    QThread destroyed while running aborts the process)."""
 
     def __init__(self, worker: QObject, name: str):
         self.worker = worker
