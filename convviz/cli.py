@@ -1,5 +1,5 @@
-"""The command line: convviz {summary, train, explain, export, convert, download, bench, gui}. Each
-command is a thin wrapper over the package that does the work; every handler returns the exit status."""
+"""The command line: convviz {summary, train, check, explain, export, convert, download, bench, gui}.
+Each command is a thin wrapper over the package that does the work; every handler returns the exit status."""
 from __future__ import annotations
 
 import argparse
@@ -34,6 +34,12 @@ def _train(args) -> int:
     from .training.command import train_command
 
     return train_command(args)
+
+
+def _check(args) -> int:
+    from .training.command import check_command
+
+    return check_command(args)
 
 
 def _explain(args) -> int:
@@ -102,8 +108,22 @@ def _add_train(sub) -> None:
     p.add_argument("--checkpoint", help="write a checkpoint here after every epoch and on stop")
     p.add_argument("--resume", help="continue from this checkpoint, with its settings (--epochs and --max-steps still apply)")
     p.add_argument("--metrics", help="write the per-step and per-epoch metrics to this CSV file (after every epoch and at the end)")
+    p.add_argument("--health", metavar="FILE.csv", help="write each layer's training health to this CSV table "
+                   "(update/weight ratio, ReLU units that never fire, weight and gradient percentiles, hints)")
+    p.add_argument("--health-rate", type=float, default=1.0, help="health samples per second of training (default 1)")
     p.add_argument("--json", action="store_true", help="end with one line of JSON results")
     p.set_defaults(run=_train)
+
+
+def _add_check(sub) -> None:
+    p = sub.add_parser("check", help="sanity checks before training: the initial loss against ln C, overfitting 20 "
+                                     "images, a numerical gradient check (exit 0 when all pass)")
+    p.add_argument("net", help="architecture JSON file or preset name")
+    p.add_argument("--data", help="folder holding CIFAR-10, or an image folder (default: search for CIFAR-10)")
+    p.add_argument("--weights", help="gradient-check these weights (.npz) instead of the untrained network")
+    p.add_argument("--seed", type=int, default=0, help="initialisation and choice of images")
+    p.add_argument("--json", action="store_true", help="end with one line of JSON results")
+    p.set_defaults(run=_check)
 
 
 def _add_explain(sub) -> None:
@@ -143,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, metavar="N", help="also estimate the memory training takes at batch size N")
     p.set_defaults(run=_summary)
     _add_train(sub)
+    _add_check(sub)
     _add_explain(sub)
     p = sub.add_parser("export", help="write a network as a standalone PyTorch file or an ONNX model")
     p.add_argument("net", help="architecture JSON file or preset name")

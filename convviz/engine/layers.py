@@ -180,7 +180,9 @@ class LayerType:
     The facts other code must read here rather than derive from `name`:
     couples_batch: mixes the images of a batch while training (batchnorm), so the engine runs it on
     the whole batch; has_filters: its "weight" is a bank of filters (K, C, F, F) the filters view shows;
-    keeps_volume: its output volume always equals its input volume (element-wise layers).
+    keeps_volume: its output volume always equals its input volume (element-wise layers);
+    rectifies: its output is exactly zero where a unit did not fire and such a unit passes no gradient
+    back (ReLU), so a unit that is zero for every image has stopped learning (training.health counts them).
     formula: for an element-wise layer, what it does to a number, in words (the neuron explanation)."""
 
     name = ""          # the JSON "type"
@@ -191,6 +193,7 @@ class LayerType:
     couples_batch = False
     has_filters = False
     keeps_volume = True
+    rectifies = False
     is_container = False
     formula = ""
 
@@ -668,6 +671,7 @@ def _depth_window_sum(a: np.ndarray, before: int, after: int) -> np.ndarray:
 
 class ReLU(LayerType):
     name, title, kind = "relu", "ReLU", "activation"
+    rectifies = True
     summary = "max(0, x) on every number: keeps positives, zeroes negatives."
     formula = "max(0, x)"
 
@@ -974,6 +978,7 @@ class ContainerType:
     is_container = True
     has_filters = False
     couples_batch = False
+    rectifies = False
     lane_fields: tuple[str, ...] = ()
     lane_list = ""
     min_lanes, max_lanes = 1, 16

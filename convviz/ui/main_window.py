@@ -282,8 +282,9 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Still opening {self._opening[1].name}", 5000)
             return False
         worker = JobWorker(lambda report: read_architecture(path))
-        worker.result.connect(lambda result: self._file_opened(path, result))
-        worker.failed.connect(lambda error: self._file_failed(path, error))
+        # bound methods, not lambdas: PySide runs a lambda connected to a worker's signal in the worker's thread
+        worker.result.connect(self._large_file_opened)
+        worker.failed.connect(self._large_file_failed)
         worker.done.connect(self._open_done)
         self._opening = (Background(worker, "convviz-open"), path)
         self.opening_bar.setVisible(True)
@@ -300,6 +301,12 @@ class MainWindow(QMainWindow):
     def _file_failed(self, path: Path, error: BaseException) -> None:
         text = str(error) if isinstance(error, ArchitectureFileError) else describe_error(error)
         self.show_error(f"Cannot open {path.name}", text)
+
+    def _large_file_opened(self, result) -> None:
+        self._file_opened(self._opening[1], result)
+
+    def _large_file_failed(self, error: BaseException) -> None:
+        self._file_failed(self._opening[1], error)
 
     def _open_done(self) -> None:
         if self._opening is not None:

@@ -20,7 +20,7 @@ from typing import Callable
 from PySide6.QtCore import QObject, QThread, Signal
 
 from ..engine.files import WriteError, describe_os_error
-from ..training import DivergedEvent, EpochEvent, FinishedEvent, SnapshotEvent, StepEvent
+from ..training import DivergedEvent, EpochEvent, FinishedEvent, HealthEvent, SnapshotEvent, StepEvent
 
 STEP_EMITS_PER_SECOND = 4.0  # the curves and status redraw twice a second: more would be wasted
 
@@ -63,6 +63,7 @@ class TrainingWorker(QObject):
     steps = Signal(object)
     epoch = Signal(object)
     snapshot = Signal(object)
+    health = Signal(object)
     diverged = Signal(object)
     finished = Signal(object)
     failed = Signal(str)
@@ -138,6 +139,8 @@ class TrainingWorker(QObject):
                 pending, last_emit = [], time.monotonic()
             if isinstance(event, SnapshotEvent):
                 self.snapshot.emit(event)
+            elif isinstance(event, HealthEvent):
+                self.health.emit(event)
             elif isinstance(event, EpochEvent):
                 if self._after_epoch is not None:
                     self._after_epoch(self.trainer)
@@ -176,8 +179,9 @@ class JobWorker(QObject):
 
 class Background:
     """A worker object (with a run() method) moved to its own QThread. Connect the worker's signals
-    to bound methods of GUI-thread objects before start(), so none is missed; keep a reference until
-    wait() returns (a QThread destroyed while running aborts the process)."""
+    to bound methods of GUI-thread objects before start(), so none is missed (never to a lambda or a
+    partial: PySide calls those in the worker's thread); keep a reference until wait() returns (a
+    QThread destroyed while running aborts the process)."""
 
     def __init__(self, worker: QObject, name: str):
         self.worker = worker

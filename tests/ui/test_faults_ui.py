@@ -197,3 +197,20 @@ def test_a_large_architecture_file_is_read_off_the_gui_thread(qtbot, window, tmp
     qtbot.waitUntil(lambda: bool(window.shown_errors), timeout=WAIT)
     title, text = window.shown_errors[-1]
     assert title == "Cannot open broken.json" and "Error" not in text and window.document.path == path
+
+
+def test_a_large_file_is_taken_in_on_the_gui_thread(qtbot, window, tmp_path, monkeypatch):
+    """Only the reading runs in the worker: the document and widgets change on the GUI thread (a lambda
+    connected to the worker's signal would run in the worker's thread and touch widgets from there)."""
+    from convviz.ui import main_window
+
+    path = tmp_path / "big.json"
+    save_architecture(Architecture(layers=[LayerSpec("relu") for _ in range(300)] +
+                                   [LayerSpec("fc", {"units": 10}), LayerSpec("softmax")]), path)
+    monkeypatch.setattr(main_window, "LARGE_FILE", 5_000)
+    taken_in = []
+    opened = window._file_opened
+    monkeypatch.setattr(window, "_file_opened", lambda p, r: (taken_in.append(threading.current_thread()), opened(p, r)))
+    assert window.open_file(path)
+    qtbot.waitUntil(lambda: window.document.path == path, timeout=WAIT)
+    assert taken_in == [threading.main_thread()]

@@ -1,8 +1,10 @@
 """Dashboard speed, measured side by side in one process: a network trained at batch 64
 (a) headless, consuming Trainer.run() in a plain loop as `convviz train` does, and (b) from the
-dashboard shown offscreen with every view drawn in turn (the visible tab changes every second),
-while a 10 ms precise QTimer measures how late the GUI event loop answers. Twice: the ConvNetJS net,
-and ResNet-20 (a tree: 9 residual blocks, 74 nodes the views list).
+dashboard shown offscreen with every view drawn in turn, the Health view included (the visible tab
+changes every second; the run takes snapshots and health samples as the app does), while a 10 ms
+precise QTimer measures how late the GUI event loop answers. Twice: the ConvNetJS net, and ResNet-20
+(a tree: 9 residual blocks, 74 nodes the views list). Then screenshots at 1280x800 of every view
+while training, and of the Health view during a run at 10 times the default learning rate.
 Runs alternate in ABBA order (headless, dashboard, dashboard, headless, ...) so machine noise and
 warm-up hit both sides alike.
 Uses the CIFAR-10 found by find_cifar10(), else the sample in ../shared/cifar10-sample."""
@@ -23,6 +25,7 @@ from ...model.presets import load_preset
 from ...paths import SAMPLE
 from ...training import FinishedEvent, StepEvent, TrainConfig, Trainer
 from .dashboard import TrainDashboard
+from .settings import default_lr
 
 SHOTS = Path("/tmp/convviz-shots")
 TAB_SECONDS = 1.0
@@ -103,7 +106,10 @@ def _data():
 
 
 SHOTS_OF = [("curves", 0), ("filters", 1), ("activations", 2), ("activations-deep", 2), ("gradients", 2),
-            ("predictions", 3), ("confusion", 4)]  # (file name, tab index)
+            ("predictions", 3), ("confusion", 4), ("health", 5)]  # (file name, tab index)
+SCREENSHOT_SIZE = (1280, 800)
+BROKEN_LR_FACTOR = 10  # the broken run's learning rate, times the optimiser's default
+BROKEN_STEPS = 200
 
 
 def save_screenshots(dash: TrainDashboard, folder: Path, steps: int) -> list[Path]:
@@ -129,6 +135,26 @@ def save_screenshots(dash: TrainDashboard, folder: Path, steps: int) -> list[Pat
     dash.stop()
     spin(lambda: not dash.running(), 600)
     return paths
+
+
+def save_broken_health(dash: TrainDashboard, folder: Path) -> tuple[Path, list[str]]:
+    """Train at BROKEN_LR_FACTOR times the default learning rate and grab the Health view while it
+    trains, after BROKEN_STEPS steps -> (the PNG path, the hints shown, earlier ones included)."""
+    s = dash.settings
+    s.max_steps.setValue(10 * BROKEN_STEPS)
+    s.lr.setValue(BROKEN_LR_FACTOR * default_lr(s.optimizer.currentData()))
+    dash.views.setCurrentWidget(dash.health)
+    dash.start()
+    spin(lambda: not dash.running() or len(dash.curves.steps) >= BROKEN_STEPS, 600)
+    dash.refresh_views(force=True)
+    spin(lambda: False, 0.3)
+    path = folder / "dashboard-health-lr-too-high.png"
+    dash.window().grab().save(str(path))
+    hints = [line for _, line in dash.health.hint_lines()]
+    dash.stop()
+    spin(lambda: not dash.running(), 600)
+    s.lr.setValue(default_lr(s.optimizer.currentData()))
+    return path, hints
 
 
 NETS = (("convnetjs", 80, 40), ("resnet20", 24, 12))  # (preset, steps per run, with quick)
@@ -168,7 +194,7 @@ def _compare(dash: TrainDashboard, name: str, data, steps: int, rounds: int) -> 
 
 
 def run(quick: bool = False, nets: tuple[str, ...] | None = None) -> None:
-    """Compare every net of NETS (or those named), then take screenshots of the ConvNetJS net's run."""
+    """Compare every net of NETS (or only those named), then (with all nets) take the screenshots."""
     app = QApplication.instance() or QApplication([])
     data = _data()
     if data is None:
@@ -179,7 +205,7 @@ def run(quick: bool = False, nets: tuple[str, ...] | None = None) -> None:
     dash.resize(1400, 900)
     dash.show()
     dash.set_data(data)
-    shots = []
+    shots, broken, broken_hints = [], None, []
     try:
         for name, steps, quick_steps in NETS:
             if nets is None or name in nets:
@@ -187,10 +213,15 @@ def run(quick: bool = False, nets: tuple[str, ...] | None = None) -> None:
         if nets is None:
             arch = load_preset("convnetjs")
             dash.set_architecture(arch, infer(arch))
+            dash.resize(*SCREENSHOT_SIZE)
             shots = save_screenshots(dash, SHOTS, 10_000)
+            broken, broken_hints = save_broken_health(dash, SHOTS)
     finally:
         dash.shutdown()
         dash.close()
     app.processEvents()
     if shots:
         print(f"  screenshots while training: {', '.join(str(p) for p in shots)}")
+        print(f"  Health view at {BROKEN_LR_FACTOR}x the default learning rate: {broken}; its hints:")
+        for hint in broken_hints:
+            print(f"    {hint}")

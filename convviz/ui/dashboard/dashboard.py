@@ -1,6 +1,6 @@
-"""The Train tab: run controls, data and settings on the left; the run's state and live views
-(curves, filters, activations, predictions, confusion matrix) on the right; messages in a banner
-across the top. Training runs in a QThread (ui.worker); this widget steers it (pause and stop through
+"""The Train tab: run controls, data, settings and sanity checks on the left; the run's state and live
+views (curves, filters, activations, predictions, confusion matrix, health) on the right; messages in
+a banner across the top. Training runs in a QThread (ui.worker); this widget steers it (pause and stop through
 the worker, live hyperparameters and the probe image through the trainer's thread-safe methods) and
 draws what the events carry, at a bounded rate. Every run keeps a resume file in the app's data
 folder (training.resume), replaced at each epoch end and deleted when the run ends here."""
@@ -29,8 +29,10 @@ from .confusion import ConfusionView
 from .curves import IMAGE_SUFFIXES, CurvesView
 from .data_panel import DataPanel
 from .filters import FiltersView
+from .health import HealthView
 from .predictions import PredictionsView
 from .probe import ProbeJobs
+from .sanity_panel import SanityPanel
 from .settings import SettingsPanel, remembered
 from .style import BAD_CSS, GOOD_CSS, GROUP_CSS, TEXT_DIM, configure_pyqtgraph
 
@@ -46,6 +48,11 @@ def _duration(seconds: float) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+def _watching_health(trainer, rate: float):
+    trainer.watch_health(rate)
+    return trainer
 
 
 def _total_steps(config: TrainConfig, per_epoch: int) -> int:
@@ -182,10 +189,11 @@ class TrainDashboard(QWidget):
         grid.addLayout(row)
         grid.addWidget(self.reason)
 
+        self.sanity = SanityPanel(self._sanity_inputs)
         side = QWidget()
         side_layout = QVBoxLayout(side)
         side_layout.setContentsMargins(0, 0, 4, 0)
-        for w in (controls, self.data_panel, self.settings):
+        for w in (controls, self.data_panel, self.settings, self.sanity):
             side_layout.addWidget(w)
         side_layout.addStretch(1)
         self.side_scroll = QScrollArea()
@@ -237,12 +245,14 @@ class TrainDashboard(QWidget):
         self.probe_jobs.idle.connect(self._update_controls)
         self.predictions = PredictionsView()
         self.confusion = ConfusionView()
+        self.health = HealthView()
         self.views = QTabWidget()
         self.views.addTab(self.curves, "Curves")
         self.views.addTab(self.filters, "Filters")
         self.views.addTab(self.activations, "Activations")
         self.views.addTab(self.predictions, "Predictions")
         self.views.addTab(self.confusion, "Confusion matrix")
+        self.views.addTab(self.health, "Health")
         self.views.setMinimumSize(400, 300)  # the views squeeze rather than force a wide window
         self.views.currentChanged.connect(lambda _: self.refresh_views(force=True))
         right = QWidget()
@@ -416,6 +426,9 @@ class TrainDashboard(QWidget):
         self.metrics_button.setEnabled(self.trainer is not None)
         self.settings.set_running(running)
         self.data_panel.setEnabled(not running)
+        no_data = "Load the data first (Data, above)."
+        self.sanity.set_blocker("Pause or stop training first." if running and not paused else
+                                self.network_blocker() if self.data is not None else no_data)
         self._idle_state()
 
     # ---- controls ----
@@ -441,6 +454,7 @@ class TrainDashboard(QWidget):
             self.curves.clear()
             self.filters.clear()
             self.activations.clear()
+            self.health.clear()
             self._epoch_seconds = []
         self.run_path = resumed if resumed is not None and loaded is not None else new_run_path()
         self._first_step = (loaded.step if loaded is not None else 0) + 1  # the trainer may be past it when ready arrives
@@ -452,11 +466,14 @@ class TrainDashboard(QWidget):
         self._steps_at_save = 0
         self._pause_requested = self._paused = False
         self._autosave_problems = []
-        worker = TrainingWorker(make, after_epoch=self._resume_file_writer())
+        rate = self.health.rate
+        worker = TrainingWorker(lambda: _watching_health(make(), rate),  # health from the run's first step
+                                after_epoch=self._resume_file_writer())
         worker.ready.connect(self._on_ready)
         worker.paused.connect(self._on_paused)
         worker.steps.connect(self._on_steps)
         worker.snapshot.connect(self._on_snapshot)
+        worker.health.connect(self.health.add_health)
         worker.epoch.connect(self._on_epoch)
         worker.diverged.connect(self._on_diverged)
         worker.finished.connect(self._on_finished)
@@ -680,6 +697,17 @@ class TrainDashboard(QWidget):
             self._drawn_at[view] = now
             view.refresh(force=force)
 
+    def _sanity_inputs(self) -> tuple:
+        """(architecture, data, weights or None, seed) for the sanity checks: the builder's network, with the
+        weights of the last run when it trained that network and holds still (a copy)."""
+        blocker = self.network_blocker() if self.data is not None else "Load the data first (Data, above)."
+        if blocker:
+            raise ValueError(blocker)
+        trainer = self.idle_trainer()
+        same = trainer is not None and trainer.arch.to_dict() == self.arch.to_dict()
+        state = {k: a.copy() for k, a in trainer.net.state().items()} if same else None
+        return self.arch.copy(), self.data, state, self.settings.config().seed
+
     # ---- results to keep ----
     def save_curves(self, path=None) -> bool:
         """Save the curves as a PNG or SVG picture at path (asked for when None)."""
@@ -851,4 +879,5 @@ class TrainDashboard(QWidget):
             self._load.wait()
             self._load = None
         self.probe_jobs.shutdown()
+        self.sanity.shutdown()
         self.data_panel.shutdown()
