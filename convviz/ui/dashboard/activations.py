@@ -38,10 +38,11 @@ def _set_text(label: pg.LabelItem, text: str) -> None:
 
 def rows_in_view(scroll: QScrollArea, canvas: pg.GraphicsLayoutWidget, rows: dict[str, tuple]) -> set[str]:
     """The keys of rows (tuples whose third item is the row's ViewBox or PlotItem) that show in the
-    scroll area's viewport (with a screen's margin above and below, so a small scroll finds them drawn)."""
-    margin = scroll.viewport().height()
-    top = scroll.verticalScrollBar().value() - margin
-    bottom = top + 3 * margin
+    scroll area's viewport (with half a screen's margin above and below, so a small scroll finds them
+    drawn; the others are drawn when scrolled to)."""
+    height = scroll.viewport().height()
+    top = scroll.verticalScrollBar().value() - height // 2
+    bottom = top + 2 * height
     shown = set()
     for key, row in rows.items():
         rect = canvas.mapFromScene(row[2].sceneBoundingRect()).boundingRect()
