@@ -1,13 +1,16 @@
-"""The command line: convviz {summary, train, download, bench, gui}. Each command is a thin
+"""The command line: convviz {summary, train, explain, download, bench, gui}. Each command is a thin
 wrapper over the package that does the work; every handler returns the exit status."""
 from __future__ import annotations
 
 import argparse
 import sys
 
+from . import __version__
 from .engine import OPTIMIZERS  # loaded with the package anyway; the heavier subpackages load per command
+from .paths import missing_resources
 
-BENCH_SECTIONS = ("engine", "model", "data", "training", "ui")
+BENCH_SECTIONS = ("engine", "model", "data", "training", "interpret", "ui")
+WITHOUT_RESOURCES = {"download"}  # the commands that need no presets, icons or style sheet
 
 
 class Parser(argparse.ArgumentParser):
@@ -28,6 +31,12 @@ def _train(args) -> int:
     from .training.command import train_command
 
     return train_command(args)
+
+
+def _explain(args) -> int:
+    from .interpret.command import explain_command
+
+    return explain_command(args)
 
 
 def _download(args) -> int:
@@ -52,9 +61,10 @@ def _gui(args) -> int:
 
 
 def _add_train(sub) -> None:
-    p = sub.add_parser("train", help="train a network on CIFAR-10 in the terminal")
+    p = sub.add_parser("train", help="train a network on CIFAR-10 or your own pictures in the terminal")
     p.add_argument("net", help="architecture JSON file or preset name")
-    p.add_argument("--data", help="folder holding CIFAR-10 (default: search the usual places)")
+    p.add_argument("--data", help="folder holding CIFAR-10, or an image folder: one subfolder of pictures per class, "
+                                  "fitted to the INPUT block (default: search the usual places for CIFAR-10)")
     p.add_argument("--epochs", type=int, default=10, help="total epochs (with --resume: including those done)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="sgd")
@@ -75,14 +85,43 @@ def _add_train(sub) -> None:
     p.set_defaults(run=_train)
 
 
+def _add_explain(sub) -> None:
+    from .interpret.catalogue import METHODS
+
+    p = sub.add_parser("explain", help="explain a trained network's decision on one test image (saliency, "
+                                       "Grad-CAM, occlusion, attacks, ...) and save it as a PNG")
+    p.add_argument("method", choices=tuple(METHODS), metavar="METHOD", help=", ".join(METHODS))
+    p.add_argument("net", help="architecture JSON file or preset name")
+    p.add_argument("--weights", required=True, help="the trained weights .npz (convviz train --save-weights)")
+    p.add_argument("--data", help="folder holding CIFAR-10 or an image folder (default: search for CIFAR-10)")
+    p.add_argument("--image", type=int, default=0, help="test image index (default 0)")
+    p.add_argument("--file", help="explain this picture (PNG, JPEG, ...) instead of a test image")
+    p.add_argument("--class", dest="class_", type=int, default=None,
+                   help="class to explain (default: the predicted one); for targeted: the target")
+    p.add_argument("--layer", help="conv layer by path, e.g. 6 or 3.body[1] (default: the last conv layer)")
+    p.add_argument("--filter", type=int, default=0, help="filter of --layer, for top-images")
+    p.add_argument("--patch", type=int, default=8, help="occlusion patch side in pixels")
+    p.add_argument("--stride", type=int, default=2, help="occlusion step in pixels")
+    p.add_argument("--epsilon", type=float, default=8.0, help="attack size per pixel, in /255 units")
+    p.add_argument("--steps", type=int, default=None, help="gradient ascent steps (class-model, deepdream)")
+    p.add_argument("--val-split", type=int, default=500,
+                   help="the training run's validation split, to fit its normaliser (default: train's)")
+    p.add_argument("--seed", type=int, default=0, help="the training run's seed, to fit its normaliser")
+    p.add_argument("--out", required=True, help="PNG file to write")
+    p.add_argument("--json", action="store_true", help="end with one line of JSON: predicted, class, input, map")
+    p.set_defaults(run=_explain)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="convviz", description="Build, check, train and watch ConvNets on CIFAR-10.")
+    parser.add_argument("--version", action="version", version=f"convviz {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     p = sub.add_parser("summary", help="print every layer's volume, parameters and cost, or the errors")
     p.add_argument("net", help="architecture JSON file or preset name")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=_summary)
     _add_train(sub)
+    _add_explain(sub)
     p = sub.add_parser("download", help="download CIFAR-10 with a progress bar")
     p.add_argument("--dir", help="folder to put it in (default: the app's data folder)")
     p.set_defaults(run=_download)
@@ -96,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    problem = None if args.command in WITHOUT_RESOURCES else missing_resources()
+    if problem:
+        print(f"convviz: {problem}", file=sys.stderr)
+        return 1
     return args.run(args)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "cifar10-sample"
+from convviz.paths import SAMPLE  # noqa: E402
 
 
 @pytest.fixture(scope="session")

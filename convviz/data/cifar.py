@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -29,6 +30,8 @@ class Cifar10:
     test_labels: np.ndarray
     label_names: list[str]
     source: Path
+    name: ClassVar[str] = "CIFAR-10"  # for messages
+    resizable: ClassVar[bool] = False  # 32x32x3 only (an ImageFolder can be loaded at any INPUT volume)
 
 
 def _places(folder: Path) -> list[tuple[Path, str, list[str]]]:
@@ -44,6 +47,12 @@ def dataset_folder(folder) -> tuple[Path, str] | None:
         if all((sub / n).is_file() for n in names):
             return sub, kind
     return None
+
+
+def has_cifar10_files(folder) -> bool:
+    """Whether folder holds CIFAR-10 or a part of it (any of its folders or files)."""
+    return any((sub / n).exists() for sub, _, names in _places(Path(folder)) for n in names) or \
+        any((Path(folder) / d).exists() for d in (PY_DIR, BIN_DIR))
 
 
 def load_cifar10(folder) -> Cifar10:
@@ -77,8 +86,9 @@ def _missing_message(folder: Path) -> str:
         if present:
             missing = [n for n in files if n not in present]
             return f"{sub}: incomplete CIFAR-10, missing {', '.join(missing)}. {FIX}"
-    return (f"{folder}: no CIFAR-10 here (looked for {PY_DIR}/ or {BIN_DIR}/ and their files). "
-            "Choose the folder that holds it, or download CIFAR-10 (convviz download).")
+    return (f"{folder}: no CIFAR-10 here (looked for {PY_DIR}/ or {BIN_DIR}/ and their files), nor an image "
+            "folder (one subfolder of pictures per class). Choose the folder that holds either, or download "
+            "CIFAR-10 (convviz download).")
 
 
 def _text(value) -> str:

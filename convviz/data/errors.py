@@ -2,7 +2,7 @@
 
 
 class DataError(ValueError):
-    """CIFAR-10 files that are missing, corrupt, hostile or of the wrong shape."""
+    """CIFAR-10 files or image folders that are missing, corrupt, hostile or of the wrong shape."""
 
 
 class DownloadError(DataError):
@@ -11,3 +11,7 @@ class DownloadError(DataError):
 
 class DownloadCancelled(Exception):
     """The user cancelled a download; the partial file is kept so the next download resumes."""
+
+
+class LoadCancelled(Exception):
+    """The user cancelled loading an image folder."""

@@ -15,6 +15,8 @@ from ..engine.tree import Path, block_at, lane_at
 
 FORMAT_VERSION = 2  # the newest format this ConvViz reads; files without containers are written as 1
 DEFAULT_CLASSES = 10
+MAX_NESTING = 32  # containers inside containers, at most (the published nets nest 1 deep)
+GROUPS = {"train": "Train on CIFAR-10", "reference": "Reference networks (view only)"}  # a preset's "group"
 
 
 @dataclass
@@ -49,9 +51,12 @@ class LayerSpec:
         return cls(d["type"], params, [[cls.from_dict(b) for b in lane] for lane in lanes])
 
     def copy(self) -> "LayerSpec":
-        """A deep copy: editing it (or its lanes) leaves this block as it was."""
+        """A deep copy: editing it (or its lanes) leaves this block as it was. Lanes that are not lists
+        of blocks (a hand-made spec; infer() reports them) are kept as they are."""
         params = dict(self.params) if isinstance(self.params, dict) else self.params
-        lanes = None if self.lanes is None else [[b.copy() for b in lane] for lane in self.lanes]
+        lanes = self.lanes
+        if isinstance(lanes, list) and all(isinstance(lane, list) for lane in lanes):
+            lanes = [[b.copy() if isinstance(b, LayerSpec) else b for b in lane] for lane in lanes]
         return LayerSpec(self.type, params, lanes)
 
     @classmethod
@@ -64,12 +69,14 @@ class LayerSpec:
 class Architecture:
     """input: the INPUT block's volume; layers: the top-level blocks, in order; classes: the number
     of classes C the network ends with (its last volume must be 1x1xC; 10 for CIFAR-10);
-    description: free text shown with presets."""
+    description: free text shown with presets; group: for presets, a key of GROUPS ("train": it trains
+    on CIFAR-10, "reference": view only), "" otherwise."""
 
     input: Volume = Volume(32, 32, 3)
     layers: list[LayerSpec] = field(default_factory=list)
     classes: int = DEFAULT_CLASSES
     description: str = ""
+    group: str = ""
 
     @property
     def branches(self) -> bool:
@@ -84,6 +91,8 @@ class Architecture:
              "layers": [layer.to_dict() for layer in self.layers]}
         if self.description:
             d["description"] = self.description
+        if self.group:
+            d["group"] = self.group
         return d
 
     @classmethod
@@ -92,11 +101,12 @@ class Architecture:
         inp = d["input"]
         layers = [LayerSpec.from_dict(ld) for ld in d["layers"]]
         return cls(Volume(inp["width"], inp["height"], inp["depth"]), layers,
-                   d.get("classes", DEFAULT_CLASSES), d.get("description", ""))
+                   d.get("classes", DEFAULT_CLASSES), d.get("description", ""), d.get("group", ""))
 
     def copy(self) -> "Architecture":
         """A copy whose blocks can be edited without touching this one."""
-        return Architecture(self.input, [layer.copy() for layer in self.layers], self.classes, self.description)
+        layers = [layer.copy() if isinstance(layer, LayerSpec) else layer for layer in self.layers]
+        return Architecture(self.input, layers, self.classes, self.description, self.group)
 
     def block(self, path: Path) -> LayerSpec | None:
         """The block at path (see engine.tree), or None."""

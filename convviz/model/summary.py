@@ -1,12 +1,15 @@
-"""`convviz summary NET`: a torchinfo-like table of every block (or every error), or the same as JSON."""
+"""`convviz summary NET`: a torchinfo-like table of every block as an indented tree (or every error),
+or the same as JSON."""
 from __future__ import annotations
 
 import json
 import sys
 
-from .inference import BYTES_PER_NUMBER, Inference, Problem, infer
+from ..engine.layers import CONTAINER_TYPES
+from .inference import BYTES_PER_NUMBER, BlockInfo, Inference, Problem, infer
 from .presets import resolve_net
 from .spec import Architecture
+from .units import size_bytes
 
 COLUMNS = ("block", "type", "hyperparameters", "output", "params", "mult-adds", "memory", "receptive field")
 
@@ -16,19 +19,33 @@ def _volume(v) -> list[int] | None:
 
 
 def _problem_dict(p: Problem) -> dict:
-    return {"index": p.index, "message": p.message, "formula": p.formula, "fixes": [f.label for f in p.fixes]}
+    """index: the top-level block the problem is in (None: the network or the INPUT block); path: exactly where."""
+    return {"index": p.path[0] if p.path else None, "path": list(p.path) if p.path else None, "message": p.message,
+            "formula": p.formula, "fixes": [f.label for f in p.fixes]}
+
+
+def _block_dict(b: BlockInfo) -> dict:
+    d = {"index": b.path[0], "path": list(b.path), "label": b.label, "key": b.key, "type": b.type,
+         "input": _volume(b.input), "output": _volume(b.output), "params": b.params, "macs": b.macs,
+         "memory_bytes": b.memory_bytes,
+         "receptive_field": list(b.receptive_field[:2]) if b.receptive_field else None,
+         "whole_input": b.receptive_field.whole if b.receptive_field else None}
+    if b.is_container:
+        d["lanes"] = [[_block_dict(c) for c in lane] for lane in b.lanes]
+        d["merge_inputs"] = [_volume(v) for v in b.merge_inputs]
+    return d
 
 
 def summary_dict(arch: Architecture, inference: Inference) -> dict:
-    """The JSON form: {"valid", "input", "classes", "layers": [...], totals, "errors", "warnings"}."""
+    """The JSON form: {"valid", "input", "classes", "layers": [...], totals, "errors", "warnings"}. "layers"
+    lists every block in pre-order, each with its "path" (and "index", the top-level block it is in);
+    a container's entry also holds its lanes' entries ("lanes") and the volumes meeting at its merge
+    ("merge_inputs"); its params, macs and memory are its contents' totals."""
     return {
         "valid": inference.valid,
         "input": [getattr(arch.input, k, None) for k in ("width", "height", "depth")],
         "classes": arch.classes,
-        "layers": [{"index": b.index, "type": b.type, "input": _volume(b.input), "output": _volume(b.output),
-                    "params": b.params, "macs": b.macs, "memory_bytes": b.memory_bytes,
-                    "receptive_field": list(b.receptive_field) if b.receptive_field else None}
-                   for b in inference.blocks],
+        "layers": [_block_dict(b) for b in inference.walk()],
         "total_params": inference.total_params,
         "total_macs": inference.total_macs,
         "total_memory_bytes": inference.total_memory_bytes,
@@ -37,31 +54,43 @@ def summary_dict(arch: Architecture, inference: Inference) -> dict:
     }
 
 
-def _bytes(n: int) -> str:
-    for unit, size in (("MB", 1 << 20), ("KB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} B"
-
-
 def _hypers(params) -> str:
     if not isinstance(params, dict):
         return repr(params)
     return " ".join(f"{k}={v}" for k, v in params.items())
 
 
+def _rows(blocks: list[BlockInfo], specs: list, depth: int) -> list[tuple[str, ...]]:
+    """Table rows for one lane, containers followed by their lanes (indented) and their merge."""
+    rows = []
+    indent = "  " * depth
+    for b, spec in zip(blocks, specs):
+        rf = str(b.receptive_field) if b.receptive_field else "-"
+        hypers = "" if b.is_container else _hypers(getattr(spec, "params", None))
+        rows.append((indent + b.label, b.type, hypers, str(b.output) if b.output else "?", f"{b.params:,}",
+                     f"{b.macs:,}", size_bytes(b.memory_bytes) if b.output else "?", rf))
+        if not b.is_container:
+            continue
+        t = CONTAINER_TYPES[b.type]
+        names = t.lane_names(len(b.lanes))
+        spec_lanes = spec.lanes if b.lanes else []  # inferred lanes come from lists of blocks
+        for name, lane, lane_specs, out in zip(names, b.lanes, spec_lanes, b.merge_inputs):
+            if lane:
+                rows += _rows(lane, lane_specs, depth + 1)
+            else:
+                rows.append((f"{indent}  {b.label}.{name}", "identity", "", str(out) if out else "?", "", "", "", ""))
+        rows.append((f"{indent}  {t.merge_title}", "merge", "", str(b.output) if b.output else "?", "", "",
+                     size_bytes(b.output.size * BYTES_PER_NUMBER) if b.output else "?", rf))
+    return rows
+
+
 def summary_table(arch: Architecture, inference: Inference) -> str:
-    """Every block's output volume, parameters, mult-adds, memory and receptive field, with totals,
-    then every error (with its fixes) and warning."""
-    rows = [("input", "INPUT", "", str(arch.input), "", "", _bytes(_size(arch.input) * BYTES_PER_NUMBER),
+    """Every block as an indented tree (a container, then its lanes' blocks, then its merge): output volume,
+    parameters, mult-adds, memory and receptive field (a container's: its contents' totals), with the
+    network's totals, then every error (with its formula and fixes) and warning."""
+    rows = [("input", "INPUT", "", str(arch.input), "", "", size_bytes(_size(arch.input) * BYTES_PER_NUMBER),
              "1x1 (jump 1)")]
-    for b, layer in zip(inference.blocks, arch.layers):
-        rf = "-"
-        if b.receptive_field:
-            size, jump = b.receptive_field
-            rf = f"{size}x{size} (jump {jump})"
-        rows.append((str(b.index), b.type, _hypers(layer.params), str(b.output) if b.output else "?",
-                     f"{b.params:,}", f"{b.macs:,}", _bytes(b.memory_bytes) if b.output else "?", rf))
+    rows += _rows(inference.blocks, arch.layers, 0)
     widths = [max(len(COLUMNS[c]), *(len(r[c]) for r in rows)) for c in range(len(COLUMNS))]
     right = {4, 5, 6}
 
@@ -73,14 +102,17 @@ def summary_table(arch: Architecture, inference: Inference) -> str:
     out = [line(COLUMNS), rule, *map(line, rows), rule,
            f"Total parameters: {inference.total_params:,}",
            f"Total mult-adds per image: {inference.total_macs:,}",
-           f"Activation memory per image (float32): {_bytes(inference.total_memory_bytes)}",
+           f"Activation memory per image (float32): {size_bytes(inference.total_memory_bytes)}",
            f"Classes: {arch.classes}"]
-    if inference.last_conv_receptive_field:
-        size, jump = inference.last_conv_receptive_field
-        out.append(f"Receptive field of the last conv: {size}x{size} input pixels, jump {jump}")
+    rf = inference.last_conv_receptive_field
+    if rf:
+        seen = f"the whole input ({rf.size}x{rf.size})" if rf.whole else f"{rf.size}x{rf.size} input pixels"
+        out.append(f"Receptive field of the last conv: {seen}, jump {rf.jump}")
     for kind, problems in (("error", inference.errors), ("warning", inference.warnings)):
         for p in problems:
             out.append(f"{kind}: {p.message}")
+            if p.formula and "\n" in p.formula:  # a merge's lanes (a leaf's formula is in its message)
+                out.extend(f"    {line}" for line in p.formula.splitlines())
             out.extend(f"    fix: {f.label}" for f in p.fixes)
     out.append("valid" if inference.valid else f"invalid: {len(inference.errors)} error"
                f"{'s' if len(inference.errors) != 1 else ''}")
@@ -102,7 +134,7 @@ def summary_command(net: str, as_json: bool = False) -> int:
         if as_json:
             print(json.dumps({"valid": False, "layers": [], "total_params": 0, "total_macs": 0,
                               "total_memory_bytes": 0, "warnings": [],
-                              "errors": [{"index": None, "message": m, "formula": None, "fixes": []}
+                              "errors": [{"index": None, "path": None, "message": m, "formula": None, "fixes": []}
                                          for m in getattr(e, "problems", [str(e)])]}, indent=2))
         else:
             print(f"convviz summary: {e}", file=sys.stderr)

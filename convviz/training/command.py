@@ -15,7 +15,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..data import find_cifar10, load_cifar10, searched_locations
+from ..data import ImageFolder, find_cifar10, load_cifar10, load_data, searched_locations
 from ..model import infer
 from ..model.presets import resolve_net
 from .config import TrainConfig
@@ -74,12 +74,20 @@ def prepare(args) -> Trainer:
     if not inference.valid:
         lines = "\n".join(f"  - {p.message}" + (f" [{p.formula}]" if p.formula else "") for p in inference.errors)
         raise UsageError(f"{args.net} is not a valid network:\n{lines}\n(see `convviz summary {args.net}`)")
-    data = load_cifar10(args.data) if args.data else _find_data()
+    data = _chosen_data(args.data, arch) if args.data else _find_data()
     if args.resume:
         trainer = Trainer.from_checkpoint(args.resume, data, arch)
         trainer.config.epochs, trainer.config.max_steps = args.epochs, args.max_steps
         return trainer
     return Trainer(arch, data, config, init_weights=args.init_weights)
+
+
+def _chosen_data(folder: str, arch):
+    """CIFAR-10 or an image folder (its pictures fitted to the INPUT block), saying which on stderr."""
+    data = load_data(folder, arch.input)
+    if isinstance(data, ImageFolder):
+        print(data.summary(), file=sys.stderr)
+    return data
 
 
 def _find_data():

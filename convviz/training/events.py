@@ -54,9 +54,9 @@ class SnapshotEvent:
     step: int
     epoch: int
     filters: dict[str, np.ndarray]      # node key -> (K, C, F, F)
-    probe_index: int | None             # index in the test set, or None for a training image
-    probe_image: np.ndarray             # uint8 (3, H, W), as the network saw it before normalisation
-    probe_label: int
+    probe_index: int | None             # index in the test set, or None for a training image or a picture of the user's
+    probe_image: np.ndarray             # uint8 (D, H, W), as the network saw it before normalisation
+    probe_label: int | None             # None for a picture of the user's: the gradients are the predicted class's
     activations: dict[str, np.ndarray]
     gradients: dict[str, np.ndarray]
     probabilities: np.ndarray           # (C,)

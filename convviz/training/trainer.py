@@ -19,20 +19,22 @@ from collections import deque
 
 import numpy as np
 
-from ..data import Cifar10, Normalizer, augment, split_validation
+from ..data import Cifar10, ImageFolder, Normalizer, augment, split_validation
+from ..data.images import fit_array
 from ..engine import Network, make_optimizer
 from ..model.spec import Architecture
 from . import checkpoint
 from .checkpoint import CheckpointError
 from .config import TrainConfig, hyper_problem, lr_factor
 from .events import DivergedEvent, EpochEvent, FinishedEvent, SnapshotEvent, StepEvent
+from .fits import data_problem
 
 EVAL_BATCH = 128
 SPEED_WINDOW = 20  # steps averaged for the images/s of a StepEvent
 
 
 class Trainer:
-    """Trains one network on CIFAR-10 (data.train_images minus a validation split).
+    """Trains one network on CIFAR-10 or an image folder (data.train_images minus a validation split).
 
     init_weights: a weights .npz path or a dict of arrays keyed like Network.state(), or None for
     the engine's seeded initialisation. normalizer: the constants to use (a checkpoint's), or None to
@@ -45,10 +47,12 @@ class Trainer:
     training stands; normalizer is the one fitted on the training split (or given).
     """
 
-    def __init__(self, arch: Architecture, data: Cifar10, config: TrainConfig | None = None, init_weights=None,
-                 normalizer: Normalizer | None = None):
+    def __init__(self, arch: Architecture, data: Cifar10 | ImageFolder, config: TrainConfig | None = None,
+                 init_weights=None, normalizer: Normalizer | None = None):
         self.config = config = config or TrainConfig()
         problems = config.problems()
+        if fit := data_problem(arch, data):
+            problems.append(fit)
         n_train = len(data.train_labels)
         if config.val_split >= n_train:
             problems.append(f"a validation split of {config.val_split} images leaves none of the "
@@ -90,7 +94,7 @@ class Trainer:
         self._paused = False
         self._stop = False
         self._pending_hyper: dict[str, float] = {}
-        self._probe: int | None = None
+        self._probe: int | np.ndarray | None = None
 
     # ---- controls (any thread) ----
     def pause(self) -> None:
@@ -126,13 +130,16 @@ class Trainer:
         with self._wake:
             self._pending_hyper.update(changes)
 
-    def set_probe(self, index: int | None) -> None:
-        """Show test image `index` in snapshots, or None: the first image of the latest training batch."""
+    def set_probe(self, probe: int | np.ndarray | None) -> None:
+        """Show in snapshots test image `probe` (an index), a picture of the user's (uint8 (C, H, W), C 1
+        or 3, any size: fitted to the INPUT volume here), or None: the first image of the latest training batch."""
         n = len(self.data.test_labels)
-        if index is not None and not 0 <= index < n:
-            raise ValueError(f"probe image {index} is not in the test set (0 to {n - 1})")
+        if isinstance(probe, np.ndarray):
+            probe = fit_array(probe, self.arch.input)
+        elif probe is not None and not 0 <= probe < n:
+            raise ValueError(f"probe image {probe} is not in the test set (0 to {n - 1})")
         with self._wake:
-            self._probe = index
+            self._probe = probe
 
     # ---- the loop ----
     @property
@@ -198,7 +205,7 @@ class Trainer:
 
     def _train_step(self):
         """One optimiser step on the next minibatch -> (StepEvent without its speed, uint8 images
-        (n, 3, H, W), labels (n,)), or a DivergedEvent after putting the last good weights back."""
+        (n, D, H, W), labels (n,)), or a DivergedEvent after putting the last good weights back."""
         self._apply_pending_hyper()
         images, x, y = self._next_batch()
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught just below
@@ -227,7 +234,7 @@ class Trainer:
         self.optimizer.lr = self.base_lr * lr_factor(self.config.schedule, progress)
 
     def _next_batch(self):
-        """-> (uint8 images (n, 3, H, W) as trained on, normalised float32 (n, 3, H, W), labels (n,))."""
+        """-> (uint8 images (n, D, H, W) as trained on, normalised float32 (n, D, H, W), labels (n,))."""
         size = self.config.batch_size
         idx = self.order[self.batch_index * size:(self.batch_index + 1) * size]
         images = self.data.train_images[idx]
@@ -250,16 +257,25 @@ class Trainer:
         return StepEvent(self.step, self.epoch, self.batch_index - 1, self.batches_per_epoch, loss,
                          correct / n, self.optimizer.lr, 0.0)
 
-    def _snapshot(self, train_image: np.ndarray, train_label: int) -> SnapshotEvent:
+    def probe_snapshot(self) -> SnapshotEvent | None:
+        """A snapshot of the probe set with set_probe (None when it is the next training image), for a
+        trainer that is not running, e.g. after a run or loaded from a checkpoint."""
+        return None if self._probe is None else self._snapshot(None, None)
+
+    def _snapshot(self, train_image: np.ndarray | None, train_label: int | None) -> SnapshotEvent:
         probe = self._probe
         if probe is None:
-            image, label = train_image, train_label
+            image, label, index = train_image, train_label, None
+        elif isinstance(probe, np.ndarray):  # no true class: the gradients are those of the predicted one
+            image, label, index = probe, None, None
         else:
-            image, label = self.data.test_images[probe], int(self.data.test_labels[probe])
-        outputs, gradients = self.net.trace(self.normalizer.apply(image[None]), np.array([label]))
+            image, label, index = self.data.test_images[probe], int(self.data.test_labels[probe]), probe
+        x = self.normalizer.apply(image[None])
+        target = label if label is not None else int(self.net.predict_proba(x).argmax())
+        outputs, gradients = self.net.trace(x, np.array([target]))
         filters = {n.key: self.net.params[f"{n.key}.weight"].copy()
                    for n in self.net.nodes if n.op is not None and n.op.has_filters}
-        return SnapshotEvent(self.step, self.epoch, filters, probe, image.copy(), label,
+        return SnapshotEvent(self.step, self.epoch, filters, index, image.copy(), label,
                              {k: np.array(o[0]) for k, o in outputs.items()},
                              {k: np.array(g[0]) for k, g in gradients.items()},
                              np.array(outputs[self.net.nodes[-1].key].reshape(-1)))
@@ -296,7 +312,7 @@ class Trainer:
 
     def evaluate(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, float, np.ndarray]:
         """Evaluation mode, in batches; changes nothing in the model.
-        images uint8 (N, 3, H, W), labels (N,) -> (mean loss, accuracy, probabilities (N, C) float32)."""
+        images uint8 (N, D, H, W), labels (N,) -> (mean loss, accuracy, probabilities (N, C) float32)."""
         probs = np.empty((len(labels), self.net.classes), np.float32)
         for start in range(0, len(labels), EVAL_BATCH):
             probs[start:start + EVAL_BATCH] = self.net.predict_proba(self.normalizer.apply(images[start:start + EVAL_BATCH]))
@@ -331,7 +347,7 @@ class Trainer:
         checkpoint.write(path, arrays, meta)
 
     @classmethod
-    def from_checkpoint(cls, path, data: Cifar10, arch: Architecture | None = None) -> "Trainer":
+    def from_checkpoint(cls, path, data: Cifar10 | ImageFolder, arch: Architecture | None = None) -> "Trainer":
         """A trainer that continues where the checkpoint at path left off. With arch, the checkpoint
         must be for that architecture. Raises CheckpointError saying what does not fit."""
         arrays, meta = checkpoint.read(path)
@@ -349,8 +365,11 @@ class Trainer:
         if sizes != {"train": len(data.train_labels), "test": len(data.test_labels)}:
             raise CheckpointError(
                 f"{path} was trained on {sizes.get('train')} training and {sizes.get('test')} test images, "
-                f"but this CIFAR-10 has {len(data.train_labels)} and {len(data.test_labels)}: "
+                f"but {data.name} has {len(data.train_labels)} and {len(data.test_labels)}: "
                 "resume with the same data folder.")
+        if meta.get("label_names", data.label_names) != list(data.label_names):
+            raise CheckpointError(f"{path} was trained on the classes {', '.join(meta['label_names'])}, but "
+                                  f"{data.name} has {', '.join(data.label_names)}: resume with the same data folder.")
         try:
             trainer = cls(saved_arch, data, config, normalizer=Normalizer.from_dict(meta["normalizer"]))
             trainer._restore(arrays, meta)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 import sys
 
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
-from ..paths import RESOURCES
+from ..paths import RESOURCES, missing_resources
 
 STYLE_SHEET = RESOURCES / "style.qss"
 
@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
         print(problem, file=sys.stderr)
         return 1
     app = make_application(argv)
+    problem = missing_resources()
+    if problem:  # said in the terminal and in a window (an app started from a menu has no terminal)
+        print(f"convviz: {problem}", file=sys.stderr)
+        QMessageBox.critical(None, "ConvViz cannot start", problem)
+        return 1
     from .main_window import MainWindow
 
     window = MainWindow()

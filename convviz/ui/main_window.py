@@ -13,6 +13,7 @@ from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QStyle, QTabWidget, QToolButton
 
+from .. import __version__
 from ..engine import formula
 from ..engine.files import atomic_write
 from ..model import Architecture
@@ -22,6 +23,7 @@ from ..model.summary import summary_table
 from .builder import BuilderDocument, BuilderWidget
 from .builder.style import icon
 from .dashboard import TrainDashboard
+from .explain import ExplainTab
 
 DEFAULT_PRESET = "convnetjs"
 MAX_RECENT = 8
@@ -47,6 +49,8 @@ class MainWindow(QMainWindow):
         self.dashboard = TrainDashboard()
         self.tabs.addTab(self.dashboard, icon("softmax"), "Train")
         self.architectureChanged.connect(self.dashboard.set_architecture)
+        self.explain = ExplainTab(self.dashboard)
+        self.tabs.addTab(self.explain, icon("fc"), "Explain")
         self.setCentralWidget(self.tabs)
 
         self._create_actions()
@@ -335,6 +339,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_settings()
+        self.explain.shutdown()  # cancels an explanation and waits for its thread
         self.dashboard.shutdown()  # stops a run and waits for the training and data threads
         event.accept()
 
@@ -371,7 +376,7 @@ class MainWindow(QMainWindow):
 
     def show_about(self) -> None:
         self.show_info("About ConvViz",
-                       "<h3>ConvViz</h3><p>Build convolutional networks from layer blocks, see every activation "
+                       f"<h3>ConvViz {__version__}</h3><p>Build convolutional networks from layer blocks, see every activation "
                        "volume checked live, and train them on CIFAR-10 with ConvViz's own NumPy engine.</p>")
 
     def show_formula(self) -> None:

@@ -1,5 +1,6 @@
-"""Shape inference: tables of stacks with expected volumes and counts, every kind of error with its
-formula and fixes, warnings, receptive fields, and agreement with the engine's initialised arrays."""
+"""Shape inference on stacks: tables with expected volumes and counts, every kind of error with its
+formula and fixes, warnings, receptive fields, and agreement with the engine's initialised arrays.
+Trees (containers, paths, merges, whole-network fix judgement): test_tree.py."""
 import pytest
 
 from convviz.engine import Network, Volume
@@ -8,6 +9,16 @@ from convviz.model import Architecture, LayerSpec, infer
 
 def L(kind, **params):
     return LayerSpec(kind, params)
+
+
+def numeric(fixes):
+    """The fixes that change a number (not the "fit" of a volume that is not whole: test_tree.py)."""
+    return [f for f in fixes if "fit" not in f.params]
+
+
+def node_params(net, key):
+    """The number of parameters the engine gave the node with this key."""
+    return sum(a.size for k, a in net.params.items() if k.rpartition(".")[0] == key)
 
 
 def arch(w, h, d, *layers, classes=10):
@@ -48,33 +59,34 @@ def test_seed_example_w10_f3_s2_p0_is_invalid_with_formula_and_fixes():
     result = infer(a)
     assert not result.valid
     [problem] = result.errors
-    assert problem.index == 0 and "Block 0 (Conv)" in problem.message
+    assert problem.path == (0,) and "Block 0 (Conv)" in problem.message
     assert problem.formula == "(10 - 3 + 0)/2 + 1 = 4.5"
     assert "not a whole number" in problem.message
-    labels = [f.label for f in problem.fixes]
-    assert labels == ["use stride 1 (-> 8x8)", "use size 2 (-> 5x5)", "use size 4 (-> 4x4)"]
+    labels = [f.label for f in numeric(problem.fixes)]
+    assert labels == ["use stride 1 (-> 8x8; the network is valid)", "use size 2 (-> 5x5; the network is valid)",
+                      "use size 4 (-> 4x4; the network is valid)"]
     # no pad makes (7 + 2P)/2 whole, so none is offered; later blocks get no volume and no cascade of errors
     assert [b.output for b in result.blocks] == [None] * 4
     for fix in problem.fixes:
         fixed = infer(fix.apply(a))
-        assert fixed.valid, fixed.errors
-        assert str(fixed.blocks[0].output).startswith(fix.label.split("-> ")[1].rstrip(")"))
+        assert fixed.valid and fix.valid, fixed.errors
+        assert str(fixed.blocks[0].output).startswith(fix.gives)
     assert a.layers[0].params == {"filters": 4, "size": 3, "stride": 2}  # apply makes a copy
 
 
 def test_pad_fix_is_offered_when_it_works():
     a = arch(8, 8, 3, L("conv", filters=4, size=3, stride=3), L("fc"), L("softmax"))
     [problem] = infer(a).errors
-    assert problem.index == 0 and problem.formula == "(8 - 3 + 0)/3 + 1 = 2.66667"
-    assert [f.label for f in problem.fixes] == [
-        "use pad 2 (-> 4x4)", "use stride 1 (-> 6x6)", "use stride 5 (-> 2x2)", "use size 2 (-> 3x3)"]
+    assert problem.path == (0,) and problem.formula == "(8 - 3 + 0)/3 + 1 = 2.66667"
+    assert [(f.action, f.gives) for f in numeric(problem.fixes)] == [
+        ("use pad 2", "4x4"), ("use stride 1", "6x6"), ("use stride 5", "2x2"), ("use size 2", "3x3")]
 
 
 def test_pool_fix_follows_the_default_stride():
     a = arch(7, 7, 3, L("maxpool", size=2), L("fc"), L("softmax"))
     [problem] = infer(a).errors            # (7 - 2 + 0)/2 + 1 = 3.5; the stride follows the size
     assert problem.formula == "(7 - 2 + 0)/2 + 1 = 3.5"
-    assert [f.label for f in problem.fixes] == ["use stride 1 (-> 6x6)", "use size 1 (-> 7x7)"]
+    assert [(f.action, f.gives) for f in numeric(problem.fixes)] == [("use stride 1", "6x6"), ("use size 1", "7x7")]
 
 
 def test_filter_larger_than_padded_input():
@@ -90,12 +102,12 @@ def test_all_errors_at_once_and_structure_checked_past_a_bad_block():
     result = infer(a)
     by_block = {}
     for p in result.errors:
-        by_block.setdefault(p.index, []).append(p.message)
-    assert set(by_block) == {0, 2, 4}
-    assert "filters must be" in by_block[2][0]
-    assert "comes after the classifier" in by_block[4][0]
+        by_block.setdefault(p.path, []).append(p.message)
+    assert set(by_block) == {(0,), (2,), (4,)}
+    assert "filters must be" in by_block[(2,)][0]
+    assert "comes after the classifier" in by_block[(4,)][0]
     assert result.blocks[2].output is None
-    assert result.blocks[2].errors[0].fixes[0].label == "use filters 16 (the default)"
+    assert result.blocks[2].errors[0].fixes[0].action == "use filters 16 (the default)"
 
 
 @pytest.mark.parametrize("value", [0, -3, 2.5, "2", None, True, [1]])
@@ -119,42 +131,46 @@ def test_unknown_type_and_hyperparameter():
     a = arch(8, 8, 3, L("covn", filters=4), L("conv", filtres=4), L("fc"), L("softmax"))
     result = infer(a)
     unknown, misspelt = result.errors
-    assert unknown.index == 0 and "unknown layer type 'covn'" in unknown.message
-    assert [f.label for f in unknown.fixes][0] == "change to conv"
-    assert misspelt.index == 1 and "no hyperparameter 'filtres'" in misspelt.message
-    assert misspelt.fixes[0].label == "rename 'filtres' to 'filters'"
+    assert unknown.path == (0,) and "unknown layer type 'covn' (did you mean conv?)" in unknown.message
+    assert [f.action for f in unknown.fixes] == ["change to conv", "remove block 0"]
+    assert misspelt.path == (1,) and "no hyperparameter 'filtres'" in misspelt.message
+    assert misspelt.fixes[0].action == "rename 'filtres' to 'filters'"
     assert infer(unknown.fixes[-1].apply(misspelt.fixes[0].apply(a))).errors == []  # rename, then remove block 0
 
 
 def test_missing_softmax_and_last_volume():
     a = arch(8, 8, 3, L("conv", filters=4))
     [problem] = infer(a).errors
-    assert problem.index is None and "no classifier" in problem.message
-    assert [f.label for f in problem.fixes] == ["add fc 10 and softmax at the end", "add softmax at the end"]
+    assert problem.path is None and "no classifier" in problem.message
+    assert [f.label for f in problem.fixes] == ["add fc 10 and softmax at the end (the network is valid)",
+                                                "add softmax at the end (block 1 then fails)"]
     assert infer(problem.fixes[0].apply(a)).valid
     b = arch(8, 8, 3, L("conv", filters=4), L("softmax"))
     [problem] = infer(b).errors
-    assert problem.index == 1 and "needs a 1x1x10 volume (10 classes)" in problem.message and "6x6x4" in problem.message
-    assert problem.fixes[-1].label == "add fc 10 before softmax" and infer(problem.fixes[-1].apply(b)).valid
+    assert problem.path == (1,) and "6x6x4" in problem.message
+    assert "needs a 1x1x10 volume (10 classes)" in problem.message
+    assert problem.fixes[-1].action == "add fc 10 before softmax" and infer(problem.fixes[-1].apply(b)).valid
     c = arch(8, 8, 3, L("fc", units=7), L("softmax"), classes=10)
     [problem] = infer(c).errors
-    assert problem.fixes[0].label == "set block 0's units to 10 (-> 1x1x10)" and infer(problem.fixes[0].apply(c)).valid
+    assert problem.fixes[0].label == "set block 0's units to 10 (-> 1x1x10; the network is valid)"
+    assert infer(problem.fixes[0].apply(c)).valid
     assert infer(arch(8, 8, 3, L("fc", units=7), L("softmax"), classes=7)).valid
 
 
 def test_softmax_not_last():
     a = arch(8, 8, 3, L("fc"), L("softmax"), L("relu"), L("fc"))
     result = infer(a)
-    assert [p.index for p in result.errors] == [2, 3]
-    move = result.errors[0].fixes[1]
-    assert move.label == "move the softmax (block 1) to the end"
+    assert [p.path for p in result.errors] == [(2,), (3,)]
+    move, remove = result.errors[0].fixes  # the fix that leaves the network valid first
+    assert move.label == "move the softmax (block 1) to the end (the network is valid)"
+    assert remove.label == "remove block 2 (1 other error remains)"
     assert [l.type for l in move.apply(a).layers] == ["fc", "relu", "fc", "softmax"]
 
 
 def test_bad_input_block():
     result = infer(Architecture(Volume(0, 32, "3"), [L("fc"), L("softmax")]))
     assert [p.param for p in result.errors] == ["width", "depth"]
-    assert all(p.index is None for p in result.errors)
+    assert all(p.path is None for p in result.errors)
     assert all(b.output is None for b in result.blocks)
     assert infer(result.errors[0].fixes[0].apply(Architecture(Volume(0, 32, "3"), [L("fc"), L("softmax")]))).valid
 
@@ -162,10 +178,10 @@ def test_bad_input_block():
 def test_warnings():
     big = infer(arch(64, 64, 64, L("fc", units=4096), L("relu"), L("relu"), L("fc"), L("softmax")))
     assert big.valid
-    assert [p.index for p in big.warnings] == [0, 2]
+    assert [p.path for p in big.warnings] == [(0,), (2,)]
     assert "more than 10 million" in big.warnings[0].message and "follows another activation" in big.warnings[1].message
     early = infer(arch(8, 8, 3, L("conv", size=8), L("conv", size=1), L("maxpool", size=1), L("fc"), L("softmax")))
-    assert early.valid and [p.index for p in early.warnings] == [1]
+    assert early.valid and [p.path for p in early.warnings] == [(1,)]
     assert "reached 1x1 at block 0" in early.warnings[0].message
 
 
@@ -173,8 +189,9 @@ def test_receptive_field():
     a = arch(32, 32, 3, L("conv", size=3, pad=1), L("conv", size=3, pad=1), L("maxpool"), L("conv", size=3, pad=1),
              L("conv", size=3, dilation=2, pad=2), L("relu"))
     rfs = [b.receptive_field for b in infer(a).blocks]
-    assert rfs == [(3, 1), (5, 1), (6, 2), (10, 2), (18, 2), (18, 2)]
-    assert infer(a).last_conv_receptive_field == (18, 2)
+    assert rfs == [(3, 1, False), (5, 1, False), (6, 2, False), (10, 2, False), (18, 2, False), (18, 2, False)]
+    assert infer(a).last_conv_receptive_field == (18, 2, False)
+    assert str(rfs[-1]) == "18x18 (jump 2)"
 
 
 def test_params_equal_engine_arrays():
@@ -185,19 +202,17 @@ def test_params_equal_engine_arrays():
     assert result.valid
     net = Network(a)
     assert result.total_params == net.parameter_count
-    nodes = net.nodes[1:]  # a sequential network: one node per block
-    assert [b.params for b in result.blocks] == [sum(a.size for k, a in net.params.items() if k.rsplit(".", 1)[0] == n.key)
-                                                 for n in nodes]
-    assert [b.output for b in result.blocks] == [n.volume for n in nodes]
-    assert result.total_memory_bytes == 4 * sum(n.volume.size for n in nodes)
+    assert [b.params for b in result.blocks] == [node_params(net, b.key) for b in result.blocks]
+    assert [b.output for b in result.blocks] == [n.volume for n in net.plan.nodes[1:]]
+    assert result.total_memory_bytes == 4 * sum(n.volume.size for n in net.plan.nodes[1:])
 
 
 def test_bad_value_in_an_element_wise_block_does_not_stop_inference():
     a = arch(8, 8, 3, L("conv", size=3), L("dropout", rate=2), L("maxpool"), L("fc"), L("softmax"))
     result = infer(a)
-    assert [p.index for p in result.errors] == [1]
-    assert result.blocks[1].output == Volume(6, 6, 16) and result.blocks[1].receptive_field == (3, 1)
-    assert result.blocks[2].output == Volume(3, 3, 16) and result.blocks[2].receptive_field == (4, 2)
+    assert [p.path for p in result.errors] == [(1,)]
+    assert result.blocks[1].output == Volume(6, 6, 16) and result.blocks[1].receptive_field == (3, 1, False)
+    assert result.blocks[2].output == Volume(3, 3, 16) and result.blocks[2].receptive_field == (4, 2, False)
 
 
 def test_fixes_apply_to_blocks_with_junk_params():

@@ -1,14 +1,18 @@
-"""Architecture JSON: every problem with its path, line and column for malformed JSON, version,
-atomic saving, and a lossless round trip."""
+"""Architecture JSON: every problem with its path (nested blocks too), line and column for malformed
+JSON, versions 1 and 2, bounded nesting and size, atomic saving, and a byte-exact round trip."""
 import json
 import os
 
 import pytest
 
 import convviz
-from convviz.engine import Volume
+from convviz.engine import BLOCK_TYPES, LAYER_TYPES, Volume
 from convviz.model import Architecture, LayerSpec
 from convviz.model.io import ArchitectureFileError, load_architecture, parse_architecture, save_architecture
+
+
+TYPES = ", ".join(BLOCK_TYPES)  # conv, maxpool, ..., residual, concat
+CONV_HYPERS = ", ".join(h.name for h in LAYER_TYPES["conv"].hypers)  # filters, size, stride, pad, ...
 
 
 def problems_of(text):
@@ -58,14 +62,13 @@ def test_every_problem_with_its_path():
                    {"type": "dropout", "rate": 1.5}]})
     problems = problems_of(text)
     assert problems == [
-        "colour: unknown key (allowed: version, input, classes, description, layers)",
+        "colour: unknown key (allowed: version, input, classes, description, group, layers)",
         "input.height: must be a whole number from 1 to 4096, got \"32\"",
         "input.depth: missing (a whole number from 1 to 4096)",
         "classes: must be from 2 to 65536, got 0",
         "layers[3].stride: must be a whole number from 1 to 64, got \"2\"",
-        "layers[4].filtres: conv has no such hyperparameter (it takes filters, size, stride, pad, dilation, groups, bias, fit)",
-        "layers[5].type: must be one of conv, maxpool, avgpool, globalavgpool, relu, leakyrelu, tanh, sigmoid, "
-        "dropout, batchnorm, lrn, fc, softmax, got \"nope\"",
+        f"layers[4].filtres: conv has no such hyperparameter (it takes {CONV_HYPERS})",
+        f"layers[5].type: must be one of {TYPES}, got \"nope\"",
         "layers[6]: must be an object with a \"type\", got 7",
         "layers[7].rate: must be from 0 to 0.95, got 1.5",
     ]
@@ -79,6 +82,8 @@ def test_every_problem_with_its_path():
     ('{"version": 3, "input": {"width": 1, "height": 1, "depth": 1}, "layers": []}', "uses format 3"),
     ('{"version": "1", "input": {"width": 1, "height": 1, "depth": 1}, "layers": []}', "version: must be"),
     ('[' * 100000 + ']' * 100000, "nested too deeply"),
+    ('{"input": {"width": 1, "height": 1, "depth": 1}, "layers": [' + '{"type": "residual", "body": [' * 100000
+     + ']}' * 100000 + ']}', "nested too deeply"),
     ('{"input": {"width": 2, "height": 2, "depth": 1}, "layers": [{"type": "fc", "units": 1e999}]}',
      "layers[0].units: must be a whole number"),
 ])
@@ -156,3 +161,117 @@ def test_saved_file_gets_the_permissions_of_a_plain_write(tmp_path):
     plain.write_text("{}")
     save_architecture(Architecture(), tmp_path / "net.json")
     assert (tmp_path / "net.json").stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+
+
+V2 = {"version": 2, "input": {"width": 32, "height": 32, "depth": 3}, "classes": 10,
+      "layers": [
+          {"type": "conv", "filters": 16, "size": 3, "pad": 1}, {"type": "batchnorm"}, {"type": "relu"},
+          {"type": "residual",
+           "body": [{"type": "conv", "filters": 32, "size": 3, "stride": 2, "pad": 1}, {"type": "batchnorm"},
+                    {"type": "relu"}, {"type": "conv", "filters": 32, "size": 3, "pad": 1}, {"type": "batchnorm"}],
+           "shortcut": [{"type": "conv", "filters": 32, "size": 1, "stride": 2}, {"type": "batchnorm"}]},
+          {"type": "relu"},
+          {"type": "concat", "branches": [[{"type": "conv", "filters": 8, "size": 1}],
+                                          [{"type": "conv", "filters": 8, "size": 3, "pad": 1}],
+                                          [{"type": "maxpool", "size": 3, "stride": 1, "pad": 1}], []]},
+          {"type": "residual", "body": [{"type": "relu"}]},
+          {"type": "fc", "units": 10}, {"type": "softmax"}]}
+
+
+def test_version_2_document_loads_as_a_tree():
+    a = parse_architecture(json.dumps(V2))
+    res, cat, identity = a.layers[3], a.layers[5], a.layers[6]
+    assert [[b.type for b in lane] for lane in res.lanes] == [["conv", "batchnorm", "relu", "conv", "batchnorm"],
+                                                               ["conv", "batchnorm"]]
+    assert res.params == {} and a.block((3, 0, 0)).params == {"filters": 32, "size": 3, "stride": 2, "pad": 1}
+    assert [[b.type for b in lane] for lane in cat.lanes] == [["conv"], ["conv"], ["maxpool"], []]
+    assert identity.lanes == [[LayerSpec("relu")], []]  # a missing shortcut is the identity
+
+
+def test_version_2_round_trip_is_byte_exact_and_readable(tmp_path):
+    a = parse_architecture(json.dumps(V2))
+    path = tmp_path / "net.json"
+    save_architecture(a, path)
+    text = path.read_text()
+    assert convviz.load_architecture(path) == a
+    save_architecture(convviz.load_architecture(path), tmp_path / "again.json")
+    assert (tmp_path / "again.json").read_text() == text
+    lines = text.splitlines()
+    assert json.loads(text)["version"] == 2
+    assert '    {"type": "conv", "filters": 16, "size": 3, "pad": 1},' in lines  # one line per leaf
+    assert '        {"type": "conv", "filters": 32, "size": 3, "stride": 2, "pad": 1},' in lines  # a lane, indented
+    assert '      "type": "residual",' in lines and '      "shortcut": [' in lines
+    assert '          {"type": "maxpool", "size": 3, "stride": 1, "pad": 1}' in lines  # concat: a list per branch
+    assert '        []' in lines  # the empty branch
+
+
+def test_version_1_files_stay_version_1_byte_for_byte(tmp_path):
+    """Every version-1 preset re-saved is the same file (the presets are written by save_architecture)."""
+    from convviz.model.presets import PRESET_DIR
+    for path in sorted(PRESET_DIR.glob("*.json")):
+        text = path.read_text()
+        if json.loads(text)["version"] != 1:
+            continue
+        save_architecture(load_architecture(path), tmp_path / path.name)
+        assert (tmp_path / path.name).read_text() == text, path.name
+
+
+def test_problems_inside_containers_carry_their_full_path():
+    d = json.loads(json.dumps(V2))
+    d["layers"][3]["body"][0]["stride"] = 0
+    d["layers"][3]["colour"] = "red"
+    d["layers"][3]["shortcut"] = {"type": "conv"}
+    d["layers"][5]["branches"][1] = [{"type": "maxpol", "size": 3}]
+    d["layers"][5]["branches"][2] = "pool"
+    d["layers"][6]["body"][0]["slope"] = 1
+    assert problems_of(json.dumps(d)) == [
+        "layers[3].colour: unknown key (a residual block takes body, shortcut)",
+        "layers[3].body[0].stride: must be from 1 to 64, got 0",
+        "layers[3].shortcut: must be a list of blocks, got an object",
+        f"layers[5].branches[1][0].type: must be one of {TYPES}, got \"maxpol\" (did you mean \"maxpool\"?)",
+        "layers[5].branches[2]: must be a list of blocks, got \"pool\"",
+        "layers[6].body[0].slope: relu has no such hyperparameter (it takes none)",
+    ]
+
+
+@pytest.mark.parametrize("branches, expected", [
+    ([], "layers[0].branches: a concat block takes 1 to 16 lanes, got 0"),
+    ([[]] * 17, "layers[0].branches: a concat block takes 1 to 16 lanes, got 17"),
+    (None, "layers[0].branches: must be a list of lanes, each a list of blocks, got nothing"),
+    (3, "layers[0].branches: must be a list of lanes, each a list of blocks, got 3"),
+])
+def test_lane_counts_follow_the_declaration(branches, expected):
+    block = {"type": "concat"} if branches is None else {"type": "concat", "branches": branches}
+    text = json.dumps({"input": {"width": 4, "height": 4, "depth": 1}, "layers": [block]})
+    assert problems_of(text) == [expected]
+
+
+def test_a_container_needs_version_2():
+    text = json.dumps({"version": 1, "input": {"width": 4, "height": 4, "depth": 1},
+                       "layers": [{"type": "residual", "body": []}]})
+    assert problems_of(text) == ['layers[0]: a residual block needs format version 2; the file says "version": 1']
+
+
+def test_nesting_past_the_bound_is_one_problem_not_a_crash():
+    from convviz.model.spec import MAX_NESTING
+    block = {"type": "relu"}
+    for _ in range(MAX_NESTING + 5):
+        block = {"type": "residual", "body": [block]}
+    text = json.dumps({"input": {"width": 4, "height": 4, "depth": 1}, "layers": [block]})
+    [problem] = problems_of(text)
+    assert problem == "layers[0]" + ".body[0]" * MAX_NESTING + f": containers nest more than {MAX_NESTING} deep"
+
+
+def test_the_number_of_blocks_is_bounded():
+    from convviz.model.io import MAX_BLOCKS
+    text = json.dumps({"input": {"width": 4, "height": 4, "depth": 1},
+                       "layers": [{"type": "concat", "branches": [[{"type": "relu"}] * (MAX_BLOCKS + 10)]}]})
+    assert problems_of(text) == [f"layers[0].branches[0][{MAX_BLOCKS - 1}]: the network has more than "
+                                 f"{MAX_BLOCKS:,} blocks; ConvViz reads at most {MAX_BLOCKS:,}"]
+
+
+def test_group_is_checked_and_kept():
+    text = doc(group="train")
+    assert parse_architecture(text).group == "train"
+    assert problems_of(doc(group="toy")) == ['group: must be one of train, reference, got "toy"']
+    assert problems_of(doc(group=["train"])) == ["group: must be one of train, reference, got a list"]

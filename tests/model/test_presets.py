@@ -4,7 +4,7 @@ import pytest
 
 from convviz.engine import Network, Volume
 from convviz.model import infer
-from convviz.model.presets import load_preset, preset_names, resolve_net
+from convviz.model.presets import load_preset, preset_groups, preset_names, resolve_net
 
 # Published figures. torchvision's model docs: alexnet 61,100,840 and vgg16 138,357,544 parameters.
 # ConvNetJS CIFAR-10 demo: 22,466 (the issue). LeNet-5 with C3 fully connected: 61,706 (the paper's sparse
@@ -17,6 +17,13 @@ PUBLISHED_PARAMS = {
     "zfnet": (96 * 3 * 49 + 96) + (256 * 96 * 25 + 256) + (384 * 256 * 9 + 384) + (384 * 384 * 9 + 384)
              + (256 * 384 * 9 + 256) + (9216 * 4096 + 4096) + (4096 * 4096 + 4096) + (4096 * 1000 + 1000),
     "vgg16": 138_357_544,
+    # He et al. 2016 (CIFAR-10 ResNets with 1x1 projection shortcuts, batchnorm, bias-free convs) and
+    # torchvision's resnet18, resnet34 and googlenet (without the auxiliary classifiers) model docs
+    "resnet20": 272_474,
+    "resnet56": 855_770,
+    "resnet18": 11_689_512,
+    "resnet34": 21_797_672,
+    "googlenet": 6_624_904,
 }
 # Volumes from the papers and the seed's case studies (width = height).
 PUBLISHED_VOLUMES = {
@@ -54,20 +61,38 @@ def test_published_volumes(name):
 @pytest.mark.parametrize("name, input, classes", [
     ("alexnet", (227, 227, 3), 1000), ("vgg16", (224, 224, 3), 1000), ("zfnet", (227, 227, 3), 1000),
     ("seed", (32, 32, 3), 10), ("convnetjs", (32, 32, 3), 10), ("vgg-cifar", (32, 32, 3), 10),
-    ("alexnet-cifar", (32, 32, 3), 10), ("lenet5", (32, 32, 1), 10)])
+    ("alexnet-cifar", (32, 32, 3), 10), ("lenet5", (32, 32, 1), 10), ("resnet20", (32, 32, 3), 10),
+    ("resnet56", (32, 32, 3), 10), ("resnet18", (224, 224, 3), 1000), ("resnet34", (224, 224, 3), 1000),
+    ("googlenet", (224, 224, 3), 1000)])
 def test_inputs_and_classes(name, input, classes):
     a = load_preset(name)
     assert (a.input, a.classes) == (Volume(*input), classes) and a.description
 
 
-@pytest.mark.parametrize("name", ["seed", "convnetjs", "lenet5", "vgg-cifar", "alexnet-cifar"])
+@pytest.mark.parametrize("name", ["seed", "convnetjs", "lenet5", "vgg-cifar", "alexnet-cifar", "resnet20", "resnet56"])
 def test_small_presets_build_in_the_engine(name):
     a = load_preset(name)
     result = infer(a)
     net = Network(a)
-    assert result.valid and result.warnings == []
+    assert result.valid
     assert net.parameter_count == result.total_params
-    assert [n.volume for n in net.nodes[1:]] == [b.output for b in result.blocks]
+    by_key = {b.key: b for b in result.walk()}
+    assert all(n.volume == by_key[n.key].output for n in net.plan.nodes[1:])
+
+
+@pytest.mark.parametrize("name", ["resnet20", "googlenet", "resnet18"])
+def test_branching_presets_run_in_pytorch_with_the_inferred_volumes(name):
+    """The PyTorch mirror (PyTorch's own layers: floor for "fit": "crop", ceil_mode for "fit": "pad") on the
+    meta device gives the inferred output and parameter count."""
+    torch = pytest.importorskip("torch")
+    from convviz.export.torch import torch_module
+
+    a = load_preset(name)
+    with torch.device("meta"):
+        model = torch_module(a)
+    x = torch.empty(1, a.input.depth, a.input.height, a.input.width, device="meta")
+    assert tuple(model[:-1](x).shape) == (1, a.classes, 1, 1)
+    assert sum(p.numel() for p in model.parameters()) == infer(a).total_params == PUBLISHED_PARAMS[name]
 
 
 def torch_volumes(arch):
@@ -115,3 +140,35 @@ def test_alexnet_with_the_seed_filters_gives_the_ungrouped_original_count():
         layer.params["filters"] = filters
     assert infer(a).total_params == 62_378_344
     assert "62,378,344" in load_preset("alexnet").description
+
+
+def test_groups():
+    """Trainable presets fit CIFAR-10 (32x32x3, 10 classes) and are valid; every preset is in a group."""
+    groups = dict(preset_groups())
+    assert list(groups) == ["Train on CIFAR-10", "Reference networks (view only)"]
+    assert groups["Train on CIFAR-10"] == ["seed", "convnetjs", "vgg-cifar", "alexnet-cifar", "resnet20", "resnet56"]
+    assert {"lenet5", "alexnet", "zfnet", "vgg16"} <= set(groups["Reference networks (view only)"])
+    assert sorted(n for names in groups.values() for n in names) == sorted(preset_names())
+    for name in groups["Train on CIFAR-10"]:
+        a = load_preset(name)
+        assert (a.input, a.classes, a.group) == (Volume(32, 32, 3), 10, "train") and infer(a).valid
+    for name in groups["Reference networks (view only)"]:
+        assert load_preset(name).group == "reference"
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_presets_open_without_warnings_but_crop_facts(name):
+    """The reference nets' large fc layers follow a pool to 7x7 or less, as published: nothing to warn about.
+    The ResNets' 1x1 stride-2 projection shortcuts floor like PyTorch's ("fit": "crop"), which the block
+    states: their last input row and column are never seen (the body's 3x3 conv sees them)."""
+    warnings = infer(load_preset(name)).warnings
+    assert all("fit crop: the last 1 input row and 1 column are never seen" in w.message and w.path[-2] == 1
+               for w in warnings), [w.message for w in warnings]
+    assert bool(warnings) == name.startswith("resnet")
+
+
+def test_the_large_fc_warning_is_kept_for_an_unpooled_volume():
+    a = load_preset("vgg16")
+    del a.layers[30]  # VGG16 without its last pool: fc6 then sees 14x14x512
+    [warning] = infer(a).warnings
+    assert warning.path == (30,) and "unpooled 14x14x512 volume" in warning.message

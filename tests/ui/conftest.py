@@ -2,6 +2,8 @@
 import pytest
 from PySide6.QtCore import QSettings
 
+from convviz.ui import worker as worker_module
+
 
 @pytest.fixture(autouse=True)
 def temporary_settings(tmp_path, qapp):
@@ -34,3 +36,19 @@ def window(qtbot, settings):
     w.show()
     qtbot.waitExposed(w)
     return w
+
+
+@pytest.fixture
+def started_threads(monkeypatch):
+    """Every Background thread started during the test; the test fails if one is left running."""
+    started = []
+    original = worker_module.Background.start
+
+    def start(self):
+        started.append(self)
+        original(self)
+
+    monkeypatch.setattr(worker_module.Background, "start", start)
+    yield started
+    leftover = [b.thread.objectName() for b in started if b.thread.isRunning()]
+    assert not leftover, f"threads still running after the test: {leftover}"

@@ -16,3 +16,16 @@ def test_main_without_a_display_explains_and_exits_1():
                             timeout=60)
     assert result.returncode == 1
     assert "needs a display" in result.stderr and "xvfb-run" in result.stderr
+
+
+def test_main_without_resources_says_what_is_missing_in_a_window_and_exits_1(tmp_path, monkeypatch, capsys):
+    from convviz import paths
+    from convviz.ui import app
+
+    shown = []
+    monkeypatch.setattr(app, "missing_resources", lambda: paths.missing_resources(tmp_path))
+    monkeypatch.setattr(app.QMessageBox, "critical", lambda parent, title, text: shown.append((title, text)))
+    assert app.main([sys.executable]) == 1
+    (title, text), = shown
+    assert title == "ConvViz cannot start" and "no presets, no icons, no style sheet" in text and "Reinstall" in text
+    assert text in capsys.readouterr().err

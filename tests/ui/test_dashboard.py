@@ -18,7 +18,6 @@ from PySide6.QtWidgets import QApplication
 from convviz.data import load_cifar10
 from convviz.model import Architecture, LayerSpec
 from convviz.training import Trainer
-from convviz.ui import worker as worker_module
 from convviz.ui.dashboard import TrainDashboard
 
 WAIT = 20_000  # ms: generous, the machine is shared
@@ -36,22 +35,6 @@ def tiny_arch() -> Architecture:
     return Architecture(layers=[LayerSpec("conv", {"filters": 4, "size": 3, "pad": 1}), LayerSpec("relu"),
                                 LayerSpec("maxpool", {"size": 4}), LayerSpec("conv", {"filters": 3, "size": 3, "pad": 1}),
                                 LayerSpec("relu"), LayerSpec("fc", {"units": 10}), LayerSpec("softmax")])
-
-
-@pytest.fixture
-def started_threads(monkeypatch):
-    """Every Background thread started during the test; the test fails if one is left running."""
-    started = []
-    original = worker_module.Background.start
-
-    def start(self):
-        started.append(self)
-        original(self)
-
-    monkeypatch.setattr(worker_module.Background, "start", start)
-    yield started
-    leftover = [b.thread.objectName() for b in started if b.thread.isRunning()]
-    assert not leftover, f"threads still running after the test: {leftover}"
 
 
 @pytest.fixture

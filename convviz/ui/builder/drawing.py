@@ -100,19 +100,19 @@ class NetworkDrawing(QWidget):
             if declared is None or declared.kind not in SHAPING_KINDS:
                 title = declared.title if declared else f"{layer.type}?"
                 boxes[-1].below.append(f"{title} ✖" if info.errors else title)
-                boxes[-1].tip += f"<br>then {title} (block {info.index})"
-                boxes[-1].listed.append(info.index)
+                boxes[-1].tip += f"<br>then {title} (block {info.path[0]})"
+                boxes[-1].listed.append(info.path[0])
                 continue
             try:
                 above, dims = operator_box(layer.type, declared.resolve(layer.params), info.input)
             except (KeyError, TypeError, ValueError):
                 above, dims = [declared.title], None
             colour = kind_colour(declared.kind)
-            boxes.append(Box(dims, colour, "", above=above, operator=True, index=info.index,
-                             tip=f"<b>{declared.title}</b> (block {info.index}): " + ", ".join(above)))
+            boxes.append(Box(dims, colour, "", above=above, operator=True, index=info.path[0],
+                             tip=f"<b>{declared.title}</b> (block {info.path[0]}): " + ", ".join(above)))
             out = info.output
             boxes.append(Box(out, ERROR if out is None else colour, str(out) if out is not None else "?",
-                             index=info.index, tip=f"Output of {declared.title} (block {info.index}): "
+                             index=info.path[0], tip=f"Output of {declared.title} (block {info.path[0]}): "
                              + (f"<b>{out}</b>" if out is not None else "cannot be computed")))
         self.boxes = boxes
         self._layout()

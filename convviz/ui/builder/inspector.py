@@ -226,11 +226,13 @@ class Inspector(QScrollArea):
         index = self._form_for[0]
         if index < 0:
             self.volume_label.setText(f"Output volume <b>{self.document.arch.input}</b>")
-            problems = [(p, True) for p in inference.errors if p.index is None]
-            problems += [(p, False) for p in inference.warnings if p.index is None]
+            problems = [(p, True) for p in inference.errors if p.path is None]
+            problems += [(p, False) for p in inference.warnings if p.path is None]
         else:
             info = inference.blocks[index]
-            rf = f"{info.receptive_field[0]} (jump {info.receptive_field[1]})" if info.receptive_field else "–"
+            rf = info.receptive_field
+            rf = ("–" if rf is None else f"whole input ({rf.size}, jump {rf.jump})" if rf.whole
+                  else f"{rf.size} (jump {rf.jump})")
             self.volume_label.setText(
                 f"<table cellspacing=2>"
                 f"<tr><td>Input</td><td><b>{info.input if info.input is not None else '?'}</b></td></tr>"

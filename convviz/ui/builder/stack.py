@@ -64,8 +64,8 @@ class StackModel(QAbstractListModel):
         arch, inference = self.document.arch, self.document.inference
         rows = [BlockView("input", "input", "INPUT", " · ".join(f"{k} {v}" for k, v in arch.input._asdict().items())
                           + f" · {arch.classes} classes", str(arch.input), "",
-                          [p.message for p in inference.errors if p.index is None],
-                          [p.message for p in inference.warnings if p.index is None])]
+                          [p.message for p in inference.errors if p.path is None],
+                          [p.message for p in inference.warnings if p.path is None])]
         for layer, info in zip(arch.layers, inference.blocks):
             declared = LAYER_TYPES.get(layer.type)
             rows.append(BlockView(

@@ -1,6 +1,7 @@
 """The probe image flowing through the network: every layer's output volume as a grid of its depth
 slices (small heat maps), 1x1 volumes (fc, softmax) as bars, and the class probabilities; optionally
-the gradient of the loss with respect to each volume instead, as ConvNetJS shows."""
+the gradient of the loss with respect to each volume instead, as ConvNetJS shows. The probe is a test
+image, the next training image, or a picture of the user's (Open picture…)."""
 from __future__ import annotations
 
 import time
@@ -8,8 +9,8 @@ import time
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QHBoxLayout, QLabel, QPushButton, QRadioButton,
-                               QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton,
+                               QRadioButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
 from .imaging import DIVERGING, SEQUENTIAL, colorize, grid_shape, mosaic, volume_tiles
 from .style import ACCENT, BAD, GOOD, INFO, TEXT_DIM
@@ -30,11 +31,17 @@ def _pixels_per_cell(height: int) -> int:
     return int(np.clip(96 // max(height, 1), 2, 16))
 
 
+PICTURE_NAME = 24  # characters of the picture's file name shown beside its button
+PICTURES = "Pictures (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
+
+
 class ActivationsView(QWidget):
-    """probeChanged(index or None) asks for another probe image: a test-set index, or None for
-    the next training image."""
+    """probeChanged(probe) asks for another probe image: a test-set index, None for the next training
+    image, or a picture (uint8 (3, H, W), any size). pictureChosen(path) asks for the picture at path
+    to be read; set_picture() then makes it the probe."""
 
     probeChanged = Signal(object)
+    pictureChosen = Signal(str)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -46,13 +53,22 @@ class ActivationsView(QWidget):
         self._rows: list[tuple] = []
         self._titles_at = 0.0
         self._heading = ""
+        self.picture: np.ndarray | None = None  # the user's picture, uint8 (3, H, W)
+        self.picture_name = ""
 
         self.use_test = QRadioButton("Test image #")
         self.use_training = QRadioButton("Next training image")
+        self.use_picture = QRadioButton()  # the picture's name, shown once one was opened
+        self.use_picture.setVisible(False)
         self.use_test.setChecked(True)
         group = QButtonGroup(self)
         group.addButton(self.use_test)
         group.addButton(self.use_training)
+        group.addButton(self.use_picture)
+        self.open_picture = QPushButton("Open picture…")
+        self.open_picture.setToolTip("Classify a PNG or JPEG of your own: it is fitted to the INPUT block and "
+                                     "shown with its activations")
+        self.open_picture.clicked.connect(lambda: self.choose_picture())
         self.index = QSpinBox()
         self.index.setRange(0, 0)
         self.index.setToolTip("Which image of the test set to send through the network")
@@ -63,7 +79,7 @@ class ActivationsView(QWidget):
         self.gradients = QCheckBox("Show gradients (∂loss/∂volume)")
         self.gradients.setToolTip("Show how the loss changes with each neuron instead of its activation")
         self.gradients.toggled.connect(self._redraw)
-        self.use_test.toggled.connect(self._emit_probe)
+        group.buttonToggled.connect(lambda button, checked: self._emit_probe() if checked else None)
         self.index.valueChanged.connect(self._emit_probe)
 
         bar = QHBoxLayout()
@@ -73,6 +89,8 @@ class ActivationsView(QWidget):
         bar.addWidget(previous)
         bar.addWidget(following)
         bar.addWidget(self.use_training)
+        bar.addWidget(self.open_picture)
+        bar.addWidget(self.use_picture)
         bar.addStretch(1)
         bar.addWidget(self.gradients)
         self.caption = QLabel("The activations appear with the first snapshot once training starts.")
@@ -95,8 +113,29 @@ class ActivationsView(QWidget):
         self.layer_names, self.label_names = list(layer_names), list(label_names)
         self._signature = None
 
-    def probe(self) -> int | None:
+    def probe(self) -> int | np.ndarray | None:
+        if self.use_picture.isChecked():
+            return self.picture
         return self.index.value() if self.use_test.isChecked() else None
+
+    def choose_picture(self, path=None) -> None:
+        """Ask for a picture (a file dialog when path is None); pictureChosen(path) follows."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self, "Open a picture to classify", "", PICTURES)
+            if not path:
+                return
+        self.pictureChosen.emit(str(path))
+
+    def set_picture(self, picture: np.ndarray, name: str) -> None:
+        """Make picture (uint8 (3, H, W), read from the file name) the probe."""
+        self.picture, self.picture_name = picture, name
+        self.use_picture.setText(name if len(name) <= PICTURE_NAME else name[:PICTURE_NAME - 1] + "…")
+        self.use_picture.setToolTip(f"{name}: {picture.shape[2]}x{picture.shape[1]}, fitted to the INPUT block")
+        self.use_picture.setVisible(True)
+        if self.use_picture.isChecked():
+            self._emit_probe()
+        else:
+            self.use_picture.setChecked(True)  # emits probeChanged
 
     def _emit_probe(self) -> None:
         self.index.setEnabled(self.use_test.isChecked())
@@ -130,7 +169,8 @@ class ActivationsView(QWidget):
                                             enableMenu=False)
         probe_image = pg.ImageItem()
         probe_view.addItem(probe_image)
-        probe_view.setRange(xRange=(0, 32), yRange=(0, 32), padding=0.02)
+        _, height, width = self.snapshot.probe_image.shape
+        probe_view.setRange(xRange=(0, width), yRange=(0, height), padding=0.02)
         probs = self.canvas.addPlot(row=0, col=1, title="class probabilities", enableMenu=False)
         probs.setYRange(0, 1)
         probs.setMouseEnabled(False, False)
@@ -173,7 +213,7 @@ class ActivationsView(QWidget):
         self._dirty = False
         s = self.snapshot
         volumes = self._volumes()
-        signature = (tuple(v.shape for v in volumes), tuple(self.label_names))
+        signature = (tuple(v.shape for v in volumes), tuple(self.label_names), s.probe_image.shape)
         rebuilt = signature != self._signature
         if rebuilt:
             self._rebuild(volumes)
@@ -184,16 +224,19 @@ class ActivationsView(QWidget):
         if titles:
             self._titles_at = now
         probe_view, probe_image, probs_plot, prob_bars = self._probe
-        probe_image.setImage(np.ascontiguousarray(s.probe_image.transpose(1, 2, 0)), autoLevels=False,
-                             levels=(0, 255))
+        picture = s.probe_image[0] if s.probe_image.shape[0] == 1 else s.probe_image.transpose(1, 2, 0)
+        probe_image.setImage(np.ascontiguousarray(picture), autoLevels=False, levels=(0, 255))
         probs = np.asarray(s.probabilities, float)
         predicted = int(np.argmax(probs))
         brushes = [pg.mkBrush(GOOD if k == s.probe_label else BAD if k == predicted else (110, 115, 125))
                    for k in range(len(probs))]
         prob_bars.setOpts(height=probs, brushes=brushes)
-        truth = self._name(s.probe_label)
-        verdict = "right" if predicted == s.probe_label else "wrong"
-        heading = f"class probabilities — true: {truth}, predicted: {self._name(predicted)} ({verdict})"
+        if s.probe_label is None:  # the user's picture: no true class
+            heading = f"class probabilities — predicted: {self._name(predicted)} ({probs[predicted]:.0%})"
+        else:
+            verdict = "right" if predicted == s.probe_label else "wrong"
+            heading = (f"class probabilities — true: {self._name(s.probe_label)}, predicted: "
+                       f"{self._name(predicted)} ({verdict})")
         if heading != self._heading:  # only when the prediction changes: re-laying text out is costly
             self._heading = heading
             probs_plot.setTitle(heading)
@@ -216,8 +259,12 @@ class ActivationsView(QWidget):
             if titles:
                 _set_text(title, f"<b>{name}</b> — {depth} depth slices of {width}x{height} · "
                                  f"{low:.2g} … {high:.2g} ({scale})")
-        which = "test image #%d" % s.probe_index if s.probe_index is not None else "a training image"
-        kind = "gradients of the loss" if signed else "activations"
+        if s.probe_index is not None:
+            which = f"test image #{s.probe_index}"
+        else:
+            which = f"your picture {self.picture_name}" if s.probe_label is None else "a training image"
+        kind = ("gradients of the loss (for the predicted class)" if s.probe_label is None else
+                "gradients of the loss") if signed else "activations"
         self.caption.setText(f"Step {s.step}: {kind} for {which}, one scale per layer.")
 
     def _name(self, label: int) -> str:

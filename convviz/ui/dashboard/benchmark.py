@@ -46,7 +46,7 @@ def _headless(arch, data, steps: int) -> tuple[float, float]:
     return images / (time.perf_counter() - started), trainer.images_per_second
 
 
-def _spin(until, seconds: float) -> None:
+def spin(until, seconds: float) -> None:
     """Run the Qt event loop (exec, as the app does) until until() is true or seconds pass."""
     loop = QEventLoop()
     poll = QTimer()
@@ -86,7 +86,7 @@ def _with_dashboard(dash: TrainDashboard, steps: int) -> tuple[float, float, lis
     clock.start()
     tick.start()
     switch.start()
-    _spin(lambda: not dash.running(), 3600)
+    spin(lambda: not dash.running(), 3600)
     tick.stop()
     switch.stop()
     wall = time.perf_counter() - started
@@ -111,7 +111,7 @@ def save_screenshots(dash: TrainDashboard, folder: Path, steps: int) -> list[Pat
     dash.settings.max_steps.setValue(steps)
     dash.start()
     paths = []
-    _spin(lambda: not dash.running() or bool(dash.curves.epochs), 600)
+    spin(lambda: not dash.running() or bool(dash.curves.epochs), 600)
     for name, tab in SHOTS_OF:
         dash.views.setCurrentIndex(tab)
         dash.activations.gradients.setChecked(name == "gradients")
@@ -121,12 +121,12 @@ def save_screenshots(dash: TrainDashboard, folder: Path, steps: int) -> list[Pat
             matrix = dash.confusion.confusion
             off = matrix - np.diag(np.diag(matrix))  # show the most frequent mistake
             dash.confusion.show_cell(*map(int, np.unravel_index(np.argmax(off), off.shape)))
-        _spin(lambda: False, 0.5)
+        spin(lambda: False, 0.5)
         dash.refresh_views(force=True)
         paths.append(folder / f"dashboard-{name}.png")
         dash.window().grab().save(str(paths[-1]))
     dash.stop()
-    _spin(lambda: not dash.running(), 600)
+    spin(lambda: not dash.running(), 600)
     return paths
 
 

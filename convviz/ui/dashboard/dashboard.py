@@ -13,9 +13,9 @@ from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox, QPushButton,
                                QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
-from ...data.cifar import CLASSES as CIFAR10_CLASSES
 from ...model import infer
 from ...training import CheckpointError, TrainConfig, Trainer
+from ...training.fits import data_problem
 from ..builder.totals import training_blocker
 from ..worker import Background, JobWorker, TrainingWorker
 from .activations import ActivationsView
@@ -24,6 +24,7 @@ from .curves import CurvesView
 from .data_panel import DataPanel
 from .filters import FiltersView
 from .predictions import PredictionsView
+from .probe import ProbeJobs
 from .settings import SettingsPanel
 from .style import BAD_CSS, GROUP_CSS, configure_pyqtgraph
 
@@ -92,11 +93,12 @@ class TrainDashboard(QWidget):
         self.data_panel = DataPanel()
         self.data_panel.loaded.connect(self._data_loaded)
         self.data_panel.failed.connect(self._data_failed)
+        self.data_panel.idle.connect(self._update_controls)
         self.settings = SettingsPanel()
         self.settings.liveChanged.connect(self._live_hyper)
 
         self.start_button = QPushButton("Start")
-        self.start_button.setToolTip("Train the network from the builder on CIFAR-10")
+        self.start_button.setToolTip("Train the network from the builder on the data above")
         self.pause_button = QPushButton("Pause")
         self.stop_button = QPushButton("Stop")
         self.start_button.clicked.connect(self.start)
@@ -151,6 +153,12 @@ class TrainDashboard(QWidget):
         self.filters = FiltersView()
         self.activations = ActivationsView()
         self.activations.probeChanged.connect(self._probe_changed)
+        self.probe_jobs = ProbeJobs(self)
+        self.activations.pictureChosen.connect(self.probe_jobs.open_picture)
+        self.probe_jobs.picture.connect(self.activations.set_picture)
+        self.probe_jobs.snapshot.connect(self._on_snapshot)
+        self.probe_jobs.failed.connect(lambda title, text: self.show_error(title, text))
+        self.probe_jobs.idle.connect(self._update_controls)
         self.predictions = PredictionsView()
         self.confusion = ConfusionView()
         self.views = QTabWidget()
@@ -192,13 +200,14 @@ class TrainDashboard(QWidget):
         return self.data_panel.data
 
     def set_data(self, data) -> None:
-        """Train on an already loaded Cifar10 (for example a slice of it)."""
+        """Train on an already loaded Cifar10 (for example a slice of it) or ImageFolder."""
         self.data_panel.set_data(data)
 
     def set_architecture(self, arch, inference=None) -> None:
         """The network to train from the next Start (a run in progress keeps its own)."""
         self.arch = arch.copy()
         self.inference = inference if inference is not None else infer(self.arch)
+        self.data_panel.set_input(self.arch.input)  # an image folder is read again to fit it
         self._update_controls()
 
     def _data_failed(self, title: str, text: str) -> None:
@@ -215,32 +224,34 @@ class TrainDashboard(QWidget):
     def running(self) -> bool:
         return self._run is not None
 
+    def idle_trainer(self):
+        """The trainer of the current or last run while its weights hold still (the run paused, or
+        ended), for a copy; None while a step may run or before any run."""
+        return self.trainer if self.trainer is not None and (not self.running() or self._paused) else None
+
     def start_blocker(self) -> str | None:
         """Why Start is disabled, as a sentence for the user, or None."""
         if self.running():
             return None
+        if self.data_panel.busy():
+            return "Wait until the data is loaded (Data, above)."
         if self.data is None:
-            return "Load or download CIFAR-10 first (Data, above)."
+            return "Load or download CIFAR-10, or choose an image folder, first (Data, above)."
+        if self.probe_jobs.busy():
+            return "Wait until the probe image is shown."
         if self.loaded_trainer is not None:
             return None
         return self.network_blocker()
 
     def network_blocker(self) -> str | None:
-        """Why the builder's network cannot train on CIFAR-10 (invalid, not 32x32x3 in, or not one
-        output per class), as a sentence for the user, or None."""
+        """Why the builder's network cannot train on the data (CIFAR-10 until other data is loaded):
+        invalid, or its input or classes do not fit; as a sentence for the user, or None."""
         if self.arch is None:
             return "Build a network in the builder first."
         invalid = training_blocker(self.inference)
         if invalid is not None:
             return f"Cannot train: {invalid}"
-        if self.arch.input != (32, 32, 3):
-            return f"CIFAR-10 images are 32x32x3, but the INPUT block is {self.arch.input}: set it to 32x32x3."
-        classes = self.inference.blocks[-1].output.depth if self.inference.blocks else None
-        wanted = len(self.data.label_names) if self.data is not None else CIFAR10_CLASSES
-        if classes != wanted:
-            return (f"The network ends with {classes} classes, CIFAR-10 has {wanted}: "
-                    f"make the last FC layer have {wanted} units.")
-        return None
+        return data_problem(self.arch, self.data, refit=True)
 
     def _update_controls(self) -> None:
         running = self.running()
@@ -340,11 +351,20 @@ class TrainDashboard(QWidget):
             except ValueError as error:
                 self.show_error("Cannot change the setting", str(error))
 
-    def _probe_changed(self, index) -> None:
-        if self.trainer is not None and self.running():
-            self.trainer.set_probe(index)
-        else:  # the probe is passed through the network in the worker: it needs a run
+    def _probe_changed(self, probe) -> None:
+        """A test-set index, None (the next training image) or a picture: shown with the next snapshot of
+        a run, or at once (in the background) by a trainer that is not running."""
+        if self.trainer is None:  # the probe is passed through the network of a run: none yet
             self.activations.caption.setText("The chosen image appears with the next snapshot once training runs.")
+            return
+        try:
+            self.trainer.set_probe(probe)
+        except ValueError as error:  # a test image the last run's data does not have
+            self.activations.caption.setText(f"Cannot show it: {error}.")
+            return
+        if not self.running() and probe is not None:
+            self.probe_jobs.snapshot_of(self.trainer)
+            self._update_controls()
 
     # ---- events from the worker: slots of this GUI-thread object, so Qt queues them here ----
     @Slot(object)
@@ -547,4 +567,5 @@ class TrainDashboard(QWidget):
         if self._load is not None:
             self._load.wait()
             self._load = None
+        self.probe_jobs.shutdown()
         self.data_panel.shutdown()

@@ -1,21 +1,28 @@
-"""Where CIFAR-10 is: found (and loaded in the background), chosen by the user, or downloaded with a
-progress bar (MB done/total, rate, time left, Cancel). Neither loading nor downloading blocks the window."""
+"""Where the data is: CIFAR-10 found (and loaded in the background) or downloaded with a progress bar
+(MB done/total, rate, time left, Cancel), or a folder the user chose: CIFAR-10 or an image folder (one
+subfolder of pictures per class), whose pictures are fitted to the INPUT block and read again when
+its volume changes. Neither loading nor downloading blocks the window."""
 from __future__ import annotations
 
+import html
 import threading
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QVBoxLayout)
 
-from ...data import (DataError, DownloadCancelled, DownloadError, find_cifar10, load_cifar10,
-                     searched_locations)
+from ...data import (DataError, DownloadCancelled, DownloadError, ImageFolder, LoadCancelled, find_cifar10,
+                     load_data, searched_locations)
+from ...data.images import depth_problem
+from ...engine import Volume
 from ..worker import Background, JobWorker
 from .style import BAD_CSS, GOOD_CSS, TEXT_DIM
 
 STALL_SECONDS = 10.0  # a stalled download is resumed after this long; Cancel or closing waits at most this
+REFIT_MS = 700  # an image folder is read again for a new INPUT volume once the edits pause this long
+SKIPPED_SHOWN, SKIPPED_IN_TIP = 3, 40  # skipped files listed in the panel, and in its tooltip
 
 
 def describe_progress(done: int, total: int | None, rate: float) -> str:
@@ -30,14 +37,21 @@ def describe_progress(done: int, total: int | None, rate: float) -> str:
 
 
 class DataPanel(QGroupBox):
-    """loaded(Cifar10) after a successful load; failed(title, message) for the user to read."""
+    """loaded(Cifar10 or ImageFolder) after a successful load; failed(title, message) for the user to
+    read; idle() when a background job or a pending read has ended."""
 
     loaded = Signal(object)
     failed = Signal(str, str)
+    idle = Signal()
 
     def __init__(self, parent=None):
-        super().__init__("Data: CIFAR-10", parent)
+        super().__init__("Data", parent)
         self.data = None
+        self.volume = Volume(32, 32, 3)  # the INPUT block's: what an image folder's pictures are fitted to
+        self._refit = QTimer(self)
+        self._refit.setSingleShot(True)
+        self._refit.setInterval(REFIT_MS)
+        self._refit.timeout.connect(self._read_again)
         self._job: Background | None = None
         self._cancel: threading.Event | None = None
         self._kind = ""
@@ -50,7 +64,8 @@ class DataPanel(QGroupBox):
         self.download_button.setToolTip("Download CIFAR-10 (170 MB) into the ConvViz data folder")
         self.download_button.clicked.connect(lambda: self.download())
         self.choose_button = QPushButton("Choose folder…")
-        self.choose_button.setToolTip("Use a CIFAR-10 copy you already have (python or binary layout)")
+        self.choose_button.setToolTip("Use a CIFAR-10 copy you already have (python or binary layout), or an "
+                                      "image folder of your own: one subfolder of pictures per class")
         self.choose_button.clicked.connect(lambda: self.choose_folder())
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
@@ -73,7 +88,8 @@ class DataPanel(QGroupBox):
 
     # ---- state ----
     def busy(self) -> bool:
-        return self._job is not None
+        """A load or download is under way, or an image folder waits to be read again."""
+        return self._job is not None or self._refit.isActive()
 
     def _show_progress(self, on: bool) -> None:
         for w in (self.progress, self.progress_text, self.cancel_button):
@@ -97,30 +113,70 @@ class DataPanel(QGroupBox):
         self.load(found.path)  # (it says where it loads from)
 
     def choose_folder(self, folder=None) -> None:
-        """Load CIFAR-10 from the folder the user chose (asked for when None); a folder without it is
-        reported with what is missing, never replaced by a copy found elsewhere."""
+        """Load CIFAR-10 or an image folder from the folder the user chose (asked for when None); a
+        folder holding neither is reported with what is missing, never replaced by a copy found elsewhere."""
         if folder is None:
-            folder = QFileDialog.getExistingDirectory(self, "Folder holding CIFAR-10")
+            folder = QFileDialog.getExistingDirectory(
+                self, "Folder holding CIFAR-10, or one subfolder of pictures per class")
             if not folder:
                 return
         self.load(Path(folder).expanduser())
 
     def load(self, folder) -> None:
-        """Load CIFAR-10 from folder in a worker thread; loaded(data) follows."""
-        if self.busy():
+        """Load CIFAR-10 or an image folder (fitted to self.volume) from folder in a worker thread;
+        loaded(data) follows."""
+        if self._job is not None:
             return
-        self._say(f"Loading CIFAR-10 from {folder}…")
+        self._refit.stop()
+        cancel = self._cancel = threading.Event()
+        volume = self.volume
+        self._say(f"Loading {folder}…")
         self._show_progress(True)
-        self.cancel_button.setVisible(False)
+        self.cancel_button.setVisible(False)  # shown with the first count of pictures (CIFAR-10 loads at once)
         self.progress.setRange(0, 0)  # busy indicator
-        self.progress_text.setText("reading and checking the batches")
-        self._start(JobWorker(lambda report: load_cifar10(folder)), "load")
+        self.progress_text.setText("reading and checking the files")
+
+        def job(report):
+            return load_data(folder, volume, progress=lambda done, total: report((done, total)), cancel=cancel)
+
+        self._start(JobWorker(job), "load")
+
+    def set_input(self, volume: Volume) -> None:
+        """The INPUT block's volume. An image folder is read again to fit it, once the edits pause."""
+        if volume == self.volume:
+            return
+        self.volume = volume
+        if isinstance(self.data, ImageFolder) and depth_problem(volume.depth) is None:
+            self._refit.start()
+
+    def _read_again(self) -> None:
+        if self._job is not None or not self.isEnabled():  # a load, download or training run is going on:
+            self._refit.start()                               # try again after it
+        elif isinstance(self.data, ImageFolder):
+            self.load(self.data.source)
 
     def set_data(self, data) -> None:
-        """Use an already loaded Cifar10."""
+        """Use an already loaded Cifar10 or ImageFolder."""
         self.data = data
-        self._say(f"{len(data.train_labels):,} training and {len(data.test_labels):,} test images "
-                  f"from {data.source}.", GOOD_CSS)
+        if isinstance(data, ImageFolder):
+            d, h, w = data.train_images.shape[1:]
+            text = html.escape(f"{len(data.label_names)} classes ({', '.join(data.label_names)}): "
+                               f"{len(data.train_labels):,} training and {len(data.test_labels):,} test pictures "
+                               f"from {data.source}, at {w}x{h}x{d}.")
+            if data.skipped:
+                shown = "".join(f"<br>· {html.escape(f'{path.name}: {why}')}" for path, why in data.skipped[:SKIPPED_SHOWN])
+                more = len(data.skipped) - SKIPPED_SHOWN
+                text += f"<br>{len(data.skipped)} files skipped:{shown}" + (f"<br>… and {more} more" if more > 0 else "")
+            self._say(text, GOOD_CSS)
+            self.where.setToolTip(data.summary(SKIPPED_IN_TIP) if data.skipped else "")
+            self._refit.stop()
+            if (w, h, d) != (self.volume.width, self.volume.height, self.volume.depth) and \
+                    depth_problem(self.volume.depth) is None:
+                self._refit.start()  # the INPUT block changed while it was read
+        else:
+            self._say(f"{len(data.train_labels):,} training and {len(data.test_labels):,} test images "
+                      f"from {data.source}.", GOOD_CSS)
+            self.where.setToolTip("")
         self.loaded.emit(data)
 
     # ---- downloading ----
@@ -144,6 +200,14 @@ class DataPanel(QGroupBox):
 
     @Slot(object)
     def _on_progress(self, p) -> None:
+        if self._kind == "load":  # (pictures read, pictures in all) of an image folder
+            done, total = p
+            self.cancel_button.setVisible(True)
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+            self.progress.setFormat(f"{100 * done / total:.0f}%")
+            self.progress_text.setText(f"{done:,} of {total:,} pictures")
+            return
         if p.total:
             self.progress.setRange(0, 1000)
             self.progress.setValue(int(1000 * p.done / p.total))
@@ -180,11 +244,11 @@ class DataPanel(QGroupBox):
     def _on_failed(self, error: BaseException) -> None:
         self.progress.setVisible(False)       # the message above says what happened: no stale bar,
         self.progress_text.setVisible(False)  # percentage or "cancelling…" stays behind
-        if isinstance(error, DownloadCancelled):
+        if isinstance(error, (DownloadCancelled, LoadCancelled)):
             text = str(error)  # "download cancelled; 1.0 MB kept in ... to resume"
             self._say(text[:1].upper() + text[1:] + ".", TEXT_DIM)
             return
-        title = "Download failed" if self._kind == "download" else "Cannot load CIFAR-10"
+        title = "Download failed" if self._kind == "download" else "Cannot load the data"
         known = isinstance(error, (DataError, DownloadError, OSError))
         message = str(error) if known else f"{type(error).__name__}: {error}"
         self._say(f"{title}: {message}", BAD_CSS)
@@ -200,14 +264,17 @@ class DataPanel(QGroupBox):
         self.download_button.setEnabled(True)
         self.choose_button.setEnabled(True)
         self.cancel_button.setVisible(False)
-        if self.progress.maximum() == 0:
+        if self._kind == "load" or self.progress.maximum() == 0:  # a finished download keeps its 100%
             self.progress.setVisible(False)
         next_load, self._next_load = self._next_load, None
         if next_load is not None:
             self.load(next_load)
+        else:
+            self.idle.emit()
 
     def shutdown(self) -> None:
-        """Cancel a download and wait for the background job to end."""
+        """Cancel a download or the reading of an image folder and wait for the background job to end."""
+        self._refit.stop()
         if self._cancel is not None:
             self._cancel.set()
         if self._job is not None:
