@@ -14,6 +14,7 @@ from ..engine import Network, make_optimizer, threads
 from ..export.torch import logits as torch_logits
 from ..export.torch import torch_module
 from ..model import Architecture, LayerSpec
+from ..model.presets import load_preset
 
 BATCHES = (64, 128)
 TORCH_THREADS = 2
@@ -40,24 +41,8 @@ def small_vgg() -> Architecture:
 
 
 def resnet20() -> Architecture:
-    """He et al. 2016's CIFAR-10 ResNet-20: a 3x3 16-filter stem, three stages of three basic blocks
-    (16, 32, 64 filters), the first block of stages 2 and 3 with stride 2 and a 1x1 stride-2
-    projection shortcut, global average pooling, fc 10 (272,474 parameters)."""
-    def conv(k: int, size: int = 3, stride: int = 1) -> LayerSpec:
-        return LayerSpec("conv", {"filters": k, "size": size, "stride": stride, "pad": size // 2, "bias": False,
-                                  **({"fit": "crop"} if stride > 1 else {})})
-
-    def block(k: int, stride: int) -> list[LayerSpec]:
-        body = [conv(k, stride=stride), LayerSpec("batchnorm"), LayerSpec("relu"), conv(k), LayerSpec("batchnorm")]
-        shortcut = [conv(k, size=1, stride=stride), LayerSpec("batchnorm")] if stride > 1 else []
-        return [LayerSpec("residual", {}, [body, shortcut]), LayerSpec("relu")]
-
-    layers = [conv(16), LayerSpec("batchnorm"), LayerSpec("relu")]
-    for k, stride in ((16, 1), (32, 2), (64, 2)):
-        for i in range(3):
-            layers += block(k, stride if i == 0 else 1)
-    layers += [LayerSpec("globalavgpool"), LayerSpec("fc", {"units": 10}), LayerSpec("softmax")]
-    return Architecture(layers=layers)
+    """He et al. 2016's CIFAR-10 ResNet-20 (the preset: 272,474 parameters)."""
+    return load_preset("resnet20")
 
 
 NETS = {"ConvNetJS": convnetjs_net, "small VGG": small_vgg, "ResNet-20": resnet20}
