@@ -3,10 +3,14 @@ input volume (pure arithmetic, no arrays), its parameter shapes, its cost, and i
 backward. Everything else (shape inference, the inspector form, JSON validation, the engine)
 reads these declarations.
 
-Arrays are NCHW: a volume of width W, height H and depth D is (N, D, H, W). Layers after `fc`
-keep four axes: fc gives (N, units, 1, 1).
+Inside the engine a batch chunk of volumes is an array (D, H, W, N): depth, height, width, then the
+images ("batch last": see kernels.py for why). Everything outside the engine (inputs, outputs,
+gradients, snapshots) is (N, D, H, W); `to_engine` and `to_nchw` convert. Layers after `fc` keep four
+axes: fc gives (units, 1, 1, N).
 forward(hp, params, buffers, x, ctx) -> (out, cache); backward(hp, params, dout, cache) -> (dx, grads),
-dx None when ctx.input_grad was False.
+dx None when ctx.input_grad was False. A layer that couples the images of a batch (couples_batch) also
+splits its forward and backward at the whole batch's statistics, so the engine can run it on batch
+chunks in parallel: see BatchNorm.
 """
 from __future__ import annotations
 
@@ -17,6 +21,17 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from . import kernels
+
+
+def to_engine(x: np.ndarray) -> np.ndarray:
+    """(N, D, H, W) -> the engine's (D, H, W, N), contiguous."""
+    return np.ascontiguousarray(np.moveaxis(x, 0, -1))
+
+
+def to_nchw(parts: list[np.ndarray]) -> np.ndarray:
+    """Batch chunks (D, H, W, n) in the engine's layout -> one contiguous (N, D, H, W) array."""
+    return np.concatenate([np.moveaxis(a, -1, 0) for a in parts]) if len(parts) > 1 else np.ascontiguousarray(
+        np.moveaxis(parts[0], -1, 0))
 
 
 class Volume(NamedTuple):
@@ -404,11 +419,11 @@ class GlobalAvgPool(LayerType):
         return "AdaptiveAvgPool2d", {"output_size": 1}
 
     def forward(self, hp, params, buffers, x, ctx):
-        return x.mean(axis=(2, 3), keepdims=True), x.shape
+        return x.mean(axis=(1, 2), keepdims=True), x.shape
 
     def backward(self, hp, params, dout, cache):
         dx = np.empty(cache, dtype=dout.dtype)
-        dx[...] = dout / (cache[2] * cache[3])
+        dx[...] = dout / (cache[1] * cache[2])
         return dx, {}
 
 
@@ -447,13 +462,13 @@ class LRN(LayerType):
 
 
 def _depth_window_sum(a: np.ndarray, before: int, after: int) -> np.ndarray:
-    """(N, C, H, W) -> same shape: at depth c, the sum of a over depths c - before .. c + after that exist."""
-    c = a.shape[1]
+    """(C, H, W, N) -> same shape: at depth c, the sum of a over depths c - before .. c + after that exist."""
+    c = a.shape[0]
     out = a.copy()
     for k in range(1, min(before, c - 1) + 1):
-        out[:, k:] += a[:, : c - k]
+        out[k:] += a[: c - k]
     for k in range(1, min(after, c - 1) + 1):
-        out[:, : c - k] += a[:, k:]
+        out[: c - k] += a[k:]
     return out
 
 
@@ -561,33 +576,84 @@ class BatchNorm(LayerType):
     def macs(self, hp, vol, out):
         return 2 * vol.size
 
-    def forward(self, hp, params, buffers, x, ctx):
-        axes = (0, 2, 3)
-        if ctx.train:
-            mean, var = x.mean(axis=axes), x.var(axis=axes)
-            count = x.size // x.shape[1]
-            m = hp["momentum"]
-            buffers["running_mean"] *= 1 - m
-            buffers["running_mean"] += m * mean
-            buffers["running_var"] *= 1 - m
-            buffers["running_var"] += m * var * (count / max(count - 1, 1))  # unbiased, as PyTorch
-        else:
-            mean, var = buffers["running_mean"], buffers["running_var"]
-        inv = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype)
-        xhat = (x - mean.reshape(1, -1, 1, 1).astype(x.dtype)) * inv.reshape(1, -1, 1, 1)
-        out = xhat * params["weight"].reshape(1, -1, 1, 1) + params["bias"].reshape(1, -1, 1, 1)
-        return out, (xhat, inv, ctx.train)
+    # Statistics over the batch: the engine runs a batch's chunks in parallel, each giving its partial
+    # statistics, merged once for the whole batch (forward_merge, backward_merge) before each chunk
+    # goes on with the whole batch's (forward(..., stats), backward(..., sums)). Called on one array,
+    # forward and backward do all three on it.
 
-    def backward(self, hp, params, dout, cache):
-        xhat, inv, train = cache
-        axes = (0, 2, 3)
-        dgamma, dbeta = (dout * xhat).sum(axis=axes), dout.sum(axis=axes)
-        g = (params["weight"] * inv).reshape(1, -1, 1, 1)
-        if not train:
-            return dout * g, {"weight": dgamma, "bias": dbeta}
-        count = dout.size // dout.shape[1]
-        dx = g * (dout - (dbeta / count).reshape(1, -1, 1, 1) - xhat * (dgamma / count).reshape(1, -1, 1, 1))
-        return dx, {"weight": dgamma, "bias": dbeta}
+    def forward_partial(self, hp, x):
+        """One chunk's share of the batch statistics: (count, mean per depth, sum of squared deviations)."""
+        rows = _depth_rows(x)
+        mean = rows.mean(axis=1)
+        dev = rows - mean[:, None]
+        return rows.shape[1], mean, np.einsum("ij,ij->i", dev, dev)
+
+    def forward_merge(self, hp, buffers, partials):
+        """The whole batch's (mean, 1/sqrt(var + eps)) per depth, in float64, from its chunks' forward_partial
+        (Chan, Golub and LeVeque's pairwise update); updates the running statistics once, as PyTorch
+        (the running variance unbiased)."""
+        counts = np.array([p[0] for p in partials], dtype=np.float64)
+        count = counts.sum()
+        means = np.array([p[1] for p in partials], dtype=np.float64)
+        mean = counts @ means / count
+        var = (np.sum([p[2] for p in partials], axis=0, dtype=np.float64) + counts @ (means - mean) ** 2) / count
+        m = hp["momentum"]
+        buffers["running_mean"] *= 1 - m
+        buffers["running_mean"] += m * mean
+        buffers["running_var"] *= 1 - m
+        buffers["running_var"] += m * var * (count / max(count - 1, 1))
+        return mean, 1.0 / np.sqrt(var + self.eps)
+
+    def forward(self, hp, params, buffers, x, ctx, stats=None):
+        """x (C, H, W, N) -> (out, cache). Training normalises with the batch's statistics: stats, the whole
+        batch's forward_merge when x is one chunk of it, else x's own; evaluation with the running ones."""
+        if not ctx.train:
+            stats = buffers["running_mean"].astype(np.float64), 1.0 / np.sqrt(buffers["running_var"] + np.float64(self.eps))
+        elif stats is None:
+            stats = self.forward_merge(hp, buffers, [self.forward_partial(hp, x)])
+        mean, inv = stats
+        scale = params["weight"] * inv
+        out = _depth_rows(x) * scale.astype(x.dtype)[:, None]
+        out += (params["bias"] - mean * scale).astype(x.dtype)[:, None]
+        return out.reshape(x.shape), (x, mean, inv, ctx.train)
+
+    def backward_partial(self, hp, params, dout, cache):
+        """One chunk's (count, sum of dout * xhat, sum of dout) per depth: its share of the weight and bias
+        gradients."""
+        x, mean, inv, _ = cache
+        rows, drows = _depth_rows(x), _depth_rows(dout)
+        dbeta = drows.sum(axis=1)
+        return rows.shape[1], (np.einsum("ij,ij->i", drows, rows) - mean * dbeta) * inv, dbeta
+
+    def backward_merge(self, hp, partials):
+        """The chunks' backward_partial -> (the whole batch's sums for backward, the parameter gradients)."""
+        count = sum(p[0] for p in partials)
+        dgamma, dbeta = np.sum([p[1] for p in partials], axis=0), np.sum([p[2] for p in partials], axis=0)
+        dtype = partials[0][2].dtype
+        return (count, dgamma, dbeta), {"weight": dgamma.astype(dtype), "bias": dbeta.astype(dtype)}
+
+    def backward(self, hp, params, dout, cache, sums=None):
+        """dout (C, H, W, N) -> (dx, grads). sums: the whole batch's backward_merge when this is one chunk of
+        it; the parameter gradients are then the merge's, and grads is empty."""
+        x, mean, inv, train = cache
+        grads = {}
+        if sums is None:
+            sums, grads = self.backward_merge(hp, [self.backward_partial(hp, params, dout, cache)])
+        count, dgamma, dbeta = sums
+        g = params["weight"] * inv
+        drows = _depth_rows(dout)
+        dx = drows * g.astype(dout.dtype)[:, None]
+        if train:  # dx = g * (dout - dbeta/M - xhat * dgamma/M), xhat = (x - mean) * inv
+            dev = _depth_rows(x) - mean.astype(x.dtype)[:, None]
+            dev *= (-g * inv * dgamma / count).astype(x.dtype)[:, None]
+            dx += dev
+            dx -= (g * dbeta / count).astype(x.dtype)[:, None]
+        return dx.reshape(dout.shape), grads
+
+
+def _depth_rows(x: np.ndarray) -> np.ndarray:
+    """(C, H, W, N) as (C, H*W*N): one row per depth slice (a view when x is contiguous)."""
+    return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
 
 class FC(LayerType):
@@ -612,14 +678,15 @@ class FC(LayerType):
         return "FlattenLinear", {"in_features": vol.size, "out_features": hp["units"]}
 
     def forward(self, hp, params, buffers, x, ctx):
-        x2 = x.reshape(len(x), math.prod(x.shape[1:]))  # not -1: that fails on an empty batch
-        out = x2 @ params["weight"].T + params["bias"]
-        return out.reshape(out.shape + (1, 1)), (x2, x.shape)
+        x2 = x.reshape(math.prod(x.shape[:3]), x.shape[3])  # (D*H*W, N): the weight's column order
+        out = params["weight"] @ x2
+        out += params["bias"][:, None]
+        return out.reshape(out.shape[:1] + (1, 1) + out.shape[1:]), (x2, x.shape)
 
     def backward(self, hp, params, dout, cache):
         x2, shape = cache
-        d2 = dout.reshape(len(dout), math.prod(dout.shape[1:]))
-        return (d2 @ params["weight"]).reshape(shape), {"weight": d2.T @ x2, "bias": d2.sum(axis=0)}
+        d2 = dout.reshape(dout.shape[0], dout.shape[3])
+        return (params["weight"].T @ d2).reshape(shape), {"weight": d2 @ x2.T, "bias": d2.sum(axis=1)}
 
 
 class Softmax(LayerType):
@@ -630,13 +697,13 @@ class Softmax(LayerType):
         return "FlattenSoftmax", {}
 
     def forward(self, hp, params, buffers, x, ctx):
-        p = softmax(x.reshape(len(x), math.prod(x.shape[1:])))
-        return p.reshape(x.shape), p
+        p = softmax(x.reshape(math.prod(x.shape[:3]), x.shape[3]).T)  # (N, classes)
+        return np.ascontiguousarray(p.T).reshape(x.shape), p
 
     def backward(self, hp, params, dout, cache):
         p = cache
-        d2 = dout.reshape(p.shape)
-        return (p * (d2 - (d2 * p).sum(axis=1, keepdims=True))).reshape(dout.shape), {}
+        d2 = dout.reshape(p.shape[::-1]).T
+        return np.ascontiguousarray((p * (d2 - (d2 * p).sum(axis=1, keepdims=True))).T).reshape(dout.shape), {}
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -706,7 +773,7 @@ class ContainerType:
         raise NotImplementedError
 
     def merge_forward(self, xs: list[np.ndarray]):
-        """The lanes' outputs (N, D_i, H, W) -> (merged output, cache)."""
+        """The lanes' outputs (D_i, H, W, N) -> (merged output, cache)."""
         raise NotImplementedError
 
     def merge_backward(self, dout: np.ndarray, cache) -> list[np.ndarray]:
@@ -755,10 +822,10 @@ class Concat(ContainerType):
         return Volume(volumes[0].width, volumes[0].height, sum(v.depth for v in volumes))
 
     def merge_forward(self, xs):
-        return np.concatenate(xs, axis=1), [x.shape[1] for x in xs]
+        return np.concatenate(xs, axis=0), [x.shape[0] for x in xs]
 
     def merge_backward(self, dout, cache):
-        return np.split(dout, np.cumsum(cache)[:-1], axis=1)
+        return np.split(dout, np.cumsum(cache)[:-1], axis=0)
 
     def torch_module(self):
         return "Concat"

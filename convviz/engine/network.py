@@ -7,10 +7,12 @@ into a plan (plan.py). Parameters are keyed like the weights file and the mirror
 state_dict: "{key}.weight", "{key}.bias" with key the block's dotted path ("3", "3.body.1"), in PyTorch
 layouts (conv [out, in, kh, kw], fc [out, in]); batchnorm buffers "{key}.running_mean", "{key}.running_var".
 
-Each batch is split into one chunk per core (threads.py); every chunk runs through whole runs of
-plan nodes in its own thread, and only a node that couples the images of a batch (batchnorm while
-training) joins the chunks together. Backward runs the plan in reverse; where a value feeds several
-nodes (a residual's input), their gradients add up.
+Each batch is split into one chunk per core (threads.py), converted to the engine's layout
+(D, H, W, n) (layers.py), and every chunk runs through runs of plan nodes in its own thread. A node
+that couples the images of a batch (batchnorm while training) ends a run: each chunk gives its
+partial statistics, merged once, and the next run starts with that node on the whole batch's.
+Backward runs the plan in reverse the same way; where a value feeds several nodes (a residual's
+input), their gradients add up. Inputs, outputs and gradients outside the engine are (N, D, H, W).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .files import atomic_write, read_npz
-from .layers import Context, softmax, softmax_cross_entropy
+from .layers import Context, softmax, softmax_cross_entropy, to_engine, to_nchw
 from .plan import Node, Plan, compile_plan
 from .threads import batch_chunks, run_chunks
 
@@ -35,9 +37,8 @@ class Interrupted(Exception):
 
 @dataclass
 class Pass:
-    """What a forward run keeps for backward: the batch chunks, every node's cache (per chunk, or one
-    for a node run on the whole batch), the output of node stop-1 and the outputs asked to be kept
-    (node id -> whole batch)."""
+    """What a forward run keeps for backward: the batch chunks, every node's cache (one per chunk), the
+    output of node stop-1 and the outputs asked to be kept (node id -> whole batch), (N, D, H, W)."""
 
     chunks: list[slice]
     caches: list
@@ -115,14 +116,16 @@ class Network:
         """Whether node i mixes the images of a batch (batchnorm while training): it sees the whole batch."""
         return train and self.plan.nodes[i].op.couples_batch
 
-    def _segments(self, stop: int, train: bool) -> list[tuple[int, int]]:
-        """Nodes [1, stop) as runs [lo, hi): each coupled node alone, the others in maximal runs."""
-        segments, lo = [], 1
-        for i in range(1, stop):
+    def _spans(self, order, train: bool) -> list[tuple[list[int], int | None]]:
+        """The node ids of order cut before each coupled node: [(nodes every chunk runs through in parallel,
+        the coupled node whose partial statistics end the span (merged before it runs), or None)]."""
+        spans, span = [], []
+        for i in order:
             if self._coupled(i, train):
-                segments += [(lo, i)] * (lo < i) + [(i, i + 1)]
-                lo = i + 1
-        return segments + [(lo, stop)] * (lo < stop)
+                spans.append((span, i))
+                span = []
+            span.append(i)
+        return spans + [(span, None)]
 
     def _contexts(self, train: bool, count: int) -> list[Context]:
         """One context per batch chunk; several chunks draw dropout masks from generators seeded by self.rng."""
@@ -130,13 +133,16 @@ class Network:
             return [Context(train=train, rng=self.rng)] * count
         return [Context(train=train, rng=np.random.default_rng(seed)) for seed in self.rng.integers(2**63, size=count)]
 
-    def _forward_node(self, node: Node, values: dict, ctx: Context, input_grad: bool):
-        """Run one node on the values of its inputs -> (output, cache)."""
+    def _forward_node(self, node: Node, values: dict, ctx: Context, input_grad: bool, stats=None):
+        """Run one node on the values of its inputs -> (output, cache); stats: the whole batch's for a
+        coupled node."""
         if node.is_merge:
             return node.op.merge_forward([values[i] for i in node.inputs])
-        needs_dx = input_grad or node.inputs[0] != 0
-        return node.op.forward(node.hp, self._node_params[node.id], self._node_buffers[node.id],
-                               values[node.inputs[0]], Context(ctx.train, ctx.rng, input_grad=needs_dx))
+        ctx = Context(ctx.train, ctx.rng, input_grad=input_grad or node.inputs[0] != 0)
+        params, buffers, x = self._node_params[node.id], self._node_buffers[node.id], values[node.inputs[0]]
+        if stats is None:
+            return node.op.forward(node.hp, params, buffers, x, ctx)
+        return node.op.forward(node.hp, params, buffers, x, ctx, stats)
 
     def run(self, x: np.ndarray, train: bool = False, stop: int | None = None, keep=(),
             input_grad: bool = False) -> Pass:
@@ -147,10 +153,10 @@ class Network:
         nodes, last_use = self.plan.nodes, self.plan.last_use
         keep = set(range(1, stop)) if keep == "all" else set(keep)
         chunks = batch_chunks(len(x))
-        values = [{0: x[sl]} for sl in chunks]
+        values = [{0: to_engine(x[sl])} for sl in chunks]
         ctxs = self._contexts(train, len(chunks))
         caches: list = [None] * stop
-        outputs: dict[int, np.ndarray] = {}
+        stats: dict[int, tuple] = {}
 
         def forget(vals: dict, i: int) -> None:
             """Drop the inputs node i was the last to read (unless kept)."""
@@ -158,36 +164,33 @@ class Network:
                 if last_use[j] == i and j not in keep and j != stop - 1:
                     vals.pop(j, None)
 
-        def run_segment(k: int, lo: int, hi: int) -> list:
-            vals, seg_caches = values[k], []
-            for i in range(lo, hi):
+        def run_span(k: int, span: list[int], tail: int | None) -> tuple[list, object]:
+            """Chunk k through the span's nodes -> (their caches, the partial statistics of coupled node tail)."""
+            vals, span_caches = values[k], []
+            for i in span:
                 self._check_interrupt()
-                vals[i], cache = self._forward_node(nodes[i], vals, ctxs[k], input_grad)
-                seg_caches.append(cache)
+                vals[i], cache = self._forward_node(nodes[i], vals, ctxs[k], input_grad, stats.get(i))
+                span_caches.append(cache)
                 forget(vals, i)
-            return seg_caches
+            if tail is None:
+                return span_caches, None
+            return span_caches, nodes[tail].op.forward_partial(nodes[tail].hp, vals[nodes[tail].inputs[0]])
 
-        for lo, hi in self._segments(stop, train):
-            if self._coupled(lo, train):
+        for span, tail in self._spans(range(1, stop), train):
+            results = run_chunks(lambda k: run_span(k, span, tail), range(len(chunks)))
+            for pos, i in enumerate(span):
+                caches[i] = [r[0][pos] for r in results]
+            if tail is not None:
                 self._check_interrupt()
-                node = nodes[lo]
-                whole = {node.inputs[0]: _join([v[node.inputs[0]] for v in values])}
-                y, caches[lo] = self._forward_node(node, whole, Context(train, self.rng), input_grad)
-                for v, sl in zip(values, chunks):
-                    v[lo] = y[sl]
-                    forget(v, lo)
-                continue
-            results = run_chunks(lambda k: run_segment(k, lo, hi), range(len(chunks)))
-            for i in range(lo, hi):
-                caches[i] = [r[i - lo] for r in results]
-        for i in keep:
-            outputs[i] = _join([v[i] for v in values])
-        return Pass(chunks, caches, _join([v[stop - 1] for v in values]), outputs, stop, train, input_grad)
+                node = nodes[tail]
+                stats[tail] = node.op.forward_merge(node.hp, self._node_buffers[tail], [r[1] for r in results])
+        outputs = {i: to_nchw([v[i] for v in values]) for i in keep}
+        return Pass(chunks, caches, to_nchw([v[stop - 1] for v in values]), outputs, stop, train, input_grad)
 
     def backward(self, p: Pass, seeds: dict[int, np.ndarray], input_grad: bool = False, keep=()) -> Gradients:
-        """Backpropagate from seeds (node id -> d loss / d that node's output, whole batch) through the
-        nodes run by p. keep: node ids whose output gradients to return, or "all"; input_grad: also
-        d loss / d the input (p must have been run with input_grad=True)."""
+        """Backpropagate from seeds (node id -> d loss / d that node's output, whole batch (N, D, H, W))
+        through the nodes run by p. keep: node ids whose output gradients to return, or "all"; input_grad:
+        also d loss / d the input (p must have been run with input_grad=True)."""
         if input_grad and not p.input_grad:
             raise ValueError("the forward pass was run without input_grad=True, so the input gradient was skipped")
         if not seeds or max(seeds) >= p.stop:
@@ -195,25 +198,32 @@ class Network:
         nodes, chunks = self.plan.nodes, p.chunks
         start = max(seeds) + 1
         keep = set(range(1, start)) if keep == "all" else set(keep)
-        douts = [{i: np.asarray(d, self.dtype)[sl] for i, d in seeds.items()} for sl in chunks]
+        douts = [{i: to_engine(np.asarray(d, self.dtype)[sl]) for i, d in seeds.items()} for sl in chunks]
         chunk_grads: list[dict[str, np.ndarray]] = [{} for _ in chunks]
         whole_grads: dict[str, np.ndarray] = {}
         kept: list[dict[int, np.ndarray]] = [{} for _ in chunks]
+        sums: dict[int, tuple] = {}
 
         def backward_node(node: Node, dout: np.ndarray, cache, dvals: dict, grads: dict) -> None:
             if node.is_merge:
                 for j, dx in zip(node.inputs, node.op.merge_backward(dout, cache)):
                     _accumulate(dvals, j, dx)
                 return
-            dx, g = node.op.backward(node.hp, self._node_params[node.id], dout, cache)
+            params = self._node_params[node.id]
+            if node.id in sums:
+                dx, g = node.op.backward(node.hp, params, dout, cache, sums[node.id])
+            else:
+                dx, g = node.op.backward(node.hp, params, dout, cache)
             for name, a in g.items():
                 _accumulate(grads, f"{node.key}.{name}", a)
             if dx is not None:
                 _accumulate(dvals, node.inputs[0], dx)
 
-        def back_segment(k: int, lo: int, hi: int) -> None:
+        def back_span(k: int, span: list[int], tail: int | None):
+            """Chunk k back through the span's nodes -> the partial sums of coupled node tail (None when
+            there is none, or it does not influence the seeds)."""
             dvals = douts[k]
-            for i in range(hi - 1, lo - 1, -1):
+            for i in span:
                 self._check_interrupt()
                 dout = dvals.pop(i, None)
                 if dout is None:  # node i does not influence the seeds
@@ -221,23 +231,19 @@ class Network:
                 if i in keep:
                     kept[k][i] = dout
                 backward_node(nodes[i], dout, p.caches[i][k], dvals, chunk_grads[k])
+            if tail is None or tail not in dvals:
+                return None
+            node = nodes[tail]
+            return node.op.backward_partial(node.hp, self._node_params[tail], dvals[tail], p.caches[tail][k])
 
-        for lo, hi in reversed(self._segments(start, p.train)):
-            if self._coupled(lo, p.train):
-                parts = [d.pop(lo, None) for d in douts]
-                if any(part is None for part in parts):
-                    continue
-                whole = _join(parts)
-                if lo in keep:
-                    for k, sl in enumerate(chunks):
-                        kept[k][lo] = whole[sl]
-                dvals: dict[int, np.ndarray] = {}
-                backward_node(nodes[lo], whole, p.caches[lo], dvals, whole_grads)
-                for j, d in dvals.items():
-                    for k, sl in enumerate(chunks):
-                        _accumulate(douts[k], j, d[sl])
-                continue
-            run_chunks(lambda k: back_segment(k, lo, hi), range(len(chunks)))
+        for span, tail in self._spans(range(start - 1, 0, -1), p.train):
+            partials = run_chunks(lambda k: back_span(k, span, tail), range(len(chunks)))
+            if partials[0] is not None:
+                self._check_interrupt()
+                node = nodes[tail]
+                sums[tail], g = node.op.backward_merge(node.hp, partials)
+                for name, a in g.items():
+                    whole_grads[f"{node.key}.{name}"] = a
         grads = dict(whole_grads)
         for part in chunk_grads:  # in chunk order, so the sums do not depend on the threads' timing
             for name, a in part.items():
@@ -245,9 +251,9 @@ class Network:
         result = Gradients({k: grads[k] for k in self.params if k in grads})
         if input_grad:
             v = nodes[0].volume
-            result.input = _join([d.get(0, np.zeros((sl.stop - sl.start, v.depth, v.height, v.width), self.dtype))
-                                  for d, sl in zip(douts, chunks)])
-        result.outputs = {i: _join([kept[k][i] for k in range(len(chunks))]) for i in keep
+            result.input = to_nchw([d.get(0, np.zeros((v.depth, v.height, v.width, sl.stop - sl.start), self.dtype))
+                                    for d, sl in zip(douts, chunks)])
+        result.outputs = {i: to_nchw([kept[k][i] for k in range(len(chunks))]) for i in keep
                           if all(i in kept[k] for k in range(len(chunks)))}
         return result
 
@@ -339,8 +345,3 @@ class Network:
 def _accumulate(table: dict, key, value: np.ndarray) -> None:
     """table[key] += value, without writing into an array another entry may share."""
     table[key] = table[key] + value if key in table else value
-
-
-def _join(parts: list[np.ndarray]) -> np.ndarray:
-    """Batch chunks back into one array (no copy for a single chunk)."""
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)
