@@ -40,10 +40,12 @@ CONV_CASES = [  # (N, C, H, W), (K, F), stride, pad, dilation[, groups, bias]
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CONV_CASES, ids=str)
-@pytest.mark.parametrize("group_bytes", [kernels.GROUP_BYTES, 1], ids=["one-band", "band-per-row"])
-def test_conv_matches_reference(case, dtype, group_bytes, monkeypatch):
+@pytest.mark.parametrize("band_bytes", [None, 1], ids=["one-band", "band-per-row"])
+def test_conv_matches_reference(case, dtype, band_bytes, monkeypatch):
     shape, (k, f), s, p, d, groups, bias = (case + (1, True))[:7]
-    monkeypatch.setattr(kernels, "GROUP_BYTES", group_bytes)
+    if band_bytes:
+        monkeypatch.setattr(kernels, "GROUP_BYTES", band_bytes)
+        monkeypatch.setattr(kernels, "ROW_BYTES", band_bytes)
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(dtype)
     w = rng.standard_normal((k, shape[1] // groups, f, f)).astype(dtype)
