@@ -133,9 +133,10 @@ def _weight_matrix(w: np.ndarray, d: int, groups: int) -> np.ndarray:
     return _groups(w.reshape(k, -1), groups)
 
 
-def conv_forward(x, w, b, s: int, p: int, d: int, need_dx: bool = True, groups: int = 1):
+def conv_forward(x, w, b, s: int, p: int, d: int, need_dx: bool = True, groups: int = 1, epilogue=None):
     """x (C, H, W, N), w (K, C/G, F, F), b (K,) or None (no bias) -> out (K, Ho, Wo, N), cache.
-    need_dx=False (the first layer) lets backward skip the input gradient."""
+    need_dx=False (the first layer) lets backward skip the input gradient. epilogue: None, or
+    layers.Context.epilogue, applied band by band."""
     c, h, wd, n = x.shape
     k, _, f, _ = w.shape
     ho, wo = out_size(h, f, s, p, d), out_size(wd, f, s, p, d)
@@ -144,6 +145,7 @@ def conv_forward(x, w, b, s: int, p: int, d: int, need_dx: bool = True, groups: 
     flat, row = out.reshape(k, ho * wo * n), wo * n
     per_row = flat.reshape(k, ho, row).transpose(1, 0, 2)  # (Ho, K, Wo*N): the by-row GEMMs' outputs
     wm = _weight_matrix(w, d, groups)
+    band = epilogue(out) if epilogue else None
     for a0, a1, cols in _bands(xp, f, s, d, groups, ho, wo):
         part = flat[:, a0 * row : a1 * row]
         if cols.ndim == 3:
@@ -152,6 +154,8 @@ def conv_forward(x, w, b, s: int, p: int, d: int, need_dx: bool = True, groups: 
             np.matmul(wm, _groups(cols, groups), out=_groups(part, groups))
         if b is not None:
             part += b[:, None]
+        if band:
+            band(a0 * row, a1 * row)
     return out, (xp, x.shape, w, s, p, d, need_dx, groups, b is not None)
 
 
@@ -206,10 +210,14 @@ def _conv_input_grad(dout, w, p: int, d: int, groups: int):
     return dx
 
 
-def maxpool_forward(x, f: int, s: int, p: int, ceil: bool = False):
+def maxpool_forward(x, f: int, s: int, p: int, ceil: bool = False, keep_arg: bool = True):
     """x (C, H, W, N) -> out (C, Ho, Wo, N), cache (the offset k = i*F + j of each window's first
-    maximum); padding never wins (it is -inf). ceil: Ho and Wo rounded up (see out_size)."""
+    maximum; None without keep_arg, when no backward follows); padding never wins (it is -inf).
+    ceil: Ho and Wo rounded up (see out_size)."""
     if f == s == 2 and p == 0 and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0:
+        if not keep_arg:
+            top = np.maximum(x[:, 0::2, 0::2], x[:, 0::2, 1::2])
+            return np.maximum(top, np.maximum(x[:, 1::2, 0::2], x[:, 1::2, 1::2]), out=top), None
         return _maxpool_2x2(x)
     ho, wo, extra = pool_geometry(x.shape, f, s, p, ceil)
     xp = pad_hw(x, p, -np.inf, extra)

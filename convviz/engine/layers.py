@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
@@ -153,12 +153,18 @@ class Hyper:
 
 @dataclass
 class Context:
-    """What a forward pass needs besides its input: training or evaluation, the dropout RNG, and
-    whether the backward pass will need the gradient of the layer's input (not for the first layer)."""
+    """What a forward pass needs besides its input: training or evaluation, the dropout RNG, whether
+    the backward pass will need the gradient of the layer's input (not for the first layer), whether
+    a backward pass may follow at all (when not, the cache may be None and what only backward needs is
+    skipped), and for a layer that takes_epilogue, the element-wise layer fused after it, if any:
+    epilogue(out) -> band, with band(c0, c1) applying that layer in place to columns c0 .. c1-1 of the
+    output's depth rows (D, H*W*N); the layer calls band over every column, each soon after writing it."""
 
     train: bool
     rng: np.random.Generator | None = None
     input_grad: bool = True
+    backward: bool = True
+    epilogue: Callable[[np.ndarray], Callable[[int, int], None]] | None = None
 
 
 class LayerType:
@@ -167,7 +173,11 @@ class LayerType:
     The facts other code must read here rather than derive from `name`:
     couples_batch: mixes the images of a batch while training (batchnorm), so the engine runs it on
     the whole batch; has_filters: its "weight" is a bank of filters (K, C, F, F) the filters view shows;
-    keeps_volume: its output volume always equals its input volume (element-wise layers)."""
+    keeps_volume: its output volume always equals its input volume (element-wise layers);
+    takes_epilogue: its forward applies Context.epilogue. Fusions the engine may make when the output
+    between two layers is read by nothing else: `epilogue` (an element-wise layer run in place on its
+    producer's output, band by band), and at evaluation `affine` + `absorb` (a per-depth affine layer
+    folded into the producer's parameters)."""
 
     name = ""          # the JSON "type"
     title = ""         # palette label
@@ -178,6 +188,10 @@ class LayerType:
     has_filters = False
     keeps_volume = True
     is_container = False
+    takes_epilogue = False
+    # An element-wise layer that can run in place on its producer's output defines
+    # epilogue(hp, out, backward) -> (band, cache): band as Context.epilogue's, cache as its forward's.
+    epilogue: Callable | None = None
 
     def resolve(self, given: dict) -> dict:
         """Hyperparameters with defaults filled in (values unchecked: see Hyper.check)."""
@@ -261,11 +275,27 @@ class LayerType:
         and buffer names."""
         raise NotImplementedError
 
+    def affine(self, hp, params, buffers) -> tuple[np.ndarray, np.ndarray] | None:
+        """At evaluation, (scale, shift) per depth when this layer is out = scale * x + shift; else None."""
+        return None
+
+    def absorb(self, hp, params, scale, shift) -> dict[str, np.ndarray] | None:
+        """Parameters whose output is scale * (this layer's output) + shift per depth; None when it cannot."""
+        return None
+
     def forward(self, hp, params, buffers, x, ctx: Context):
         raise NotImplementedError
 
     def backward(self, hp, params, dout, cache):
         raise NotImplementedError
+
+
+def depth_bands(rows: np.ndarray, size: int = 1 << 16):
+    """(c0, c1) column bands of depth rows (D, M) of about size numbers each: an element-wise pass
+    over a band, then the next on the same band, while it is in cache."""
+    step = max(1, size // max(1, rows.shape[0]))
+    for c0 in range(0, rows.shape[1], step):
+        yield c0, min(c0 + step, rows.shape[1])
 
 
 FIT_HELP = ("when (W - F + 2P)/S + 1 is not whole: exact refuses it, crop drops the last input rows and "
@@ -329,9 +359,16 @@ class Conv(LayerType):
                           "stride": hp["stride"], "padding": hp["pad"], "dilation": hp["dilation"],
                           "groups": hp["groups"], "bias": hp["bias"]}
 
+    takes_epilogue = True
+
+    def absorb(self, hp, params, scale, shift):
+        bias = params["bias"] * scale + shift if hp["bias"] else shift
+        return {"weight": params["weight"] * scale.astype(params["weight"].dtype)[:, None, None, None],
+                "bias": bias.astype(params["weight"].dtype)}
+
     def forward(self, hp, params, buffers, x, ctx):
         return kernels.conv_forward(x, params["weight"], params.get("bias"), hp["stride"], hp["pad"], hp["dilation"],
-                                    need_dx=ctx.input_grad, groups=hp["groups"])
+                                    need_dx=ctx.input_grad, groups=hp["groups"], epilogue=ctx.epilogue)
 
     def backward(self, hp, params, dout, cache):
         dx, dw, db = kernels.conv_backward(dout, cache)
@@ -381,7 +418,8 @@ class MaxPool(_Pool):
         return "MaxPool2d", self._torch_kwargs(hp)
 
     def forward(self, hp, params, buffers, x, ctx):
-        return kernels.maxpool_forward(x, hp["size"], hp["stride"], hp["pad"], ceil=hp["fit"] == "pad")
+        return kernels.maxpool_forward(x, hp["size"], hp["stride"], hp["pad"], ceil=hp["fit"] == "pad",
+                                       keep_arg=ctx.backward)
 
     def backward(self, hp, params, dout, cache):
         return kernels.maxpool_backward(dout, cache), {}
@@ -480,7 +518,20 @@ class ReLU(LayerType):
         return "ReLU", {}
 
     def forward(self, hp, params, buffers, x, ctx):
-        return np.maximum(x, 0), x > 0
+        return np.maximum(x, 0), (x > 0 if ctx.backward else None)
+
+    def epilogue(self, hp, out, backward: bool = True):
+        rows = out.reshape(out.shape[0], math.prod(out.shape[1:]))
+        mask = np.empty(out.shape, dtype=bool) if backward else None
+        mask_rows = mask.reshape(rows.shape) if backward else None
+
+        def band(c0: int, c1: int) -> None:
+            part = rows[:, c0:c1]
+            if backward:
+                np.greater(part, 0, out=mask_rows[:, c0:c1])
+            np.maximum(part, 0, out=part)
+
+        return band, mask
 
     def backward(self, hp, params, dout, cache):
         return dout * cache, {}
@@ -557,6 +608,7 @@ class BatchNorm(LayerType):
     hypers = (Hyper("momentum", float, 0.1, 0.0, 1.0, "weight of the newest batch in the running statistics"),)
     eps = 1e-5
     couples_batch = True
+    takes_epilogue = True
 
     def param_shapes(self, hp, vol):
         return {"weight": (vol.depth,), "bias": (vol.depth,)}
@@ -613,9 +665,21 @@ class BatchNorm(LayerType):
             stats = self.forward_merge(hp, buffers, [self.forward_partial(hp, x)])
         mean, inv = stats
         scale = params["weight"] * inv
-        out = _depth_rows(x) * scale.astype(x.dtype)[:, None]
-        out += (params["bias"] - mean * scale).astype(x.dtype)[:, None]
-        return out.reshape(x.shape), (x, mean, inv, ctx.train)
+        shift = (params["bias"] - mean * scale).astype(x.dtype)[:, None]
+        scale = scale.astype(x.dtype)[:, None]
+        rows, out = _depth_rows(x), np.empty(x.shape, dtype=x.dtype)
+        out_rows = _depth_rows(out)
+        band = ctx.epilogue(out) if ctx.epilogue else None
+        for c0, c1 in depth_bands(rows):
+            part = np.multiply(rows[:, c0:c1], scale, out=out_rows[:, c0:c1])
+            part += shift
+            if band:
+                band(c0, c1)
+        return out, (x, mean, inv, ctx.train)
+
+    def affine(self, hp, params, buffers):
+        scale = params["weight"] / np.sqrt(buffers["running_var"] + np.float64(self.eps))
+        return scale, params["bias"] - buffers["running_mean"] * scale
 
     def backward_partial(self, hp, params, dout, cache):
         """One chunk's (count, sum of dout * xhat, sum of dout) per depth: its share of the weight and bias
@@ -677,11 +741,20 @@ class FC(LayerType):
     def torch_module(self, hp, vol):
         return "FlattenLinear", {"in_features": vol.size, "out_features": hp["units"]}
 
+    takes_epilogue = True
+
+    def absorb(self, hp, params, scale, shift):
+        dtype = params["weight"].dtype
+        return {"weight": params["weight"] * scale.astype(dtype)[:, None], "bias": (params["bias"] * scale + shift).astype(dtype)}
+
     def forward(self, hp, params, buffers, x, ctx):
         x2 = x.reshape(math.prod(x.shape[:3]), x.shape[3])  # (D*H*W, N): the weight's column order
         out = params["weight"] @ x2
         out += params["bias"][:, None]
-        return out.reshape(out.shape[:1] + (1, 1) + out.shape[1:]), (x2, x.shape)
+        out = out.reshape(out.shape[:1] + (1, 1) + out.shape[1:])
+        if ctx.epilogue:
+            ctx.epilogue(out)(0, out.shape[3])
+        return out, (x2, x.shape)
 
     def backward(self, hp, params, dout, cache):
         x2, shape = cache
@@ -752,6 +825,7 @@ class ContainerType:
     is_container = True
     has_filters = False
     couples_batch = False
+    takes_epilogue = False  # merge_forward applies an epilogue (see Context)
     lane_fields: tuple[str, ...] = ()
     lane_list = ""
     min_lanes, max_lanes = 1, 16
@@ -772,8 +846,9 @@ class ContainerType:
         """The output volume for the lanes' output volumes; MergeError when they do not fit together."""
         raise NotImplementedError
 
-    def merge_forward(self, xs: list[np.ndarray]):
-        """The lanes' outputs (D_i, H, W, N) -> (merged output, cache)."""
+    def merge_forward(self, xs: list[np.ndarray], epilogue=None):
+        """The lanes' outputs (D_i, H, W, N) -> (merged output, cache); epilogue as Context.epilogue, for
+        a container that takes_epilogue."""
         raise NotImplementedError
 
     def merge_backward(self, dout: np.ndarray, cache) -> list[np.ndarray]:
@@ -798,9 +873,18 @@ class Residual(ContainerType):
                              f"to be added", volumes)
         return body
 
-    def merge_forward(self, xs):
-        body, shortcut = xs
-        return body + shortcut, None
+    takes_epilogue = True
+
+    def merge_forward(self, xs, epilogue=None):
+        body, shortcut = (_depth_rows(x) for x in xs)
+        out = np.empty(xs[0].shape, dtype=np.result_type(*xs))
+        out_rows = _depth_rows(out)
+        band = epilogue(out) if epilogue else None
+        for c0, c1 in depth_bands(out_rows):
+            np.add(body[:, c0:c1], shortcut[:, c0:c1], out=out_rows[:, c0:c1])
+            if band:
+                band(c0, c1)
+        return out, None
 
     def merge_backward(self, dout, cache):
         return [dout, dout]
@@ -821,7 +905,7 @@ class Concat(ContainerType):
                              volumes)
         return Volume(volumes[0].width, volumes[0].height, sum(v.depth for v in volumes))
 
-    def merge_forward(self, xs):
+    def merge_forward(self, xs, epilogue=None):
         return np.concatenate(xs, axis=0), [x.shape[0] for x in xs]
 
     def merge_backward(self, dout, cache):

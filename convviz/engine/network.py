@@ -88,6 +88,10 @@ class Network:
             self.buffers.update({f"{node.key}.{k}": a for k, a in buffers.items()})
         self.rng = np.random.default_rng(seed + 1)  # dropout masks
         self.interrupt = None
+        self._readers: list[list[int]] = [[] for _ in self.plan.nodes]
+        for node in self.plan.nodes:
+            for i in node.inputs:
+                self._readers[i].append(node.id)
 
     @property
     def nodes(self) -> list[Node]:
@@ -127,19 +131,58 @@ class Network:
             span.append(i)
         return spans + [(span, None)]
 
-    def _contexts(self, train: bool, count: int) -> list[Context]:
-        """One context per batch chunk; several chunks draw dropout masks from generators seeded by self.rng."""
+    def _contexts(self, train: bool, count: int, backward: bool = True) -> list[Context]:
+        """One context per batch chunk; several chunks draw dropout masks from generators seeded by self.rng.
+        backward: whether a backward pass may follow."""
         if count == 1 or not train:
-            return [Context(train=train, rng=self.rng)] * count
-        return [Context(train=train, rng=np.random.default_rng(seed)) for seed in self.rng.integers(2**63, size=count)]
+            return [Context(train=train, rng=self.rng, backward=backward)] * count
+        return [Context(train=train, rng=np.random.default_rng(seed), backward=backward)
+                for seed in self.rng.integers(2**63, size=count)]
 
-    def _forward_node(self, node: Node, values: dict, ctx: Context, input_grad: bool, stats=None):
+    def _fusions(self, stop: int, keep: set, inference: bool) -> tuple[dict[int, tuple[int, ...]], dict[int, dict]]:
+        """Nodes run as one: ({head: the nodes fused after it, in order}, {head: its parameters with the
+        fused affine nodes folded in}). When no backward follows (inference), per-depth affine nodes
+        (batchnorm at evaluation) fold into the head's parameters (a conv or fc); then an element-wise
+        node (ReLU) runs in place on the output, band by band (the head takes_epilogue). Each link needs
+        the value between the two read by nothing else and not asked for (keep, the pass's output)."""
+        nodes, chains, folded = self.plan.nodes, {}, {}
+
+        def sole_reader(i: int) -> Node | None:
+            readers = self._readers[i]
+            ok = len(readers) == 1 and readers[0] < stop and i not in keep and i != stop - 1
+            return nodes[readers[0]] if ok and not nodes[readers[0]].is_merge else None
+
+        for head in nodes[1:stop]:
+            if head.id in folded or any(head.id in c for c in chains.values()) or not head.op.takes_epilogue:
+                continue
+            chain, params = [], self._node_params[head.id]
+            nxt = sole_reader(head.id)
+            while inference and not head.is_merge and nxt is not None:
+                affine = nxt.op.affine(nxt.hp, self._node_params[nxt.id], self._node_buffers[nxt.id])
+                absorbed = None if affine is None else head.op.absorb(head.hp, params, *affine)
+                if absorbed is None:
+                    break
+                chain.append(nxt.id)
+                params, nxt = absorbed, sole_reader(nxt.id)
+            if nxt is not None and nxt.op.epilogue is not None:
+                chain.append(nxt.id)
+            if chain:
+                chains[head.id] = tuple(chain)
+                if params is not self._node_params[head.id]:
+                    folded[head.id] = params
+        return chains, folded
+
+    def _forward_node(self, node: Node, values: dict, ctx: Context, input_grad: bool, stats=None, params=None,
+                      epilogue=None):
         """Run one node on the values of its inputs -> (output, cache); stats: the whole batch's for a
-        coupled node."""
+        coupled node; params: in place of its own (folded); epilogue: see Context."""
         if node.is_merge:
-            return node.op.merge_forward([values[i] for i in node.inputs])
-        ctx = Context(ctx.train, ctx.rng, input_grad=input_grad or node.inputs[0] != 0)
-        params, buffers, x = self._node_params[node.id], self._node_buffers[node.id], values[node.inputs[0]]
+            xs = [values[i] for i in node.inputs]
+            return node.op.merge_forward(xs, epilogue) if epilogue else node.op.merge_forward(xs)
+        ctx = Context(ctx.train, ctx.rng, input_grad=input_grad or node.inputs[0] != 0, backward=ctx.backward,
+                      epilogue=epilogue)
+        params = self._node_params[node.id] if params is None else params
+        buffers, x = self._node_buffers[node.id], values[node.inputs[0]]
         if stats is None:
             return node.op.forward(node.hp, params, buffers, x, ctx)
         return node.op.forward(node.hp, params, buffers, x, ctx, stats)
@@ -148,13 +191,19 @@ class Network:
             input_grad: bool = False) -> Pass:
         """Run nodes [1, stop) (default: up to the logits) on x (N, D, H, W). keep: node ids whose
         outputs to keep (whole batch), or "all". input_grad: backward will want d loss / d x."""
+        return self._run(x, train, stop, keep, input_grad, inference=False)
+
+    def _run(self, x: np.ndarray, train: bool, stop: int | None, keep, input_grad: bool, inference: bool) -> Pass:
+        """run(); inference: no backward will follow, so nodes may fold and skip their caches."""
         x = self._check_input(x, train)
         stop = self.plan.logits + 1 if stop is None else stop
         nodes, last_use = self.plan.nodes, self.plan.last_use
         keep = set(range(1, stop)) if keep == "all" else set(keep)
+        chains, folded = self._fusions(stop, keep, inference)
+        members = {j for chain in chains.values() for j in chain}
         chunks = batch_chunks(len(x))
         values = [{0: to_engine(x[sl])} for sl in chunks]
-        ctxs = self._contexts(train, len(chunks))
+        ctxs = self._contexts(train, len(chunks), not inference)
         caches: list = [None] * stop
         stats: dict[int, tuple] = {}
 
@@ -164,22 +213,40 @@ class Network:
                 if last_use[j] == i and j not in keep and j != stop - 1:
                     vals.pop(j, None)
 
-        def run_span(k: int, span: list[int], tail: int | None) -> tuple[list, object]:
-            """Chunk k through the span's nodes -> (their caches, the partial statistics of coupled node tail)."""
-            vals, span_caches = values[k], []
+        def run_node(k: int, i: int, span_caches: dict) -> None:
+            """Node i (with the nodes fused after it) on chunk k."""
+            vals, chain = values[k], chains.get(i, ())
+            epilogue, held = None, {}
+            if chain and nodes[chain[-1]].op.epilogue is not None:
+                last = nodes[chain[-1]]
+
+                def epilogue(out):
+                    band, held["cache"] = last.op.epilogue(last.hp, out, ctxs[k].backward)
+                    return band
+
+            out, span_caches[i] = self._forward_node(nodes[i], vals, ctxs[k], input_grad, stats.get(i),
+                                                     folded.get(i), epilogue)
+            for j in chain:
+                span_caches[j] = held.get("cache") if j == chain[-1] else None
+            vals[chain[-1] if chain else i] = out
+            for j in (i, *chain):
+                forget(vals, j)
+
+        def run_span(k: int, span: list[int], tail: int | None) -> tuple[dict, object]:
+            """Chunk k through the span's nodes -> ({node: cache}, the partial statistics of coupled node tail)."""
+            span_caches: dict = {}
             for i in span:
-                self._check_interrupt()
-                vals[i], cache = self._forward_node(nodes[i], vals, ctxs[k], input_grad, stats.get(i))
-                span_caches.append(cache)
-                forget(vals, i)
+                if i not in members:
+                    self._check_interrupt()
+                    run_node(k, i, span_caches)
             if tail is None:
                 return span_caches, None
-            return span_caches, nodes[tail].op.forward_partial(nodes[tail].hp, vals[nodes[tail].inputs[0]])
+            return span_caches, nodes[tail].op.forward_partial(nodes[tail].hp, values[k][nodes[tail].inputs[0]])
 
         for span, tail in self._spans(range(1, stop), train):
             results = run_chunks(lambda k: run_span(k, span, tail), range(len(chunks)))
-            for pos, i in enumerate(span):
-                caches[i] = [r[0][pos] for r in results]
+            for i in results[0][0]:
+                caches[i] = [r[0][i] for r in results]
             if tail is not None:
                 self._check_interrupt()
                 node = nodes[tail]
@@ -263,7 +330,7 @@ class Network:
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         """x (N, D, H, W) -> logits (N, classes): the input of the final softmax."""
-        return self.run(x, train).output.reshape(len(x), self.classes)
+        return self._run(x, train, None, (), False, inference=not train).output.reshape(len(x), self.classes)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         """x (N, D, H, W) -> class probabilities (N, classes), evaluation mode."""

@@ -394,3 +394,36 @@ def test_interrupt_stops_a_pass_between_nodes():
 def test_groups_that_do_not_divide_the_input_depth_are_refused_with_the_fix():
     with pytest.raises(ValueError, match=r"block 0 \(conv\): the input depth 2 is not divisible by groups 4.*use groups"):
         Network(arch([("conv", {"filters": 4, "size": 3, "groups": 4}), ("fc", {"units": 2}), ("softmax", {})]))
+
+
+def test_fused_layers_give_the_numbers_of_the_layers_run_one_by_one():
+    """Where the value between two layers is read by nothing else, the engine fuses them: a ReLU runs in
+    place on the output of the conv, batchnorm, fc or residual before it, and at inference batchnorm folds
+    into the conv or fc before it. Asking for every output (keep="all") runs the layers one by one."""
+    L = LayerSpec
+    block = L("residual", {}, [[L("conv", {"filters": 4, "size": 3, "pad": 1}), L("batchnorm"), L("relu"),
+                                L("conv", {"filters": 4, "size": 3, "pad": 1, "bias": False}), L("batchnorm")], []])
+    layers = [L("conv", {"filters": 4, "size": 3, "pad": 1}), L("batchnorm"), L("relu"), block, L("relu"),
+              L("conv", {"filters": 3, "size": 3, "stride": 2, "fit": "crop", "bias": False}), L("batchnorm"),
+              L("relu"), L("fc", {"units": 5}), L("batchnorm"), L("relu"), L("fc", {"units": 3}), L("relu"),
+              L("fc", {"units": 3}), L("softmax")]
+    net = Network(Architecture(Volume(6, 6, 2), layers), seed=0, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    for key, a in net.state().items():  # batchnorm away from its initial ones and zeros
+        a += rng.uniform(0.1, 0.5, a.shape)
+    x, y = rng.standard_normal((8, 2, 6, 6)), rng.integers(0, 3, 8)
+    chains, folded = net._fusions(net.plan.logits + 1, set(), inference=True)
+    named = {net.nodes[h].key: [net.nodes[j].op.name for j in c] for h, c in chains.items()}
+    assert named == {"0": ["batchnorm", "relu"], "3.body.0": ["batchnorm", "relu"], "3.body.3": ["batchnorm"],
+                     "3": ["relu"], "5": ["batchnorm", "relu"], "8": ["batchnorm", "relu"], "11": ["relu"]}
+    assert sorted(folded) == sorted(h for h, c in chains.items() if net.nodes[c[0]].op.name == "batchnorm")
+    plain = net.run(x, keep="all").output
+    np.testing.assert_allclose(net.forward(x), plain.reshape(8, 3), rtol=1e-12)
+    np.testing.assert_allclose(net.run(x).output, plain, rtol=1e-12)
+    for train in (True, False):
+        fused, unfused = net.run(x, train), net.run(x, train, keep="all")
+        np.testing.assert_allclose(fused.output, unfused.output, rtol=1e-12)
+        _, dlogits, _ = net.loss(fused.output, y)
+        a, b = net.backward(fused, {net.plan.logits: dlogits}), net.backward(unfused, {net.plan.logits: dlogits})
+        for k in a.params:
+            np.testing.assert_allclose(a.params[k], b.params[k], rtol=1e-10, atol=1e-12, err_msg=k)
