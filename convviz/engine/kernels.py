@@ -89,16 +89,28 @@ def by_rows(f: int, d: int, groups: int) -> bool:
     return groups == 1 and d == 1 and f > 1
 
 
-def row_cols(xp: np.ndarray, f: int, s: int, a0: int, a1: int, wo: int) -> np.ndarray:
-    """By-row columns of output rows a0 .. a1-1: (a1-a0, F*C*F, Wo*N), [a, i*C*F + c*F + j, b*N + n] =
-    xp[c, (a0+a)*S + i, b*S + j, n]. Only the F horizontal taps are copied, input row by input row
-    (rows, C, F, Wo, N); each output row's columns are then a view of F consecutive copied rows, a
-    third (a fifth for 5x5) of what im2col copies. Rows ordered like weight.transpose(0, 2, 1, 3)[k].ravel()."""
-    c, _, _, n = xp.shape
-    sc, sh, sw, sn = xp.strides
-    r0, r1 = a0 * s, (a1 - 1) * s + f
-    shifted = as_strided(xp[:, r0:], (r1 - r0, c, f, wo, n), (sh, sc, sw, sw * s, sn), writeable=False).copy()
-    row, item = wo * n, xp.itemsize
+def row_cols(x: np.ndarray, f: int, s: int, p: int, a0: int, a1: int, wo: int) -> np.ndarray:
+    """By-row columns of output rows a0 .. a1-1 of x (C, H, W, N) padded by P: (a1-a0, F*C*F, Wo*N),
+    [a, i*C*F + c*F + j, b*N + n] = x[c, (a0+a)*S + i - P, b*S + j - P, n], 0 in the padding. Only the F
+    horizontal taps are copied, padded input row by row (rows, C, F, Wo, N), straight from x (no padded
+    copy); each output row's columns are then a view of F consecutive copied rows, a third (a fifth for
+    5x5) of what im2col copies. Rows ordered like weight.transpose(0, 2, 1, 3)[k].ravel()."""
+    c, h, w, n = x.shape
+    r0, r1 = a0 * s, (a1 - 1) * s + f  # padded rows
+    shifted = np.empty((r1 - r0, c, f, wo, n), dtype=x.dtype)
+    lo = min(max(r0, p), r1)  # padded rows lo .. hi-1 hold input rows
+    hi = min(max(p + h, lo), r1)
+    shifted[: lo - r0] = 0
+    shifted[hi - r0:] = 0
+    inside = shifted[lo - r0 : hi - r0]
+    for j in range(f):
+        b0 = min(max(0, -(-(p - j) // s)), wo)  # the output columns whose tap j lands inside x: b0 .. b1-1
+        b1 = max(min(wo, (w - 1 + p - j) // s + 1), b0)
+        inside[:, :, j, :b0] = 0
+        inside[:, :, j, b1:] = 0
+        if b0 < b1:
+            inside[:, :, j, b0:b1] = x[:, lo - p : hi - p, b0 * s + j - p : (b1 - 1) * s + j - p + 1 : s].transpose(1, 0, 2, 3)
+    row, item = wo * n, x.itemsize
     return as_strided(shifted, (a1 - a0, f * c * f, row), (s * c * f * row * item, row * item, item), writeable=False)
 
 
@@ -113,15 +125,18 @@ def _groups(a: np.ndarray, groups: int) -> np.ndarray:
     return a if groups == 1 else a.reshape(a.shape[:-2] + (groups, a.shape[-2] // groups, a.shape[-1]))
 
 
-def _bands(xp: np.ndarray, f: int, s: int, d: int, groups: int, ho: int, wo: int):
-    """(a0, a1, columns) for bands of output rows a0 .. a1-1 covering all Ho: row_cols when by_rows,
-    else im2col."""
-    c, _, _, n = xp.shape
-    rows = by_rows(f, d, groups)
-    step = _row_band(c, f, s, wo, n, xp.itemsize) if rows else _band(c * f * f, wo, n, xp.itemsize)
+def _bands(x: np.ndarray, f: int, s: int, p: int, d: int, groups: int, ho: int, wo: int):
+    """(a0, a1, columns) of x padded by P for bands of output rows a0 .. a1-1 covering all Ho: row_cols
+    when by_rows, else im2col."""
+    c, _, _, n = x.shape
+    if by_rows(f, d, groups):
+        step = _row_band(c, f, s, wo, n, x.itemsize)
+        for a0 in range(0, ho, step):
+            yield a0, min(a0 + step, ho), row_cols(x, f, s, p, a0, min(a0 + step, ho), wo)
+        return
+    xp, step = pad_hw(x, p), _band(c * f * f, wo, n, x.itemsize)
     for a0 in range(0, ho, step):
-        a1 = min(a0 + step, ho)
-        yield a0, a1, (row_cols(xp, f, s, a0, a1, wo) if rows else im2col(xp, f, s, d, a0, a1, wo))
+        yield a0, min(a0 + step, ho), im2col(xp, f, s, d, a0, min(a0 + step, ho), wo)
 
 
 def _weight_matrix(w: np.ndarray, d: int, groups: int) -> np.ndarray:
@@ -140,13 +155,12 @@ def conv_forward(x, w, b, s: int, p: int, d: int, need_dx: bool = True, groups: 
     c, h, wd, n = x.shape
     k, _, f, _ = w.shape
     ho, wo = out_size(h, f, s, p, d), out_size(wd, f, s, p, d)
-    xp = pad_hw(x, p)
     out = np.empty((k, ho, wo, n), dtype=x.dtype)
     flat, row = out.reshape(k, ho * wo * n), wo * n
     per_row = flat.reshape(k, ho, row).transpose(1, 0, 2)  # (Ho, K, Wo*N): the by-row GEMMs' outputs
     wm = _weight_matrix(w, d, groups)
     band = epilogue(out) if epilogue else None
-    for a0, a1, cols in _bands(xp, f, s, d, groups, ho, wo):
+    for a0, a1, cols in _bands(x, f, s, p, d, groups, ho, wo):
         part = flat[:, a0 * row : a1 * row]
         if cols.ndim == 3:
             np.matmul(wm, cols, out=per_row[a0:a1])
@@ -156,13 +170,14 @@ def conv_forward(x, w, b, s: int, p: int, d: int, need_dx: bool = True, groups: 
             part += b[:, None]
         if band:
             band(a0 * row, a1 * row)
-    return out, (xp, x.shape, w, s, p, d, need_dx, groups, b is not None)
+    return out, (x, w, s, p, d, need_dx, groups, b is not None)
 
 
 def conv_backward(dout, cache):
     """dout (K, Ho, Wo, N) -> dx (C, H, W, N) (None if the forward said need_dx=False), dw (K, C/G, F, F),
     db (K,) (None without a bias)."""
-    xp, shape, w, s, p, d, need_dx, groups, has_bias = cache
+    x, w, s, p, d, need_dx, groups, has_bias = cache
+    shape = x.shape
     k, ho, wo, n = dout.shape
     c, f = shape[0], w.shape[2]
     dout = np.ascontiguousarray(dout)
@@ -171,7 +186,7 @@ def conv_backward(dout, cache):
     db = flat.sum(axis=1) if has_bias else None
     wm = _weight_matrix(w, d, groups)
     dwm = np.zeros(wm.shape, dtype=dout.dtype)
-    for a0, a1, cols in _bands(xp, f, s, d, groups, ho, wo):  # columns recomputed band by band, as in the forward
+    for a0, a1, cols in _bands(x, f, s, p, d, groups, ho, wo):  # columns recomputed band by band, as in the forward
         if cols.ndim == 3:
             dwm += np.matmul(per_row[a0:a1], cols.swapaxes(-1, -2)).sum(axis=0)
         else:
@@ -184,7 +199,7 @@ def conv_backward(dout, cache):
     h, wd = shape[1:3]
     dxp = np.zeros((c, h + 2 * p, wd + 2 * p, n), dtype=dout.dtype)
     wt = _groups(w.reshape(k, -1), groups).swapaxes(-1, -2)
-    step = _band(c * f * f, wo, n, xp.itemsize)
+    step = _band(c * f * f, wo, n, x.itemsize)
     for a0 in range(0, ho, step):
         a1 = min(a0 + step, ho)
         dcols = np.matmul(wt, _groups(flat[:, a0 * row : a1 * row], groups)).reshape(c, f, f, a1 - a0, wo, n)
