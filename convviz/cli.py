@@ -1,4 +1,4 @@
-"""The command line: convviz {summary, train, explain, download, bench, gui}. Each command is a thin
+"""The command line: convviz {summary, train, explain, export, download, bench, gui}. Each command is a thin
 wrapper over the package that does the work; every handler returns the exit status."""
 from __future__ import annotations
 
@@ -43,6 +43,14 @@ def _download(args) -> int:
     from .data.download import download_command
 
     return download_command(args.dir)
+
+
+def _export(args) -> int:
+    from .export.command import export_command
+    from .training import TrainConfig
+    from .training.run_weights import weights_and_settings
+
+    return export_command(args, TrainConfig().to_dict(), weights_and_settings)
 
 
 def _bench(args) -> int:
@@ -122,6 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_summary)
     _add_train(sub)
     _add_explain(sub)
+    p = sub.add_parser("export", help="write a network as a standalone PyTorch file or an ONNX model")
+    p.add_argument("net", help="architecture JSON file or preset name")
+    p.add_argument("out", help="the file to write: OUT.py (PyTorch) or OUT.onnx")
+    p.add_argument("--to", choices=("torch", "onnx"), help="the format (default: from OUT's suffix)")
+    p.add_argument("--weights", help="a weights .npz for the network (convviz train --save-weights) or a "
+                                     "checkpoint (its run's settings become the PyTorch file's defaults)")
+    p.set_defaults(run=_export)
     p = sub.add_parser("download", help="download CIFAR-10 with a progress bar")
     p.add_argument("--dir", help="folder to put it in (default: the app's data folder)")
     p.set_defaults(run=_download)

@@ -15,7 +15,7 @@ chunks in parallel: see BatchNorm.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
@@ -167,6 +167,33 @@ class Context:
     epilogue: Callable[[np.ndarray], Callable[[int, int], None]] | None = None
 
 
+@dataclass(frozen=True)
+class OnnxNode:
+    """One ONNX operator of a layer's mapping (see OnnxMapping). inputs name the layer's input "x", its
+    parameters and buffers ("weight", "running_mean"), the mapping's constants, or outputs of earlier
+    nodes of the mapping; output names this node's result."""
+
+    op_type: str
+    inputs: tuple[str, ...] = ("x",)
+    attributes: dict = field(default_factory=dict)
+    output: str = "y"
+
+
+@dataclass(frozen=True)
+class OnnxMapping:
+    """A leaf layer in evaluation mode as ONNX operators, pure data (convviz.export.onnx writes it with the
+    onnx package): nodes in order, the last one's output being the layer's output, and the constant
+    tensors they read, by name."""
+
+    nodes: tuple[OnnxNode, ...]
+    constants: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def onnx_op(op_type: str, inputs: tuple[str, ...] = ("x",), **attributes) -> OnnxMapping:
+    """The mapping of a layer that is one ONNX operator."""
+    return OnnxMapping((OnnxNode(op_type, tuple(inputs), attributes),))
+
+
 class LayerType:
     """Base declaration of a leaf layer. Subclasses set the class attributes and override what applies.
 
@@ -283,6 +310,11 @@ class LayerType:
         """Parameters whose output is scale * (this layer's output) + shift per depth; None when it cannot."""
         return None
 
+    def onnx_mapping(self, hp: dict, vol: Volume) -> OnnxMapping:
+        """This layer on an input volume as ONNX operators in evaluation mode (batchnorm with its running
+        statistics, dropout off), giving what forward(train=False) gives."""
+        raise NotImplementedError
+
     def forward(self, hp, params, buffers, x, ctx: Context):
         raise NotImplementedError
 
@@ -304,7 +336,7 @@ FIT_HELP = ("when (W - F + 2P)/S + 1 is not whole: exact refuses it, crop drops 
 
 class Conv(LayerType):
     name, title, kind = "conv", "Conv", "conv"
-    has_filters, keeps_volume = True, False
+    has_filters, keeps_volume, takes_epilogue = True, False, True
     summary = "Slides learned filters over the input volume; each filter gives one depth slice of the output."
     hypers = (
         Hyper("filters", int, 16, 1, 4096, "number of filters K: the output depth"),
@@ -359,12 +391,15 @@ class Conv(LayerType):
                           "stride": hp["stride"], "padding": hp["pad"], "dilation": hp["dilation"],
                           "groups": hp["groups"], "bias": hp["bias"]}
 
-    takes_epilogue = True
-
     def absorb(self, hp, params, scale, shift):
         bias = params["bias"] * scale + shift if hp["bias"] else shift
         return {"weight": params["weight"] * scale.astype(params["weight"].dtype)[:, None, None, None],
                 "bias": bias.astype(params["weight"].dtype)}
+
+    def onnx_mapping(self, hp, vol):
+        f, s, p, d = hp["size"], hp["stride"], hp["pad"], hp["dilation"]
+        return onnx_op("Conv", ("x", *self.param_shapes(hp, vol)), kernel_shape=[f, f], strides=[s, s], pads=[p] * 4,
+                       dilations=[d, d], group=hp["groups"])  # ONNX rounds the output size down, like fit "crop"
 
     def forward(self, hp, params, buffers, x, ctx):
         return kernels.conv_forward(x, params["weight"], params.get("bias"), hp["stride"], hp["pad"], hp["dilation"],
@@ -409,6 +444,17 @@ class _Pool(LayerType):
     def _torch_kwargs(self, hp):
         return {"kernel_size": hp["size"], "stride": hp["stride"], "padding": hp["pad"], "ceil_mode": hp["fit"] == "pad"}
 
+    def _overhang(self, hp, vol) -> tuple[int, int]:
+        """(rows, columns) the last window reaches past the padded input: not 0 only for fit "pad".
+        ONNX's ceil_mode rounds up without PyTorch's rule about where the last window may start (and
+        onnx's shape inference disagrees with runtimes), so the ONNX mappings pad this much more at the end."""
+        out, f, s, p = self.output_volume(hp, vol), hp["size"], hp["stride"], hp["pad"]
+        return tuple(max(0, (o - 1) * s + f - (n + 2 * p)) for o, n in ((out.height, vol.height), (out.width, vol.width)))
+
+    def _onnx_attributes(self, hp, pads: list[int]):
+        f, s = hp["size"], hp["stride"]
+        return {"kernel_shape": [f, f], "strides": [s, s], "pads": pads}  # pads: top, left, bottom, right
+
 
 class MaxPool(_Pool):
     name, title = "maxpool", "Max pool"
@@ -416,6 +462,10 @@ class MaxPool(_Pool):
 
     def torch_module(self, hp, vol):
         return "MaxPool2d", self._torch_kwargs(hp)
+
+    def onnx_mapping(self, hp, vol):
+        p, (rows, cols) = hp["pad"], self._overhang(hp, vol)
+        return onnx_op("MaxPool", **self._onnx_attributes(hp, [p, p, p + rows, p + cols]))  # max ignores padding
 
     def forward(self, hp, params, buffers, x, ctx):
         return kernels.maxpool_forward(x, hp["size"], hp["stride"], hp["pad"], ceil=hp["fit"] == "pad",
@@ -431,6 +481,17 @@ class AvgPool(_Pool):
 
     def torch_module(self, hp, vol):
         return "AvgPool2d", self._torch_kwargs(hp)
+
+    def onnx_mapping(self, hp, vol):
+        """Zero padding counts in the average; the overhang of a last window (fit "pad") does not, as in
+        PyTorch: then the zeros are written out (Pad) and only the overhang is ONNX's uncounted padding."""
+        p, (rows, cols) = hp["pad"], self._overhang(hp, vol)
+        if not rows and not cols:
+            return onnx_op("AveragePool", count_include_pad=1, **self._onnx_attributes(hp, [p] * 4))
+        return OnnxMapping((OnnxNode("Pad", ("x", "pads"), output="padded"),
+                            OnnxNode("AveragePool", ("padded",), {"count_include_pad": 0,
+                                                                  **self._onnx_attributes(hp, [0, 0, rows, cols])})),
+                           {"pads": np.array([0, 0, p, p, 0, 0, p, p])})  # N, C, H, W begins, then ends
 
     def forward(self, hp, params, buffers, x, ctx):
         return kernels.avgpool_forward(x, hp["size"], hp["stride"], hp["pad"], ceil=hp["fit"] == "pad")
@@ -455,6 +516,9 @@ class GlobalAvgPool(LayerType):
 
     def torch_module(self, hp, vol):
         return "AdaptiveAvgPool2d", {"output_size": 1}
+
+    def onnx_mapping(self, hp, vol):
+        return onnx_op("GlobalAveragePool")
 
     def forward(self, hp, params, buffers, x, ctx):
         return x.mean(axis=(1, 2), keepdims=True), x.shape
@@ -481,6 +545,24 @@ class LRN(LayerType):
 
     def torch_module(self, hp, vol):
         return "LocalResponseNorm", {"size": hp["size"], "alpha": hp["alpha"], "beta": hp["beta"], "k": hp["k"]}
+
+    def onnx_mapping(self, hp, vol):
+        """ONNX's LRN operator sums (n-1)//2 slices before and n//2 after, this layer (and PyTorch) n//2
+        before and (n-1)//2 after: the same for odd n (and onnxruntime runs odd n only). For even n the sum
+        of squares is a 1x1 conv with fixed weights (alpha/n on each slice's neighbourhood, bias k), then
+        x / s^beta."""
+        n, c = hp["size"], vol.depth
+        if n % 2:
+            return onnx_op("LRN", size=n, alpha=hp["alpha"], beta=hp["beta"], bias=hp["k"])
+        offset = np.arange(c)[None, :] - np.arange(c)[:, None]  # [out slice, in slice]: in - out
+        neighbourhood = (offset >= -(n // 2)) & (offset <= (n - 1) // 2)
+        return OnnxMapping(
+            (OnnxNode("Mul", ("x", "x"), output="squares"),
+             OnnxNode("Conv", ("squares", "window", "k"), {"kernel_shape": [1, 1]}, output="scale"),
+             OnnxNode("Pow", ("scale", "beta"), output="divisor"),
+             OnnxNode("Div", ("x", "divisor"))),
+            {"window": (neighbourhood * (hp["alpha"] / n))[:, :, None, None], "k": np.full(c, hp["k"]),
+             "beta": np.array(hp["beta"])})
 
     def forward(self, hp, params, buffers, x, ctx):
         n = hp["size"]
@@ -517,6 +599,9 @@ class ReLU(LayerType):
     def torch_module(self, hp, vol):
         return "ReLU", {}
 
+    def onnx_mapping(self, hp, vol):
+        return onnx_op("Relu")
+
     def forward(self, hp, params, buffers, x, ctx):
         return np.maximum(x, 0), (x > 0 if ctx.backward else None)
 
@@ -545,6 +630,9 @@ class LeakyReLU(LayerType):
     def torch_module(self, hp, vol):
         return "LeakyReLU", {"negative_slope": hp["slope"]}
 
+    def onnx_mapping(self, hp, vol):
+        return onnx_op("LeakyRelu", alpha=hp["slope"])
+
     def forward(self, hp, params, buffers, x, ctx):
         scale = np.where(x > 0, 1, hp["slope"]).astype(x.dtype)
         return x * scale, scale
@@ -559,6 +647,9 @@ class Tanh(LayerType):
 
     def torch_module(self, hp, vol):
         return "Tanh", {}
+
+    def onnx_mapping(self, hp, vol):
+        return onnx_op("Tanh")
 
     def forward(self, hp, params, buffers, x, ctx):
         y = np.tanh(x)
@@ -575,6 +666,9 @@ class Sigmoid(LayerType):
     def torch_module(self, hp, vol):
         return "Sigmoid", {}
 
+    def onnx_mapping(self, hp, vol):
+        return onnx_op("Sigmoid")
+
     def forward(self, hp, params, buffers, x, ctx):
         y = (0.5 * (np.tanh(0.5 * x) + 1)).astype(x.dtype)  # stable for large |x|
         return y, y
@@ -590,6 +684,10 @@ class Dropout(LayerType):
 
     def torch_module(self, hp, vol):
         return "Dropout", {"p": hp["rate"]}
+
+    def onnx_mapping(self, hp, vol):
+        # without the training_mode input, ONNX's Dropout passes its input through
+        return OnnxMapping((OnnxNode("Dropout", ("x", "ratio")),), {"ratio": np.array(hp["rate"])})
 
     def forward(self, hp, params, buffers, x, ctx):
         if not ctx.train or hp["rate"] == 0:
@@ -624,6 +722,11 @@ class BatchNorm(LayerType):
 
     def torch_module(self, hp, vol):
         return "BatchNorm2d", {"num_features": vol.depth, "eps": self.eps, "momentum": hp["momentum"]}
+
+    def onnx_mapping(self, hp, vol):
+        # ONNX's momentum weighs the running statistic, this layer's (and PyTorch's) the newest batch
+        return onnx_op("BatchNormalization", ("x", "weight", "bias", "running_mean", "running_var"), epsilon=self.eps,
+                       momentum=1 - hp["momentum"])
 
     def macs(self, hp, vol, out):
         return 2 * vol.size
@@ -722,7 +825,7 @@ def _depth_rows(x: np.ndarray) -> np.ndarray:
 
 class FC(LayerType):
     name, title, kind = "fc", "FC", "dense"
-    keeps_volume = False
+    keeps_volume, takes_epilogue = False, True
     summary = "Fully connected: every output unit sees the whole input volume (flattened depth, height, width)."
     hypers = (Hyper("units", int, 10, 1, 65536, "number of output units"),)
 
@@ -741,11 +844,15 @@ class FC(LayerType):
     def torch_module(self, hp, vol):
         return "FlattenLinear", {"in_features": vol.size, "out_features": hp["units"]}
 
-    takes_epilogue = True
-
     def absorb(self, hp, params, scale, shift):
         dtype = params["weight"].dtype
         return {"weight": params["weight"] * scale.astype(dtype)[:, None], "bias": (params["bias"] * scale + shift).astype(dtype)}
+
+    def onnx_mapping(self, hp, vol):
+        return OnnxMapping((OnnxNode("Flatten", attributes={"axis": 1}, output="flat"),
+                            OnnxNode("Gemm", ("flat", "weight", "bias"), {"transB": 1}, output="units"),
+                            OnnxNode("Unsqueeze", ("units", "axes"))),  # (N, units) -> (N, units, 1, 1)
+                           {"axes": np.array([2, 3])})
 
     def forward(self, hp, params, buffers, x, ctx):
         x2 = x.reshape(math.prod(x.shape[:3]), x.shape[3])  # (D*H*W, N): the weight's column order
@@ -769,18 +876,22 @@ class Softmax(LayerType):
     def torch_module(self, hp, vol):
         return "FlattenSoftmax", {}
 
+    def onnx_mapping(self, hp, vol):
+        return OnnxMapping((OnnxNode("Flatten", attributes={"axis": 1}, output="scores"),
+                            OnnxNode("Softmax", ("scores",), {"axis": 1})))  # (N, classes)
+
     def forward(self, hp, params, buffers, x, ctx):
-        p = softmax(x.reshape(math.prod(x.shape[:3]), x.shape[3]).T)  # (N, classes)
-        return np.ascontiguousarray(p.T).reshape(x.shape), p
+        e = np.exp(x - x.max(axis=0, keepdims=True))  # over depth at each position: a 1x1xC volume, or a
+        p = e / e.sum(axis=0, keepdims=True)  # class-score map (see plan.compile_plan)
+        return p, p
 
     def backward(self, hp, params, dout, cache):
         p = cache
-        d2 = dout.reshape(p.shape[::-1]).T
-        return np.ascontiguousarray((p * (d2 - (d2 * p).sum(axis=1, keepdims=True))).T).reshape(dout.shape), {}
+        return p * (dout - (dout * p).sum(axis=0, keepdims=True)), {}
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of (N, C)."""
+    """Softmax over axis 1: the classes of (N, C) or of every position of (N, C, H, W)."""
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
@@ -859,12 +970,17 @@ class ContainerType:
         """The class name convviz.export gives the mirrored module ("Residual" or "Concat")."""
         raise NotImplementedError
 
+    def onnx_merge(self) -> tuple[str, dict]:
+        """The ONNX operator that merges the lanes' outputs, in lane order: (op_type, attributes)."""
+        raise NotImplementedError
+
 
 class Residual(ContainerType):
     name, title, merge_title = "residual", "Residual", "+"
     summary = "Adds its body's output to its input (through the shortcut, if any): the block of ResNets."
     lane_fields = ("body", "shortcut")
     min_lanes = max_lanes = 2
+    takes_epilogue = True
 
     def merge_volume(self, volumes):
         body, shortcut = volumes
@@ -872,8 +988,6 @@ class Residual(ContainerType):
             raise MergeError(f"the body gives {body} but the shortcut gives {shortcut}; they must be equal "
                              f"to be added", volumes)
         return body
-
-    takes_epilogue = True
 
     def merge_forward(self, xs, epilogue=None):
         body, shortcut = (_depth_rows(x) for x in xs)
@@ -891,6 +1005,9 @@ class Residual(ContainerType):
 
     def torch_module(self):
         return "Residual"
+
+    def onnx_merge(self):
+        return "Add", {}
 
 
 class Concat(ContainerType):
@@ -913,6 +1030,9 @@ class Concat(ContainerType):
 
     def torch_module(self):
         return "Concat"
+
+    def onnx_merge(self):
+        return "Concat", {"axis": 1}
 
 
 LAYER_TYPES: dict[str, LayerType] = {t.name: t for t in (

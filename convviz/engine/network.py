@@ -62,15 +62,17 @@ class Gradients:
 class Network:
     """Parameters and passes for one architecture. Inputs are float32 (N, depth, height, width).
     An architecture that cannot run (what model.infer reports, bar the number of classes) raises
-    ValueError naming the first problem and its block.
+    ValueError naming the first problem and its block. score_map=True lets the last volume be WxHxC
+    (class scores per position, for a convolutional net run over a larger image; evaluation only).
 
     interrupt: None, or a function any pass calls between nodes (in every batch chunk's thread); when
     it returns True the pass raises Interrupted, so a long step can be stopped within a layer's time."""
 
-    def __init__(self, arch, seed: int = 0, dtype=np.float32):
+    def __init__(self, arch, seed: int = 0, dtype=np.float32, score_map: bool = False):
         self.arch = arch
         self.dtype = np.dtype(dtype)
-        self.plan: Plan = compile_plan(arch)
+        self.score_map = score_map
+        self.plan: Plan = compile_plan(arch, score_map)
         self.classes = self.plan.classes
         init_rng = np.random.default_rng(seed)
         self.params: dict[str, np.ndarray] = {}
@@ -329,11 +331,13 @@ class Network:
             raise Interrupted("stopped between two layers")
 
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
-        """x (N, D, H, W) -> logits (N, classes): the input of the final softmax."""
-        return self._run(x, train, None, (), False, inference=not train).output.reshape(len(x), self.classes)
+        """x (N, D, H, W) -> logits (N, classes): the input of the final softmax; with score_map,
+        (N, classes, H', W'): the logits at every position."""
+        out = self._run(x, train, None, (), False, inference=not train).output
+        return out if self.score_map else out.reshape(len(x), self.classes)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        """x (N, D, H, W) -> class probabilities (N, classes), evaluation mode."""
+        """x (N, D, H, W) -> class probabilities (N, classes) (score_map: (N, classes, H', W')), evaluation mode."""
         return softmax(self.forward(x))
 
     def loss(self, logits: np.ndarray, y) -> tuple[float, np.ndarray, np.ndarray]:

@@ -86,10 +86,11 @@ def _is_classifier(block) -> bool:
     return t is not None and t.kind == "classifier"
 
 
-def compile_plan(arch) -> Plan:
+def compile_plan(arch, score_map: bool = False) -> Plan:
     """The plan of arch (anything with .input (width, height, depth) and .layers, a tree of blocks).
     Raises ValueError naming the first problem and its block; VolumeError (a ValueError) for a volume
-    that does not fit, with the numbers."""
+    that does not fit, with the numbers. score_map: the softmax may get a WxHxC volume (a fully
+    convolutional net run over an image larger than it was trained on: class scores per position)."""
     vol = Volume(*arch.input)
     if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in vol):
         raise ValueError(f"the input volume must be three whole numbers from 1, got {vol}")
@@ -99,7 +100,7 @@ def compile_plan(arch) -> Plan:
     nodes = [Node(0, "input", "input", (), None, {}, (), (), vol)]
     _compile_lane(arch.layers, 0, (), "", "layers", nodes)
     last = nodes[-1]
-    if last.in_volumes[0].width != 1 or last.in_volumes[0].height != 1:
+    if not score_map and (last.in_volumes[0].width != 1 or last.in_volumes[0].height != 1):
         raise ValueError(f"the softmax needs a 1x1xC volume (C classes), but block {len(arch.layers) - 2} gives "
                          f"{last.in_volumes[0]}: end with an fc layer of C units" if len(arch.layers) > 1 else
                          f"the softmax needs a 1x1xC volume (C classes), but the input is {last.in_volumes[0]}")

@@ -24,6 +24,7 @@ from .builder import BuilderDocument, BuilderWidget
 from .builder.style import icon
 from .dashboard import TrainDashboard
 from .explain import ExplainTab
+from .export_dialog import ExportDialog, Exporter
 
 DEFAULT_PRESET = "convnetjs"
 MAX_RECENT = 8
@@ -51,6 +52,8 @@ class MainWindow(QMainWindow):
         self.architectureChanged.connect(self.dashboard.set_architecture)
         self.explain = ExplainTab(self.dashboard)
         self.tabs.addTab(self.explain, icon("fc"), "Explain")
+        self.exporter = Exporter(self)
+        self.exporter.finished.connect(self._export_finished)
         self.setCentralWidget(self.tabs)
 
         self._create_actions()
@@ -103,6 +106,9 @@ class MainWindow(QMainWindow):
                                            "Save the network under a new name")
         self.export_action = self._action("&Export summary...", self.export_summary_dialog, "Ctrl+E",
                                           "Write the layer table (volumes, parameters, mult-adds) to a text file")
+        self.export_network_action = self._action("Export to PyTorch or &ONNX...", self.export_network_dialog,
+                                                  tip="Write the network as a standalone PyTorch file or an ONNX "
+                                                      "model, with its weights")
         self.quit_action = self._action("&Quit", self.close, QKeySequence.Quit, "Quit ConvViz")
         stack = self.document.undo_stack
         self.undo_action = stack.createUndoAction(self, "&Undo")
@@ -132,7 +138,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         file_menu.addSeparator()
-        file_menu.addActions([self.save_action, self.save_as_action, self.export_action])
+        file_menu.addActions([self.save_action, self.save_as_action, self.export_action, self.export_network_action])
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = bar.addMenu("&Edit")
@@ -298,6 +304,24 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Exported the summary to {path}", 5000)
         return True
 
+    def export_network_dialog(self) -> None:
+        """Ask how to export the network, then write it off the GUI thread (see export_dialog)."""
+        if self.exporter.busy():
+            self.statusBar().showMessage("An export is still being written.", 5000)
+            return
+        title = self.document.path.stem if self.document.path else self.document.name.removesuffix(" (preset)")
+        dialog = ExportDialog(self.current_architecture(), title, self.dashboard, self._dialog_folder(), self)
+        if dialog.exec() == ExportDialog.DialogCode.Accepted:
+            request = dialog.request()
+            self.exporter.start(request)
+            self.statusBar().showMessage(f"Exporting to {request.path}…")
+
+    def _export_finished(self, ok: bool, message: str) -> None:
+        if ok:
+            self.statusBar().showMessage(message, 10000)
+        else:
+            self.show_error("Cannot export the network", message)
+
     # --- recent files and settings -----------------------------------------------------------
     def recent_files(self) -> list[str]:
         value = self.settings.value("recentFiles", [])  # one entry comes back as a str, several as a list
@@ -341,6 +365,7 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.explain.shutdown()  # cancels an explanation and waits for its thread
         self.dashboard.shutdown()  # stops a run and waits for the training and data threads
+        self.exporter.wait()
         event.accept()
 
     # --- dialogs (replaceable in tests) ------------------------------------------------------

@@ -2,7 +2,8 @@
 here, a title and a one-sentence summary, hyperparameters with help and usable defaults, an icon,
 gradients that agree with centred finite differences, and the PyTorch module it names (built as
 convviz.export.torch builds it) giving the same outputs, input gradients, parameter gradients and
-running statistics, with the same parameter shapes and fan-in."""
+running statistics, with the same parameter shapes and fan-in; and the ONNX operators it declares reading
+its parameters and giving the same evaluation-mode outputs in onnxruntime."""
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -68,6 +69,8 @@ def test_containers_have_text_and_an_icon(name):
     t = CONTAINER_TYPES[name]
     assert t.title.strip() and t.summary.strip().endswith(".") and t.merge_title
     assert ET.parse(RESOURCES / "icons" / f"{name}.svg").getroot().tag.endswith("svg")
+    op_type, attributes = t.onnx_merge()
+    assert op_type and isinstance(attributes, dict) and t.torch_module()
 
 
 @pytest.mark.parametrize("name", LAYER_TYPES)
@@ -130,3 +133,52 @@ def test_pytorch_module_gives_the_same_numbers(name):
                 np.testing.assert_allclose(grad, named[key].grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=f"{where}: {key}")
             for key, b in buffers.items():
                 np.testing.assert_allclose(b, module.state_dict()[key].numpy(), rtol=1e-10, err_msg=f"{where}: {key}")
+
+
+@pytest.mark.parametrize("name", LAYER_TYPES)
+def test_onnx_mapping_reads_every_parameter_and_only_names_it_has(name):
+    t = LAYER_TYPES[name]
+    for given, shape in samples(name):
+        hp, vol = t.resolve(given), Volume(shape[3], shape[2], shape[1])
+        mapping = t.onnx_mapping(hp, vol)
+        stored = {*t.param_shapes(hp, vol), *t.buffer_shapes(hp, vol)}
+        known = {"x", *stored, *mapping.constants}
+        assert mapping.nodes, name
+        for node in mapping.nodes:
+            assert set(node.inputs) <= known, f"{name} {given}: {node.op_type} reads {set(node.inputs) - known}"
+            known.add(node.output)
+        read = {i for node in mapping.nodes for i in node.inputs}
+        assert stored | set(mapping.constants) <= read, f"{name} {given}: unused {stored - read}"
+
+
+@pytest.mark.parametrize("name", LAYER_TYPES)
+def test_onnx_mapping_gives_the_same_numbers(name):
+    """The leaf's output in an exported model (block 0, as torch_leaf builds it), run by onnxruntime,
+    equals the engine's evaluation-mode forward."""
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper
+
+    from convviz.engine import Network
+    from convviz.export.onnx import onnx_model
+    from convviz.model import Architecture, LayerSpec
+
+    t = LAYER_TYPES[name]
+    for given, shape in samples(name):
+        vol = Volume(shape[3], shape[2], shape[1])
+        layers = [LayerSpec(name, dict(given))]
+        if t.kind != "classifier":
+            layers += [LayerSpec("fc", {"units": 2}), LayerSpec("softmax")]
+        net = Network(Architecture(vol, layers), dtype=np.float64)
+        rng = np.random.default_rng(5)
+        for a in net.state().values():  # not the initial values (batchnorm: ones and zeros)
+            a += rng.uniform(0.2, 0.7, a.shape)
+        model = onnx_model(net.arch, net.state())
+        leaf = "probabilities" if t.kind == "classifier" else "0"
+        if leaf == "0":
+            model.graph.output.append(helper.make_tensor_value_info("0", TensorProto.FLOAT, None))
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        x = distinct_values(rng, shape)
+        (ours,) = net.run(x, stop=2, keep=[1]).outputs.values()
+        (theirs,) = session.run([leaf], {"input": x.astype(np.float32)})
+        np.testing.assert_allclose(theirs, ours.reshape(theirs.shape), rtol=1e-4, atol=1e-5, err_msg=f"{name} {given}")

@@ -427,3 +427,21 @@ def test_fused_layers_give_the_numbers_of_the_layers_run_one_by_one():
         a, b = net.backward(fused, {net.plan.logits: dlogits}), net.backward(unfused, {net.plan.logits: dlogits})
         for k in a.params:
             np.testing.assert_allclose(a.params[k], b.params[k], rtol=1e-10, atol=1e-12, err_msg=k)
+
+
+def test_a_score_map_network_gives_class_scores_per_position():
+    """A fully convolutional net built for 4x4 inputs, run on 6x6 with score_map=True, gives at each of its
+    3x3 positions the scores the 4x4 net gives for the window there (the notes' FC-to-CONV sliding)."""
+    layers = [("conv", {"filters": 3, "size": 3}), ("relu", {}), ("conv", {"filters": 5, "size": 2}), ("softmax", {})]
+    small = Network(arch(layers, input=(4, 4, 2)), seed=0)
+    big = Network(arch(layers, input=(6, 6, 2)), seed=0, score_map=True)
+    big.set_state(small.state())
+    x = np.random.default_rng(0).standard_normal((2, 2, 6, 6)).astype(np.float32)
+    scores = big.forward(x)
+    assert scores.shape == (2, 5, 3, 3)
+    for i in range(3):
+        for j in range(3):
+            np.testing.assert_allclose(scores[:, :, i, j], small.forward(x[:, :, i:i + 4, j:j + 4]), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(big.predict_proba(x).sum(axis=1), 1, rtol=1e-5)
+    with pytest.raises(ValueError, match="1x1xC"):
+        Network(arch(layers, input=(6, 6, 2)))
