@@ -201,10 +201,11 @@ class LayerType:
     couples_batch: mixes the images of a batch while training (batchnorm), so the engine runs it on
     the whole batch; has_filters: its "weight" is a bank of filters (K, C, F, F) the filters view shows;
     keeps_volume: its output volume always equals its input volume (element-wise layers);
-    takes_epilogue: its forward applies Context.epilogue. Fusions the engine may make when the output
-    between two layers is read by nothing else: `epilogue` (an element-wise layer run in place on its
-    producer's output, band by band), and at evaluation `affine` + `absorb` (a per-depth affine layer
-    folded into the producer's parameters)."""
+    takes_epilogue: its forward applies Context.epilogue; affine_at_evaluation: at evaluation it is
+    out = scale * x + shift per depth (`affine`); absorbs_affine: `absorb` folds such a layer after it
+    into its parameters. The engine fuses layers where the value between them is read by nothing else:
+    an element-wise layer with an `epilogue` runs in place on its producer's output, band by band; at
+    inference an affine layer folds into the producer that absorbs it."""
 
     name = ""          # the JSON "type"
     title = ""         # palette label
@@ -216,6 +217,8 @@ class LayerType:
     keeps_volume = True
     is_container = False
     takes_epilogue = False
+    affine_at_evaluation = False
+    absorbs_affine = False
     # An element-wise layer that can run in place on its producer's output defines
     # epilogue(hp, out, backward) -> (band, cache): band as Context.epilogue's, cache as its forward's.
     epilogue: Callable | None = None
@@ -302,13 +305,13 @@ class LayerType:
         and buffer names."""
         raise NotImplementedError
 
-    def affine(self, hp, params, buffers) -> tuple[np.ndarray, np.ndarray] | None:
-        """At evaluation, (scale, shift) per depth when this layer is out = scale * x + shift; else None."""
-        return None
+    def affine(self, hp, params, buffers) -> tuple[np.ndarray, np.ndarray]:
+        """(scale, shift) per depth of a layer affine_at_evaluation: out = scale * x + shift."""
+        raise NotImplementedError
 
-    def absorb(self, hp, params, scale, shift) -> dict[str, np.ndarray] | None:
-        """Parameters whose output is scale * (this layer's output) + shift per depth; None when it cannot."""
-        return None
+    def absorb(self, hp, params, scale, shift) -> dict[str, np.ndarray]:
+        """For a layer that absorbs_affine: parameters whose output is scale * (this output) + shift per depth."""
+        raise NotImplementedError
 
     def onnx_mapping(self, hp: dict, vol: Volume) -> OnnxMapping:
         """This layer on an input volume as ONNX operators in evaluation mode (batchnorm with its running
@@ -336,7 +339,7 @@ FIT_HELP = ("when (W - F + 2P)/S + 1 is not whole: exact refuses it, crop drops 
 
 class Conv(LayerType):
     name, title, kind = "conv", "Conv", "conv"
-    has_filters, keeps_volume, takes_epilogue = True, False, True
+    has_filters, keeps_volume, takes_epilogue, absorbs_affine = True, False, True, True
     summary = "Slides learned filters over the input volume; each filter gives one depth slice of the output."
     hypers = (
         Hyper("filters", int, 16, 1, 4096, "number of filters K: the output depth"),
@@ -706,7 +709,7 @@ class BatchNorm(LayerType):
     hypers = (Hyper("momentum", float, 0.1, 0.0, 1.0, "weight of the newest batch in the running statistics"),)
     eps = 1e-5
     couples_batch = True
-    takes_epilogue = True
+    takes_epilogue = affine_at_evaluation = True
 
     def param_shapes(self, hp, vol):
         return {"weight": (vol.depth,), "bias": (vol.depth,)}
@@ -825,7 +828,7 @@ def _depth_rows(x: np.ndarray) -> np.ndarray:
 
 class FC(LayerType):
     name, title, kind = "fc", "FC", "dense"
-    keeps_volume, takes_epilogue = False, True
+    keeps_volume, takes_epilogue, absorbs_affine = False, True, True
     summary = "Fully connected: every output unit sees the whole input volume (flattened depth, height, width)."
     hypers = (Hyper("units", int, 10, 1, 65536, "number of output units"),)
 
@@ -937,6 +940,7 @@ class ContainerType:
     has_filters = False
     couples_batch = False
     takes_epilogue = False  # merge_forward applies an epilogue (see Context)
+    absorbs_affine = False
     lane_fields: tuple[str, ...] = ()
     lane_list = ""
     min_lanes, max_lanes = 1, 16

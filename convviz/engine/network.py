@@ -90,6 +90,7 @@ class Network:
             self.buffers.update({f"{node.key}.{k}": a for k, a in buffers.items()})
         self.rng = np.random.default_rng(seed + 1)  # dropout masks
         self.interrupt = None
+        self._fusion_plans: dict[tuple, dict[int, tuple[int, ...]]] = {}
         self._readers: list[list[int]] = [[] for _ in self.plan.nodes]
         for node in self.plan.nodes:
             for i in node.inputs:
@@ -141,13 +142,16 @@ class Network:
         return [Context(train=train, rng=np.random.default_rng(seed), backward=backward)
                 for seed in self.rng.integers(2**63, size=count)]
 
-    def _fusions(self, stop: int, keep: set, inference: bool) -> tuple[dict[int, tuple[int, ...]], dict[int, dict]]:
-        """Nodes run as one: ({head: the nodes fused after it, in order}, {head: its parameters with the
-        fused affine nodes folded in}). When no backward follows (inference), per-depth affine nodes
-        (batchnorm at evaluation) fold into the head's parameters (a conv or fc); then an element-wise
-        node (ReLU) runs in place on the output, band by band (the head takes_epilogue). Each link needs
-        the value between the two read by nothing else and not asked for (keep, the pass's output)."""
-        nodes, chains, folded = self.plan.nodes, {}, {}
+    def _fusions(self, stop: int, keep: frozenset, inference: bool) -> dict[int, tuple[int, ...]]:
+        """Nodes run as one: {head: the nodes fused after it, in order}. When no backward follows
+        (inference), per-depth affine nodes (batchnorm at evaluation) fold into the head's parameters (a
+        conv or fc: see _folded); then an element-wise node (ReLU) runs in place on the output, band by
+        band (the head takes_epilogue). Each link needs the value between the two read by nothing else
+        and not asked for (keep, the pass's output). Worked out once per (stop, keep, inference)."""
+        key = (stop, keep, inference)
+        if key in self._fusion_plans:
+            return self._fusion_plans[key]
+        nodes, chains, members = self.plan.nodes, {}, set()
 
         def sole_reader(i: int) -> Node | None:
             readers = self._readers[i]
@@ -155,24 +159,33 @@ class Network:
             return nodes[readers[0]] if ok and not nodes[readers[0]].is_merge else None
 
         for head in nodes[1:stop]:
-            if head.id in folded or any(head.id in c for c in chains.values()) or not head.op.takes_epilogue:
+            if head.id in members or not head.op.takes_epilogue:
                 continue
-            chain, params = [], self._node_params[head.id]
-            nxt = sole_reader(head.id)
-            while inference and not head.is_merge and nxt is not None:
-                affine = nxt.op.affine(nxt.hp, self._node_params[nxt.id], self._node_buffers[nxt.id])
-                absorbed = None if affine is None else head.op.absorb(head.hp, params, *affine)
-                if absorbed is None:
-                    break
+            chain, nxt = [], sole_reader(head.id)
+            while inference and head.op.absorbs_affine and nxt is not None and nxt.op.affine_at_evaluation:
                 chain.append(nxt.id)
-                params, nxt = absorbed, sole_reader(nxt.id)
+                nxt = sole_reader(nxt.id)
             if nxt is not None and nxt.op.epilogue is not None:
                 chain.append(nxt.id)
             if chain:
                 chains[head.id] = tuple(chain)
-                if params is not self._node_params[head.id]:
-                    folded[head.id] = params
-        return chains, folded
+                members.update(chain)
+        self._fusion_plans[key] = chains
+        return chains
+
+    def _folded(self, chains: dict[int, tuple[int, ...]]) -> dict[int, dict]:
+        """{head: its parameters with the affine nodes of its chain folded in}, for the chains that fold."""
+        folded = {}
+        for head, chain in chains.items():
+            params, op = self._node_params[head], self.plan.nodes[head].op
+            for j in chain:
+                node = self.plan.nodes[j]
+                if node.op.affine_at_evaluation:
+                    params = op.absorb(self.plan.nodes[head].hp, params,
+                                       *node.op.affine(node.hp, self._node_params[j], self._node_buffers[j]))
+            if params is not self._node_params[head]:
+                folded[head] = params
+        return folded
 
     def _forward_node(self, node: Node, values: dict, ctx: Context, input_grad: bool, stats=None, params=None,
                       epilogue=None):
@@ -201,7 +214,8 @@ class Network:
         stop = self.plan.logits + 1 if stop is None else stop
         nodes, last_use = self.plan.nodes, self.plan.last_use
         keep = set(range(1, stop)) if keep == "all" else set(keep)
-        chains, folded = self._fusions(stop, keep, inference)
+        chains = self._fusions(stop, frozenset(keep), inference)
+        folded = self._folded(chains) if inference else {}
         members = {j for chain in chains.values() for j in chain}
         chunks = batch_chunks(len(x))
         values = [{0: to_engine(x[sl])} for sl in chunks]

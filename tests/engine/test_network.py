@@ -412,7 +412,8 @@ def test_fused_layers_give_the_numbers_of_the_layers_run_one_by_one():
     for key, a in net.state().items():  # batchnorm away from its initial ones and zeros
         a += rng.uniform(0.1, 0.5, a.shape)
     x, y = rng.standard_normal((8, 2, 6, 6)), rng.integers(0, 3, 8)
-    chains, folded = net._fusions(net.plan.logits + 1, set(), inference=True)
+    chains = net._fusions(net.plan.logits + 1, frozenset(), inference=True)
+    folded = net._folded(chains)
     named = {net.nodes[h].key: [net.nodes[j].op.name for j in c] for h, c in chains.items()}
     assert named == {"0": ["batchnorm", "relu"], "3.body.0": ["batchnorm", "relu"], "3.body.3": ["batchnorm"],
                      "3": ["relu"], "5": ["batchnorm", "relu"], "8": ["batchnorm", "relu"], "11": ["relu"]}
