@@ -2,8 +2,8 @@
 
 NumPy's BLAS runs single-threaded (set explicitly: oversubscribing two cores made an im2col
 engine 3x slower); instead Network splits each batch into one chunk per core and runs the
-chunks through whole runs of layers in a small thread pool (NumPy releases the GIL in GEMMs
-and copies). glibc's malloc hands multi-megabyte arrays back to the kernel on every free, so
+chunks through runs of layers in parallel, the first in the calling thread and the others in a
+small thread pool (NumPy releases the GIL in GEMMs and copies). glibc's malloc hands multi-megabyte arrays back to the kernel on every free, so
 each training step page-faulted them in again (2,500 faults, a fifth of the step's time): the
 engine asks it to keep freed memory for reuse instead.
 """
@@ -59,7 +59,7 @@ def keep_freed_memory() -> bool:
 
 threadpool_limits(limits=1, user_api="blas")
 KEEPS_FREED_MEMORY = keep_freed_memory()
-_pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="convviz-engine") if WORKERS > 1 else None
+_pool = ThreadPoolExecutor(max_workers=WORKERS - 1, thread_name_prefix="convviz-engine") if WORKERS > 1 else None
 
 
 def blas_threads() -> int:
@@ -86,7 +86,14 @@ def batch_chunks(n: int) -> list[slice]:
 
 
 def run_chunks(fn: Callable[[Any], T], chunks: Sequence) -> list[T]:
-    """fn(chunk) for every chunk (any items), in parallel when there are several; results in order."""
+    """fn(chunk) for every chunk (any items), in parallel when there are several (the first in the
+    calling thread, the others in the pool); results in order."""
     if len(chunks) == 1 or _pool is None:
         return [fn(c) for c in chunks]
-    return list(_pool.map(fn, chunks))
+    others = [_pool.submit(fn, c) for c in chunks[1:]]
+    try:
+        first = fn(chunks[0])
+    finally:
+        for future in others:  # wait for them all before anything propagates
+            future.exception()
+    return [first] + [future.result() for future in others]
