@@ -3,17 +3,21 @@
 The engine keeps a batch chunk's volumes as (C, H, W, N): depth, height, width, then the images
 ("batch last", the layout of cuda-convnet). Along (W, N) the numbers one filter tap reads are
 contiguous, so:
-- convolution's im2col copies runs of Wo*N numbers (stride 1; N at other strides) into columns
-  (C*F*F, L) with no wasted column, and the GEMM weight (K, C*F*F) @ columns writes the output
-  (K, Ho, Wo, N) in place, already in the layout the next layer reads. Columns are built a band of
-  output rows at a time, small enough to stay in cache, and recomputed for the weight gradient. The
-  input gradient of a stride-1 convolution is itself a stride-1 convolution (of dout, padded, with
-  the flipped, transposed filters), so it needs no col2im; other strides use col2im. A 1x1 stride-1
-  convolution multiplies the input itself (no copy). A grouped convolution (G groups: filter k sees
-  the input slices of its group only) is one batched GEMM over the groups, whose im2col rows are
-  contiguous blocks.
+- a convolution is GEMMs of the weight with columns copied in runs of Wo*N numbers (N at strides
+  above 1), with no wasted column, and writes its output (K, Ho, Wo, N) in place, already in the
+  layout the next layer reads. An undilated, ungrouped one takes its columns by rows (row_cols):
+  only the F horizontal taps of each input row are copied (straight from the unpadded input, zeros
+  for the padding), and each output row's columns are a view of F consecutive copied rows, so it
+  copies a third (3x3) or a fifth (5x5) of what im2col copies: one batched GEMM per band of output
+  rows. The others use im2col (a grouped one is one batched GEMM over the groups, whose rows are
+  contiguous blocks; 1x1 stride 1 multiplies the input itself). Columns are made a band of output
+  rows at a time and made again for the weight gradient. The input gradient of a stride-1
+  convolution is itself a stride-1 convolution (of dout, padded, with the flipped, transposed
+  filters), so it needs no col2im; other strides use col2im.
 - pools loop over the F*F window offsets, each a whole-volume operation on runs of N numbers, with
   a fast path for 2x2 stride 2.
+- a fused element-wise layer (layers.Context.epilogue) runs on each band of a convolution's output
+  as soon as the GEMM has written it.
 `reference.py` holds the naive NCHW loops these are tested against (tests convert the layouts).
 
 Shapes: x (C, H, W, N); conv weight (K, C/G, F, F) (PyTorch's); outputs (K, Ho, Wo, N) with
