@@ -204,7 +204,7 @@ class LayerType:
     takes_epilogue: its forward applies Context.epilogue; affine_at_evaluation: at evaluation it is
     out = scale * x + shift per depth (`affine`); absorbs_affine: `absorb` folds such a layer after it
     into its parameters. The engine fuses layers where the value between them is read by nothing else:
-    an element-wise layer with an `epilogue` runs in place on its producer's output, band by band; at
+    an element-wise layer with an `epilogue` runs in place on its producer's output; at
     inference an affine layer folds into the producer that absorbs it."""
 
     name = ""          # the JSON "type"
@@ -323,14 +323,6 @@ class LayerType:
 
     def backward(self, hp, params, dout, cache):
         raise NotImplementedError
-
-
-def depth_bands(rows: np.ndarray, size: int = 1 << 16):
-    """(c0, c1) column bands of depth rows (D, M) of about size numbers each: an element-wise pass
-    over a band, then the next on the same band, while it is in cache."""
-    step = max(1, size // max(1, rows.shape[0]))
-    for c0 in range(0, rows.shape[1], step):
-        yield c0, min(c0 + step, rows.shape[1])
 
 
 FIT_HELP = ("when (W - F + 2P)/S + 1 is not whole: exact refuses it, crop drops the last input rows and "
@@ -773,14 +765,12 @@ class BatchNorm(LayerType):
         scale = params["weight"] * inv
         shift = (params["bias"] - mean * scale).astype(x.dtype)[:, None]
         scale = scale.astype(x.dtype)[:, None]
-        rows, out = _depth_rows(x), np.empty(x.shape, dtype=x.dtype)
-        out_rows = _depth_rows(out)
-        band = ctx.epilogue(out) if ctx.epilogue else None
-        for c0, c1 in depth_bands(rows):
-            part = np.multiply(rows[:, c0:c1], scale, out=out_rows[:, c0:c1])
-            part += shift
-            if band:
-                band(c0, c1)
+        rows = _depth_rows(x)
+        out = rows * scale  # whole rows: bands of a few thousand columns were slower (numpy's per-call cost)
+        out += shift
+        out = out.reshape(x.shape)
+        if ctx.epilogue:
+            ctx.epilogue(out)(0, rows.shape[1])
         return out, (x, mean, inv, ctx.train)
 
     def affine(self, hp, params, buffers):
@@ -994,14 +984,10 @@ class Residual(ContainerType):
         return body
 
     def merge_forward(self, xs, epilogue=None):
-        body, shortcut = (_depth_rows(x) for x in xs)
-        out = np.empty(xs[0].shape, dtype=np.result_type(*xs))
-        out_rows = _depth_rows(out)
-        band = epilogue(out) if epilogue else None
-        for c0, c1 in depth_bands(out_rows):
-            np.add(body[:, c0:c1], shortcut[:, c0:c1], out=out_rows[:, c0:c1])
-            if band:
-                band(c0, c1)
+        body, shortcut = xs
+        out = body + shortcut
+        if epilogue:
+            epilogue(out)(0, out.size // len(out))
         return out, None
 
     def merge_backward(self, dout, cache):

@@ -145,9 +145,9 @@ class Network:
     def _fusions(self, stop: int, keep: frozenset, inference: bool) -> dict[int, tuple[int, ...]]:
         """Nodes run as one: {head: the nodes fused after it, in order}. When no backward follows
         (inference), per-depth affine nodes (batchnorm at evaluation) fold into the head's parameters (a
-        conv or fc: see _folded); then an element-wise node (ReLU) runs in place on the output, band by
-        band (the head takes_epilogue). Each link needs the value between the two read by nothing else
-        and not asked for (keep, the pass's output). Worked out once per (stop, keep, inference)."""
+        conv or fc: see _folded); then an element-wise node (ReLU) runs in place on the output (a conv's
+        band by band; the head takes_epilogue). Each link needs the value between the two read by nothing
+        else and not asked for (keep, the pass's output). Worked out once per (stop, keep, inference)."""
         key = (stop, keep, inference)
         if key in self._fusion_plans:
             return self._fusion_plans[key]
