@@ -1,5 +1,5 @@
-"""The command line: convviz {summary, train, explain, export, download, bench, gui}. Each command is a thin
-wrapper over the package that does the work; every handler returns the exit status."""
+"""The command line: convviz {summary, train, explain, export, convert, download, bench, gui}. Each
+command is a thin wrapper over the package that does the work; every handler returns the exit status."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +9,7 @@ from . import __version__
 from .engine import OPTIMIZERS  # loaded with the package anyway; the heavier subpackages load per command
 from .paths import missing_resources
 
-BENCH_SECTIONS = ("engine", "model", "data", "training", "interpret", "ui")
+BENCH_SECTIONS = ("engine", "model", "data", "training", "interpret", "lessons", "memory", "stop", "ui")
 WITHOUT_RESOURCES = {"download"}  # the commands that need no presets, icons or style sheet
 
 
@@ -24,7 +24,10 @@ class Parser(argparse.ArgumentParser):
 def _summary(args) -> int:
     from .model.summary import summary_command
 
-    return summary_command(args.net, as_json=args.json)
+    if args.batch is not None and args.batch < 1:
+        print(f"convviz summary: error: --batch must be at least 1, got {args.batch}", file=sys.stderr)
+        return 1
+    return summary_command(args.net, as_json=args.json, batch=args.batch)
 
 
 def _train(args) -> int:
@@ -37,6 +40,12 @@ def _explain(args) -> int:
     from .interpret.command import explain_command
 
     return explain_command(args)
+
+
+def _convert(args) -> int:
+    from .model.convert import convert_command
+
+    return convert_command(args)
 
 
 def _download(args) -> int:
@@ -127,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("summary", help="print every layer's volume, parameters and cost, or the errors")
     p.add_argument("net", help="architecture JSON file or preset name")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--batch", type=int, metavar="N", help="also estimate the memory training takes at batch size N")
     p.set_defaults(run=_summary)
     _add_train(sub)
     _add_explain(sub)
@@ -137,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="a weights .npz for the network (convviz train --save-weights) or a "
                                      "checkpoint (its run's settings become the PyTorch file's defaults)")
     p.set_defaults(run=_export)
+    p = sub.add_parser("convert", help="turn every fc layer into the conv layer that computes the same numbers, "
+                                       "carrying trained weights over")
+    p.add_argument("net", help="architecture JSON file or preset name")
+    p.add_argument("--out", required=True, help="the converted architecture JSON to write")
+    p.add_argument("--weights", help="the trained weights .npz of NET (convviz train --save-weights)")
+    p.add_argument("--out-weights", help="where to write the converted weights .npz")
+    p.set_defaults(run=_convert)
     p = sub.add_parser("download", help="download CIFAR-10 with a progress bar")
     p.add_argument("--dir", help="folder to put it in (default: the app's data folder)")
     p.set_defaults(run=_download)

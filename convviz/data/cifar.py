@@ -115,21 +115,25 @@ def _py_batch(path: Path, classes: int) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != PIXELS:
         what = f"{data.dtype} array of shape {data.shape}" if isinstance(data, np.ndarray) else type(data).__name__
         raise DataError(f"{path}: 'data' must be a uint8 array of shape (N, {PIXELS}), found a {what}. {FIX}")
-    if isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype.kind in "iu":
-        labels = labels.astype(np.int64)
-    elif isinstance(labels, list) and all(type(v) is int for v in labels):
-        labels = np.array(labels, dtype=np.int64)
-    else:
-        raise DataError(f"{path}: 'labels' must be a list of integers. {FIX}")
     return data, _checked_labels(path, labels, len(data), classes)
 
 
-def _checked_labels(path: Path, labels: np.ndarray, images: int, classes: int) -> np.ndarray:
+def _checked_labels(path: Path, labels, images: int, classes: int) -> np.ndarray:
+    """A list of ints or a 1-D integer array of any width -> int64 (images,), each from 0 to classes - 1.
+    The range is checked before any conversion, so 2**70 or a uint64 past 2**63 is refused, not wrapped."""
+    if isinstance(labels, list) and all(type(v) is int for v in labels):
+        outside = next((v for v in labels if not 0 <= v < classes), None)
+        found = f"{outside}" if outside is not None else ""
+    elif isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype.kind in "iu":
+        wrong = (labels < 0) | (labels >= classes)
+        found = f"{labels[wrong.argmax()]}" if wrong.any() else ""
+    else:
+        raise DataError(f"{path}: 'labels' must be a list of integers. {FIX}")
     if len(labels) != images:
         raise DataError(f"{path}: {images} images but {len(labels)} labels. {FIX}")
-    if len(labels) and (labels.min() < 0 or labels.max() >= classes):
-        raise DataError(f"{path}: labels must lie in 0..{classes - 1}, found {labels.min()}..{labels.max()}. {FIX}")
-    return labels
+    if found:
+        raise DataError(f"{path}: labels must lie in 0..{classes - 1}, found {found}. {FIX}")
+    return np.asarray(labels, dtype=np.int64)
 
 
 def _bin_label_names(path: Path) -> list[str]:
@@ -152,4 +156,4 @@ def _bin_batch(path: Path, classes: int) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{path}: {raw.size} bytes is not a whole number of {PIXELS + 1}-byte records "
                         f"(the file is truncated or corrupt). {FIX}")
     records = raw.reshape(-1, PIXELS + 1)
-    return records[:, 1:], _checked_labels(path, records[:, 0].astype(np.int64), len(records), classes)
+    return records[:, 1:], _checked_labels(path, records[:, 0], len(records), classes)

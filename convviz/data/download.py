@@ -1,13 +1,17 @@
 """Downloading CIFAR-10: streamed to a .part file with progress, resumed with an HTTP Range request
-after an interruption, cancellable between chunks, md5-verified, extracted safely into a temporary
-folder inside the destination and renamed into place. A failure never leaves a half-made dataset;
-the .part file stays after a cancel or a network failure so the next download resumes it."""
+after an interruption, md5-verified, extracted safely into a temporary folder inside the destination
+and renamed into place. A failure never leaves a half-made dataset; the .part file stays after a
+cancel or a network failure so the next download resumes it, and a verified archive whose extraction
+failed (a full disk) stays as cifar-10-python.tar.gz, so the next download extracts it without
+fetching anything. Cancelling takes effect within CANCEL_POLL seconds, even in a read stalled on the
+network (the connection is shut down under it)."""
 from __future__ import annotations
 
 import hashlib
 import http.client
 import os
 import shutil
+import socket
 import sys
 import tarfile
 import tempfile
@@ -15,6 +19,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable
@@ -28,6 +33,7 @@ MD5 = "c58f30108f718f92721af3b95e74349a"
 ARCHIVE = "cifar-10-python.tar.gz"
 CHUNK = 1 << 16
 REPORT_EVERY = 0.1  # seconds between progress callbacks
+CANCEL_POLL = 0.05  # seconds between looks at the cancel flag while a read may be blocked
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,10 @@ class Progress:
 
 class _Interrupted(Exception):
     """The connection broke or stalled mid-way: worth resuming."""
+
+
+class _DiskError(Exception):
+    """Extraction failed writing (full disk, permissions), not reading: the archive is worth keeping."""
 
 
 def download_cifar10(dest=None, progress: Callable[[Progress], None] | None = None,
@@ -57,7 +67,14 @@ def download_cifar10(dest=None, progress: Callable[[Progress], None] | None = No
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise DownloadError(f"cannot create the folder {dest} ({e.strerror or e}); choose another with --dir.") from None
-    part = dest / (ARCHIVE + ".part")
+    part, archive = dest / (ARCHIVE + ".part"), dest / ARCHIVE
+    if archive.is_file():  # verified earlier, but its extraction failed: try it again before fetching
+        try:
+            _verify_md5(archive, md5, url)
+        except DownloadError:
+            pass  # deleted: fetch it again
+        else:
+            return _extract_or_keep(archive, dest, url)
     for attempt in range(retries + 1):
         try:
             _fetch(url, part, progress, cancel, timeout)
@@ -69,10 +86,23 @@ def download_cifar10(dest=None, progress: Callable[[Progress], None] | None = No
                                     "again to resume it.") from None
             _wait(retry_wait * (attempt + 1), cancel)
     _verify_md5(part, md5, url)
+    os.replace(part, archive)
+    return _extract_or_keep(archive, dest, url)
+
+
+def _extract_or_keep(archive: Path, dest: Path, url: str) -> Path:
+    """Extract the verified archive, then delete it; when the disk (not the archive) fails, keep it."""
     try:
-        return _extract(part, dest, url)
-    finally:
-        part.unlink()  # extracted, or refused: either way the archive is of no further use
+        target = _extract(archive, dest, url)
+    except _DiskError as e:
+        raise DownloadError(f"cannot extract CIFAR-10 into {dest} ({e}). The downloaded archive is kept in "
+                            f"{archive}: free some space (about 180 MB) and run the download again; it will "
+                            "not be fetched again.") from None
+    except DownloadError:
+        archive.unlink(missing_ok=True)  # not CIFAR-10 after all: of no further use
+        raise
+    archive.unlink(missing_ok=True)
+    return target
 
 
 def _size(path: Path) -> str:
@@ -129,19 +159,20 @@ def _range_start(response) -> int | None:
 
 
 def _stream(response, part: Path, start: int, total: int | None, progress, cancel) -> None:
-    """Write the response body into part from byte start, reporting progress and checking cancel per chunk."""
+    """Write the response body into part from byte start, reporting progress and checking cancel per chunk
+    (and, through _shut_on_cancel, while a read is blocked)."""
     done, began, last_report = start, time.monotonic(), 0.0
     try:
-        with open(part, "r+b" if start else "wb") as f:
+        with open(part, "r+b" if start else "wb") as f, _shut_on_cancel(response, cancel):
             f.seek(start)
             f.truncate()
             while True:
-                if cancel is not None and cancel.is_set():
-                    raise DownloadCancelled(f"download cancelled; {done / 1e6:.1f} MB kept in {part} to resume")
                 try:
                     chunk = response.read(CHUNK)
                 except (OSError, http.client.HTTPException) as e:  # reset, stall (socket.timeout), bad chunking
+                    _check_cancel(cancel, done, part)
                     raise _Interrupted(f"{type(e).__name__}: {e}" if str(e) else type(e).__name__) from None
+                _check_cancel(cancel, done + len(chunk), part, chunk, f)
                 if not chunk:
                     break
                 f.write(chunk)
@@ -159,6 +190,49 @@ def _stream(response, part: Path, start: int, total: int | None, progress, cance
         raise _Interrupted(f"the connection closed at {done:,} of {total:,} bytes")
 
 
+def _check_cancel(cancel, done: int, part: Path, chunk: bytes = b"", f=None) -> None:
+    """Raise DownloadCancelled when cancel is set, after keeping the chunk just read."""
+    if cancel is None or not cancel.is_set():
+        return
+    if chunk and f is not None:
+        f.write(chunk)
+    raise DownloadCancelled(f"download cancelled; {done / 1e6:.1f} MB kept in {part} to resume")
+
+
+@contextmanager
+def _shut_on_cancel(response, cancel: threading.Event | None):
+    """While the block runs, a helper thread shuts the response's connection down within CANCEL_POLL
+    seconds of cancel being set, so a read blocked on a stalled server returns at once."""
+    if cancel is None:
+        yield
+        return
+    finished = threading.Event()
+
+    def watch() -> None:
+        while not finished.is_set():
+            if cancel.wait(CANCEL_POLL):
+                _shut_down(response)
+                return
+
+    watcher = threading.Thread(target=watch, name="convviz-download-cancel", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        finished.set()
+        watcher.join()
+
+
+def _shut_down(response) -> None:
+    """Shut down the socket under response (through a duplicate of its descriptor: a blocked read on the
+    original returns); nothing happens where the platform does not allow it."""
+    try:
+        with socket.socket(fileno=os.dup(response.fileno())) as s:
+            s.shutdown(socket.SHUT_RDWR)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
 def _verify_md5(part: Path, md5: str, url: str) -> None:
     digest = hashlib.md5()
     with open(part, "rb") as f:
@@ -174,7 +248,10 @@ def _verify_md5(part: Path, md5: str, url: str) -> None:
 def _extract(archive: Path, dest: Path, url: str) -> Path:
     """Safely extract the archive's cifar-10-batches-py/ into a temporary folder inside dest, then rename
     it into place -> dest/cifar-10-batches-py."""
-    work = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest))
+    try:
+        work = Path(tempfile.mkdtemp(prefix=".extract-", dir=dest))
+    except OSError as e:
+        raise _DiskError(e.strerror or str(e)) from None
     try:
         try:
             with tarfile.open(archive, "r:gz") as tar:
@@ -182,9 +259,11 @@ def _extract(archive: Path, dest: Path, url: str) -> Path:
                 for member in members:
                     _check_member(member, url)
                 tar.extractall(work, members=members, filter="data")
-        except (tarfile.TarError, EOFError, OSError) as e:
-            raise DownloadError(f"cannot extract the archive from {url} into {dest} ({e}): the archive is damaged "
-                                "or the disk is full. Check the free space and download again.") from None
+        except (tarfile.TarError, EOFError) as e:
+            raise DownloadError(f"cannot extract the archive from {url} ({e}): it is damaged. "
+                                "Download again.") from None
+        except OSError as e:
+            raise _DiskError(e.strerror or str(e)) from None
         found = dataset_folder(work / PY_DIR)
         if found is None:
             raise DownloadError(f"the archive from {url} does not hold {PY_DIR}/ with {', '.join(PY_FILES)}: "
@@ -197,7 +276,7 @@ def _extract(archive: Path, dest: Path, url: str) -> Path:
         except OSError as e:
             if previous.exists():
                 os.replace(previous, target)
-            raise DownloadError(f"cannot move the extracted CIFAR-10 into {target} ({e.strerror or e}).") from None
+            raise _DiskError(f"cannot move it into {target}: {e.strerror or e}") from None
         return target
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -16,6 +16,7 @@ from typing import Callable, ClassVar
 import numpy as np
 
 from ..engine import Volume
+from ..engine.machine import available_memory
 from .cifar import Cifar10, has_cifar10_files, load_cifar10
 from .errors import DataError, LoadCancelled
 from .images import ImageError, depth_problem, read_image
@@ -146,22 +147,6 @@ def _files_under(folder: Path) -> list[Path]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found += [Path(root) / n for n in sorted(names) if not n.startswith(".")]
     return found
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available now (Linux's MemAvailable, which counts reclaimable caches; else the
-    free pages), or None where neither can be read."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):  # not on every system
-        return None
 
 
 def _check_memory(folder: Path, count: int, volume: Volume) -> None:

@@ -18,9 +18,19 @@ except ImportError:  # NumPy < 2
 
 from .errors import DataError
 
+
+
+def _reconstruct_empty(subtype, shape, dtype):
+    """NumPy's _reconstruct for the only call a pickled array makes: an empty array that the pickle's
+    state then fills from bytes it holds. A larger shape would allocate what the file merely claims."""
+    if subtype is not np.ndarray or shape not in ((0,), 0, [0]):
+        raise pickle.UnpicklingError(f"an array is rebuilt with shape {shape!r}; pickled arrays start empty")
+    return _reconstruct(subtype, shape, dtype)
+
+
 ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct_empty,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct_empty,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
 }
@@ -54,6 +64,10 @@ def load_pickle(path: Path):
     except OSError as e:
         raise DataError(f"{path}: cannot read the file ({e.strerror or e}). Check that it exists and is "
                         "readable, or download CIFAR-10 again (convviz download).") from None
+    except MemoryError:
+        raise DataError(f"{path}: the file describes more data than this machine's memory holds, so it is "
+                        "corrupt or crafted. Delete it and download CIFAR-10 again (convviz download).") from None
     except Exception as e:  # EOFError, UnpicklingError, ValueError, ... from a damaged stream
-        raise DataError(f"{path}: the file is truncated or corrupt ({type(e).__name__}: {e}). "
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else "it ends early"
+        raise DataError(f"{path}: the file is truncated or corrupt ({reason}). "
                         "Delete it and download CIFAR-10 again (convviz download).") from None

@@ -123,6 +123,36 @@ def _row_band(c: int, f: int, s: int, wo: int, n: int, item: int) -> int:
     return max(1, (ROW_BYTES // max(1, c * f * wo * n * item) - f) // s + 1)
 
 
+def _columns_bytes(c: int, h: int, w: int, f: int, s: int, p: int, d: int, groups: int, n: int, item: int) -> int:
+    """Bytes of the largest band of columns _bands makes for n images (C, H, W) (with im2col's padded copy
+    of the input)."""
+    ho, wo = out_size(h, f, s, p, d), out_size(w, f, s, p, d)
+    if by_rows(f, d, groups):
+        band = min(_row_band(c, f, s, wo, n, item), ho)
+        return ((band - 1) * s + f) * c * f * wo * n * item
+    padded = c * (h + 2 * p) * (w + 2 * p) * n * item if p else 0
+    if f == 1 and s == 1:  # the columns are a view of the (padded) input
+        return padded
+    return padded + c * f * f * min(_band(c * f * f, wo, n, item), ho) * wo * n * item
+
+
+def conv_workspace(c: int, h: int, w: int, k: int, f: int, s: int, p: int, d: int, groups: int, n: int,
+                   item: int) -> int:
+    """The most scratch conv_forward or conv_backward allocates for n images (C, H, W) beyond the input,
+    the output, their gradients and the parameter gradients: the largest band of columns, of the input
+    (forward, weight gradient) or of dout (a stride-1 input gradient), or for other strides the padded
+    input gradient's border and a band of column gradients; and a few weight-sized matrices (the
+    weight reordered or flipped, the weight gradient's partial products)."""
+    x_band = 3 * k * c // groups * f * f * item + _columns_bytes(c, h, w, f, s, p, d, groups, n, item)
+    ho, wo = out_size(h, f, s, p, d), out_size(w, f, s, p, d)
+    if s == 1:
+        crop = max(p - d * (f - 1), 0)
+        dout_band = _columns_bytes(k, ho - 2 * crop, wo - 2 * crop, f, 1, max(d * (f - 1) - p, 0), d, groups, n, item)
+        return max(x_band, 3 * k * c // groups * f * f * item + dout_band)
+    border = c * ((h + 2 * p) * (w + 2 * p) - h * w) * n * item
+    return max(x_band, border + c * f * f * min(_band(c * f * f, wo, n, item), ho) * wo * n * item)
+
+
 def _groups(a: np.ndarray, groups: int) -> np.ndarray:
     """a (..., G*R, L) as (..., G, R, L), group g's rows apart, for a batched matmul; a itself for one
     group (a matmul broadcasting a singleton group axis on both sides costs up to 15% more)."""
@@ -156,6 +186,11 @@ def conv_forward(x, w, b, s: int, p: int, d: int, need_dx: bool = True, groups: 
     """x (C, H, W, N), w (K, C/G, F, F), b (K,) or None (no bias) -> out (K, Ho, Wo, N), cache.
     need_dx=False (the first layer) lets backward skip the input gradient. epilogue: None, or
     layers.Context.epilogue, applied band by band."""
+    return convolve(x, w, b, s, p, d, groups, epilogue), (x, w, s, p, d, need_dx, groups, b is not None)
+
+
+def convolve(x, w, b, s: int, p: int, d: int, groups: int = 1, epilogue=None) -> np.ndarray:
+    """The convolution of conv_forward, without a cache: out (K, Ho, Wo, N)."""
     c, h, wd, n = x.shape
     k, _, f, _ = w.shape
     ho, wo = out_size(h, f, s, p, d), out_size(wd, f, s, p, d)
@@ -170,47 +205,62 @@ def conv_forward(x, w, b, s: int, p: int, d: int, need_dx: bool = True, groups: 
             np.matmul(wm, cols, out=per_row[a0:a1])
         else:
             np.matmul(wm, _groups(cols, groups), out=_groups(part, groups))
+        del cols  # before the next band's columns are made
         if b is not None:
             part += b[:, None]
         if band:
             band(a0 * row, a1 * row)
-    return out, (x, w, s, p, d, need_dx, groups, b is not None)
+    return out
 
 
 def conv_backward(dout, cache):
     """dout (K, Ho, Wo, N) -> dx (C, H, W, N) (None if the forward said need_dx=False), dw (K, C/G, F, F),
     db (K,) (None without a bias)."""
     x, w, s, p, d, need_dx, groups, has_bias = cache
-    shape = x.shape
     k, ho, wo, n = dout.shape
-    c, f = shape[0], w.shape[2]
     dout = np.ascontiguousarray(dout)
-    flat, row = dout.reshape(k, ho * wo * n), wo * n
-    per_row = flat.reshape(k, ho, row).transpose(1, 0, 2)
+    flat = dout.reshape(k, ho * wo * n)
     db = flat.sum(axis=1) if has_bias else None
-    wm = _weight_matrix(w, d, groups)
-    dwm = np.zeros(wm.shape, dtype=dout.dtype)
-    for a0, a1, cols in _bands(x, f, s, p, d, groups, ho, wo):  # columns recomputed band by band, as in the forward
-        if cols.ndim == 3:
-            dwm += np.matmul(per_row[a0:a1], cols.swapaxes(-1, -2)).sum(axis=0)
-        else:
-            dwm += np.matmul(_groups(flat[:, a0 * row : a1 * row], groups), _groups(cols, groups).swapaxes(-1, -2))
-    dw = dwm.reshape(k, f, c, f).transpose(0, 2, 1, 3).copy() if by_rows(f, d, groups) else dwm.reshape(w.shape)
+    dw = _weight_grad(x, w, flat, s, p, d, groups, ho, wo)
     if not need_dx:
         return None, dw, db
     if s == 1:
         return _conv_input_grad(dout, w, p, d, groups), dw, db
-    h, wd = shape[1:3]
-    dxp = np.zeros((c, h + 2 * p, wd + 2 * p, n), dtype=dout.dtype)
+    return _col2im_input_grad(flat, x.shape, w, s, p, d, groups, ho, wo), dw, db
+
+
+def _col2im_input_grad(flat, shape: tuple, w, s: int, p: int, d: int, groups: int, ho: int, wo: int) -> np.ndarray:
+    """dx (C, H, W, N) of a strided convolution from dout's rows flat (K, Ho*Wo*N): the columns' gradient,
+    band by band, added back under every filter tap."""
+    c, h, wd, n = shape
+    k, _, f, _ = w.shape
+    dxp = np.zeros((c, h + 2 * p, wd + 2 * p, n), dtype=flat.dtype)
     wt = _groups(w.reshape(k, -1), groups).swapaxes(-1, -2)
-    step = _band(c * f * f, wo, n, x.itemsize)
+    step, row = _band(c * f * f, wo, n, flat.itemsize), wo * n
     for a0 in range(0, ho, step):
         a1 = min(a0 + step, ho)
         dcols = np.matmul(wt, _groups(flat[:, a0 * row : a1 * row], groups)).reshape(c, f, f, a1 - a0, wo, n)
         for i in range(f):
             for j in range(f):
                 window(dxp, a0 * s + i * d, j * d, s, a1 - a0, wo)[...] += dcols[:, i, j]
-    return (dxp[:, p : p + h, p : p + wd] if p else dxp), dw, db
+    return dxp[:, p : p + h, p : p + wd] if p else dxp
+
+
+def _weight_grad(x, w, flat, s: int, p: int, d: int, groups: int, ho: int, wo: int) -> np.ndarray:
+    """dw (K, C/G, F, F) from x (C, H, W, N) and dout's rows flat (K, Ho*Wo*N), the columns made again band
+    by band as in the forward (and let go before the input gradient makes its own)."""
+    k, _, f, _ = w.shape
+    row = wo * x.shape[3]
+    per_row = flat.reshape(k, ho, row).transpose(1, 0, 2)
+    dwm = np.zeros(_weight_matrix(w, d, groups).shape, dtype=flat.dtype)
+    for a0, a1, cols in _bands(x, f, s, p, d, groups, ho, wo):
+        if cols.ndim == 3:
+            for a in range(a1 - a0):  # row by row: a batched product would hold every row's (K, F*C*F)
+                dwm += per_row[a0 + a] @ cols[a].T
+        else:
+            dwm += np.matmul(_groups(flat[:, a0 * row : a1 * row], groups), _groups(cols, groups).swapaxes(-1, -2))
+        del cols  # before the next band's columns are made
+    return dwm.reshape(k, f, -1, f).transpose(0, 2, 1, 3).copy() if by_rows(f, d, groups) else dwm.reshape(w.shape)
 
 
 def _conv_input_grad(dout, w, p: int, d: int, groups: int):
@@ -224,9 +274,8 @@ def _conv_input_grad(dout, w, p: int, d: int, groups: int):
         dout = dout[:, crop : ho - crop, crop : wo - crop]
     kg = k // groups
     flipped = w.reshape(groups, kg, cg, f, f)[..., ::-1, ::-1].transpose(0, 2, 1, 3, 4)
-    dx, _ = conv_forward(dout, np.ascontiguousarray(flipped).reshape(groups * cg, kg, f, f), None, 1,
-                         max(span - p, 0), d, groups=groups)
-    return dx
+    return convolve(dout, np.ascontiguousarray(flipped).reshape(groups * cg, kg, f, f), None, 1, max(span - p, 0), d,
+                    groups)
 
 
 def maxpool_forward(x, f: int, s: int, p: int, ceil: bool = False, keep_arg: bool = True):

@@ -21,6 +21,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from . import kernels
+from .recipe import Recipe, patch, window_rows
 
 
 def to_engine(x: np.ndarray) -> np.ndarray:
@@ -201,6 +202,7 @@ class LayerType:
     couples_batch: mixes the images of a batch while training (batchnorm), so the engine runs it on
     the whole batch; has_filters: its "weight" is a bank of filters (K, C, F, F) the filters view shows;
     keeps_volume: its output volume always equals its input volume (element-wise layers);
+    formula: for an element-wise layer, what it does to a number, in words (the neuron explanation);
     takes_epilogue: its forward applies Context.epilogue; affine_at_evaluation: at evaluation it is
     out = scale * x + shift per depth (`affine`); absorbs_affine: `absorb` folds such a layer after it
     into its parameters. The engine fuses layers where the value between them is read by nothing else:
@@ -216,6 +218,7 @@ class LayerType:
     has_filters = False
     keeps_volume = True
     is_container = False
+    formula = ""
     takes_epilogue = False
     affine_at_evaluation = False
     absorbs_affine = False
@@ -282,6 +285,44 @@ class LayerType:
         """(span, stride) of the input window one output position sees, for the receptive field;
         None for layers that work number by number."""
         return None
+
+    def padding(self, hp: dict) -> int:
+        """P: how far the first window starts before the input's first row and column (zero padding)."""
+        return 0
+
+    def number(self, hp: dict, params: dict, buffers: dict, x: np.ndarray, k: int, i: int, j: int) -> Recipe:
+        """How output number (depth k, row i, column j) is made from the input x (C, H, W) of one image,
+        in evaluation mode. This default serves element-wise layers: the numbers at (i, j) of the depths
+        depth_reach gives, through forward."""
+        depths = self.depth_reach(hp, k, x.shape[0])
+        out, _ = self.forward(hp, params, buffers, x[:, i:i + 1, j:j + 1, None], Context(train=False))  # (C, 1, 1, 1)
+        return Recipe("map", x[depths.start:depths.stop, i, j].astype(np.float64), depths, range(i, i + 1),
+                      range(j, j + 1), float(out[k, 0, 0, 0]), formula=self.formula,
+                      terms=self.terms(hp, params, buffers, k))
+
+    def depth_reach(self, hp: dict, k: int, depth: int) -> range:
+        """The input depths output depth k of an element-wise layer reads at its own position."""
+        return range(k, k + 1)
+
+    def as_conv(self, hp: dict, vol: Volume) -> tuple[str, dict, "Callable[[dict], dict]"] | None:
+        """The conv layer that computes the same numbers on this input volume, as (its type, its
+        hyperparameters, a function of this layer's parameters giving the conv's); None when this layer
+        has none (it is not a dense layer). ValueError when it is one but this volume cannot be."""
+        return None
+
+    def terms(self, hp: dict, params: dict, buffers: dict, k: int) -> dict[str, float] | None:
+        """Named numbers an element-wise layer's formula uses for output depth k."""
+        return None
+
+    def cache_bytes(self, hp: dict, vol: Volume, out: Volume, itemsize: int) -> int:
+        """Bytes per image that forward, while training, keeps for backward (counting the input or output
+        when the cache holds that array); model.memory sums them. Default: a copy of the input."""
+        return vol.size * itemsize
+
+    def workspace_bytes(self, hp: dict, vol: Volume, out: Volume, itemsize: int, images: int) -> int:
+        """Bytes of scratch the forward or backward of a batch chunk of `images` images allocates beyond
+        its input, output and their gradients (model.memory adds the largest)."""
+        return 0
 
     def problem(self, hp: dict) -> tuple[str, dict] | None:
         """What makes these (individually valid) hyperparameters unusable together, with the
@@ -363,6 +404,28 @@ class Conv(LayerType):
     def window(self, hp, vol):
         return hp["dilation"] * (hp["size"] - 1) + 1, hp["stride"]
 
+    def padding(self, hp):
+        return hp["pad"]
+
+    def number(self, hp, params, buffers, x, k, i, j):
+        """The filter k times the window of its group's depth slices (zero padding), plus its bias."""
+        w = params["weight"]
+        per_group = w.shape[0] // hp["groups"]
+        first = k // per_group * w.shape[1]
+        span, s, p, d = hp["dilation"] * (hp["size"] - 1) + 1, hp["stride"], hp["pad"], hp["dilation"]
+        depths = range(first, first + w.shape[1])
+        rows, cols = window_rows(i, span, s, p, d), window_rows(j, span, s, p, d)
+        window, padded = patch(x, depths, rows, cols)
+        weights = w[k].astype(np.float64)
+        bias = float(params["bias"][k]) if "bias" in params else None
+        result = float((window * weights).sum() + (bias or 0.0))
+        return Recipe("dot", window, depths, rows, cols, result, padded, weights, bias)
+
+    def workspace_bytes(self, hp, vol, out, itemsize, images):
+        """Its largest band of columns (kernels.conv_workspace)."""
+        return kernels.conv_workspace(vol.depth, vol.height, vol.width, hp["filters"], hp["size"], hp["stride"],
+                                      hp["pad"], hp["dilation"], hp["groups"], images, itemsize)
+
     def problem(self, hp):
         k, g = hp["filters"], hp["groups"]
         if k % g:
@@ -427,6 +490,15 @@ class _Pool(LayerType):
     def window(self, hp, vol):
         return hp["size"], hp["stride"]
 
+    def padding(self, hp):
+        return hp["pad"]
+
+    def _window(self, hp, x, k, i, j, fill):
+        """The window of output (k, i, j) in slice k -> (depths, rows, cols, window, padded)."""
+        f, s, p = hp["size"], hp["stride"], hp["pad"]
+        depths, rows, cols = range(k, k + 1), window_rows(i, f, s, p), window_rows(j, f, s, p)
+        return (depths, rows, cols) + patch(x, depths, rows, cols, fill)
+
     def problem(self, hp):
         f, p = hp["size"], hp["pad"]
         if 2 * p > f:  # as PyTorch: a corner window would then hold padding only
@@ -455,6 +527,10 @@ class MaxPool(_Pool):
     name, title = "maxpool", "Max pool"
     summary = "Keeps the largest value in each window, shrinking width and height; depth is unchanged."
 
+    def cache_bytes(self, hp, vol, out, itemsize):
+        """The window offset of each maximum: uint8 (int16 past 16x16 windows)."""
+        return out.size * (1 if hp["size"] ** 2 <= 256 else 2)
+
     def torch_module(self, hp, vol):
         return "MaxPool2d", self._torch_kwargs(hp)
 
@@ -466,6 +542,12 @@ class MaxPool(_Pool):
         return kernels.maxpool_forward(x, hp["size"], hp["stride"], hp["pad"], ceil=hp["fit"] == "pad",
                                        keep_arg=ctx.backward)
 
+    def number(self, hp, params, buffers, x, k, i, j):
+        """The largest number of the window (padding is -inf: it never wins; ties: the first)."""
+        depths, rows, cols, window, padded = self._window(hp, x, k, i, j, -np.inf)
+        chosen = np.unravel_index(int(np.argmax(window)), window.shape)
+        return Recipe("max", window, depths, rows, cols, float(window[chosen]), padded, chosen=tuple(map(int, chosen)))
+
     def backward(self, hp, params, dout, cache):
         return kernels.maxpool_backward(dout, cache), {}
 
@@ -473,6 +555,9 @@ class MaxPool(_Pool):
 class AvgPool(_Pool):
     name, title = "avgpool", "Avg pool"
     summary = "Averages each window (zero padding counts), shrinking width and height; depth is unchanged."
+
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return 0
 
     def torch_module(self, hp, vol):
         return "AvgPool2d", self._torch_kwargs(hp)
@@ -490,6 +575,15 @@ class AvgPool(_Pool):
 
     def forward(self, hp, params, buffers, x, ctx):
         return kernels.avgpool_forward(x, hp["size"], hp["stride"], hp["pad"], ceil=hp["fit"] == "pad")
+
+    def number(self, hp, params, buffers, x, k, i, j):
+        """The window's sum over its size, zero padding counted; a last window hanging past the padded
+        input (fit pad) counts only its part inside it, as PyTorch."""
+        depths, rows, cols, window, padded = self._window(hp, x, k, i, j, 0.0)
+        p = hp["pad"]
+        inside = [sum(-p <= r < size + p for r in axis) for axis, size in ((rows, x.shape[1]), (cols, x.shape[2]))]
+        divisor = inside[0] * inside[1]
+        return Recipe("mean", window, depths, rows, cols, float(window.sum() / divisor), padded, divisor=divisor)
 
     def backward(self, hp, params, dout, cache):
         return kernels.avgpool_backward(dout, cache), {}
@@ -509,6 +603,9 @@ class GlobalAvgPool(LayerType):
     def window(self, hp, vol):
         return max(vol.width, vol.height), 1
 
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return 0  # the input's shape only
+
     def torch_module(self, hp, vol):
         return "AdaptiveAvgPool2d", {"output_size": 1}
 
@@ -517,6 +614,12 @@ class GlobalAvgPool(LayerType):
 
     def forward(self, hp, params, buffers, x, ctx):
         return x.mean(axis=(1, 2), keepdims=True), x.shape
+
+    def number(self, hp, params, buffers, x, k, i, j):
+        """The mean of the whole depth slice k."""
+        depths, rows, cols = range(k, k + 1), range(x.shape[1]), range(x.shape[2])
+        window = x[k:k + 1].astype(np.float64)
+        return Recipe("mean", window, depths, rows, cols, float(window.sum() / window.size), divisor=window.size)
 
     def backward(self, hp, params, dout, cache):
         dx = np.empty(cache, dtype=dout.dtype)
@@ -535,8 +638,20 @@ class LRN(LayerType):
         Hyper("k", float, 1.0, 0.01, 100.0, "constant added to the scaled sum of squares"),
     )
 
+    formula = "x / (k + alpha/n * (the sum of the squares of the n neighbouring depths))^beta"
+
     def macs(self, hp, vol, out):
         return (hp["size"] + 3) * vol.size
+
+    def depth_reach(self, hp, k, depth):
+        n = hp["size"]
+        return range(max(k - n // 2, 0), min(k + (n - 1) // 2 + 1, depth))
+
+    def terms(self, hp, params, buffers, k):
+        return {"n": hp["size"], "alpha": hp["alpha"], "beta": hp["beta"], "k": hp["k"]}
+
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return 3 * vol.size * itemsize  # the input, the divisor's base and its power
 
     def torch_module(self, hp, vol):
         return "LocalResponseNorm", {"size": hp["size"], "alpha": hp["alpha"], "beta": hp["beta"], "k": hp["k"]}
@@ -590,6 +705,10 @@ def _depth_window_sum(a: np.ndarray, before: int, after: int) -> np.ndarray:
 class ReLU(LayerType):
     name, title, kind = "relu", "ReLU", "activation"
     summary = "max(0, x) on every number: keeps positives, zeroes negatives."
+    formula = "max(0, x)"
+
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return vol.size  # the mask x > 0, one byte a number
 
     def torch_module(self, hp, vol):
         return "ReLU", {}
@@ -621,6 +740,10 @@ class LeakyReLU(LayerType):
     name, title, kind = "leakyrelu", "Leaky ReLU", "activation"
     summary = "x for positives, slope * x for negatives, so negative units still learn."
     hypers = (Hyper("slope", float, 0.01, 0.0, 1.0, "gradient for negative inputs"),)
+    formula = "x if x > 0, else slope * x"
+
+    def terms(self, hp, params, buffers, k):
+        return {"slope": hp["slope"]}
 
     def torch_module(self, hp, vol):
         return "LeakyReLU", {"negative_slope": hp["slope"]}
@@ -639,6 +762,10 @@ class LeakyReLU(LayerType):
 class Tanh(LayerType):
     name, title, kind = "tanh", "Tanh", "activation"
     summary = "Squashes every number into (-1, 1)."
+    formula = "tanh(x)"
+
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return out.size * itemsize  # its output
 
     def torch_module(self, hp, vol):
         return "Tanh", {}
@@ -657,6 +784,10 @@ class Tanh(LayerType):
 class Sigmoid(LayerType):
     name, title, kind = "sigmoid", "Sigmoid", "activation"
     summary = "Squashes every number into (0, 1)."
+    formula = "1 / (1 + e^-x)"
+
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return out.size * itemsize  # its output
 
     def torch_module(self, hp, vol):
         return "Sigmoid", {}
@@ -676,6 +807,10 @@ class Dropout(LayerType):
     name, title, kind = "dropout", "Dropout", "regularizer"
     summary = "While training, zeroes each number with probability rate (and rescales the rest); does nothing at evaluation."
     hypers = (Hyper("rate", float, 0.5, 0.0, 0.95, "probability of dropping a unit while training"),)
+    formula = "x (at evaluation dropout passes every number)"
+
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return vol.size * itemsize if hp["rate"] > 0 else 0  # the scaled mask
 
     def torch_module(self, hp, vol):
         return "Dropout", {"p": hp["rate"]}
@@ -702,6 +837,11 @@ class BatchNorm(LayerType):
     eps = 1e-5
     couples_batch = True
     takes_epilogue = affine_at_evaluation = True
+    formula = "gamma * (x - mean) / sqrt(var + 1e-5) + beta (the running mean and variance at evaluation)"
+
+    def terms(self, hp, params, buffers, k):
+        return {"gamma": float(params["weight"][k]), "beta": float(params["bias"][k]),
+                "mean": float(buffers["running_mean"][k]), "var": float(buffers["running_var"][k])}
 
     def param_shapes(self, hp, vol):
         return {"weight": (vol.depth,), "bias": (vol.depth,)}
@@ -771,7 +911,7 @@ class BatchNorm(LayerType):
         out = out.reshape(x.shape)
         if ctx.epilogue:
             ctx.epilogue(out)(0, rows.shape[1])
-        return out, (x, mean, inv, ctx.train)
+        return out, (x, mean.astype(x.dtype), inv.astype(x.dtype), ctx.train)  # float32 like PyTorch's saved statistics
 
     def affine(self, hp, params, buffers):
         scale = params["weight"] / np.sqrt(buffers["running_var"] + np.float64(self.eps))
@@ -834,6 +974,24 @@ class FC(LayerType):
     def window(self, hp, vol):
         return max(vol.width, vol.height), 1
 
+    def as_conv(self, hp, vol):
+        """Every unit sees the whole W x H x D input: a conv of `units` filters of W x H x D, each unit's
+        weights (in the flattening's depth-height-width order) reshaped into its filter."""
+        if vol.width != vol.height:
+            raise ValueError(f"it sees a {vol} volume, and conv filters are square here: pool or crop it to "
+                             f"{min(vol.width, vol.height)}x{min(vol.width, vol.height)} first")
+        units = hp["units"]
+        shape = (units, vol.depth, vol.height, vol.width)
+        return Conv.name, {"filters": units, "size": vol.width}, lambda p: {"weight": p["weight"].reshape(shape),
+                                                                            "bias": p["bias"]}
+
+    def number(self, hp, params, buffers, x, k, i, j):
+        """Unit k's weights (as a volume like the input) times the whole input volume, plus its bias."""
+        window, weights = x.astype(np.float64), params["weight"][k].reshape(x.shape).astype(np.float64)
+        bias = float(params["bias"][k])
+        return Recipe("dot", window, range(x.shape[0]), range(x.shape[1]), range(x.shape[2]),
+                      float((window * weights).sum() + bias), weights=weights, bias=bias)
+
     def torch_module(self, hp, vol):
         return "FlattenLinear", {"in_features": vol.size, "out_features": hp["units"]}
 
@@ -865,6 +1023,13 @@ class FC(LayerType):
 class Softmax(LayerType):
     name, title, kind = "softmax", "Softmax", "classifier"
     summary = "The classifier: turns the last 1x1xC volume into C class probabilities (trained with cross-entropy)."
+    formula = "e^x_k / (the sum of e^x over the C class scores)"
+
+    def depth_reach(self, hp, k, depth):
+        return range(depth)
+
+    def cache_bytes(self, hp, vol, out, itemsize):
+        return out.size * itemsize  # the probabilities
 
     def torch_module(self, hp, vol):
         return "FlattenSoftmax", {}
@@ -960,6 +1125,10 @@ class ContainerType:
         """d loss / d merged output -> d loss / d each lane's output."""
         raise NotImplementedError
 
+    def merge_number(self, xs: list[np.ndarray], k: int, i: int, j: int) -> Recipe:
+        """How merged output number (k, i, j) is made from the lanes' outputs xs, each (D_l, H, W)."""
+        raise NotImplementedError
+
     def torch_module(self) -> str:
         """The class name convviz.export gives the mirrored module ("Residual" or "Concat")."""
         raise NotImplementedError
@@ -993,6 +1162,10 @@ class Residual(ContainerType):
     def merge_backward(self, dout, cache):
         return [dout, dout]
 
+    def merge_number(self, xs, k, i, j):
+        window = np.array([x[k, i, j] for x in xs], np.float64)
+        return Recipe("add", window, range(k, k + 1), range(i, i + 1), range(j, j + 1), float(window.sum()))
+
     def torch_module(self):
         return "Residual"
 
@@ -1017,6 +1190,15 @@ class Concat(ContainerType):
 
     def merge_backward(self, dout, cache):
         return np.split(dout, np.cumsum(cache)[:-1], axis=0)
+
+    def merge_number(self, xs, k, i, j):
+        lane, first = 0, 0
+        while k >= first + xs[lane].shape[0]:
+            first += xs[lane].shape[0]
+            lane += 1
+        d = k - first
+        return Recipe("pick", np.array([xs[lane][d, i, j]], np.float64), range(d, d + 1), range(i, i + 1),
+                      range(j, j + 1), float(xs[lane][d, i, j]), lane=lane)
 
     def torch_module(self):
         return "Concat"

@@ -142,13 +142,13 @@ class Network:
         return [Context(train=train, rng=np.random.default_rng(seed), backward=backward)
                 for seed in self.rng.integers(2**63, size=count)]
 
-    def _fusions(self, stop: int, keep: frozenset, inference: bool) -> dict[int, tuple[int, ...]]:
-        """Nodes run as one: {head: the nodes fused after it, in order}. When no backward follows
-        (inference), per-depth affine nodes (batchnorm at evaluation) fold into the head's parameters (a
-        conv or fc: see _folded); then an element-wise node (ReLU) runs in place on the output (a conv's
-        band by band; the head takes_epilogue). Each link needs the value between the two read by nothing
-        else and not asked for (keep, the pass's output). Worked out once per (stop, keep, inference)."""
-        key = (stop, keep, inference)
+    def _fusions(self, stop: int, keep: frozenset, fold: bool) -> dict[int, tuple[int, ...]]:
+        """Nodes run as one: {head: the nodes fused after it, in order}. With fold (an evaluation no
+        backward follows), per-depth affine nodes (batchnorm) fold into the head's parameters (a conv or
+        fc: see _folded); then an element-wise node (ReLU) runs in place on the output (a conv's band by
+        band; the head takes_epilogue). Each link needs the value between the two read by nothing else
+        and not asked for (keep, the pass's output). Worked out once per (stop, keep, fold)."""
+        key = (stop, keep, fold)
         if key in self._fusion_plans:
             return self._fusion_plans[key]
         nodes, chains, members = self.plan.nodes, {}, set()
@@ -162,7 +162,7 @@ class Network:
             if head.id in members or not head.op.takes_epilogue:
                 continue
             chain, nxt = [], sole_reader(head.id)
-            while inference and head.op.absorbs_affine and nxt is not None and nxt.op.affine_at_evaluation:
+            while fold and head.op.absorbs_affine and nxt is not None and nxt.op.affine_at_evaluation:
                 chain.append(nxt.id)
                 nxt = sole_reader(nxt.id)
             if nxt is not None and nxt.op.epilogue is not None:
@@ -203,23 +203,22 @@ class Network:
         return node.op.forward(node.hp, params, buffers, x, ctx, stats)
 
     def run(self, x: np.ndarray, train: bool = False, stop: int | None = None, keep=(),
-            input_grad: bool = False) -> Pass:
+            input_grad: bool = False, record: bool = True) -> Pass:
         """Run nodes [1, stop) (default: up to the logits) on x (N, D, H, W). keep: node ids whose
-        outputs to keep (whole batch), or "all". input_grad: backward will want d loss / d x."""
-        return self._run(x, train, stop, keep, input_grad, inference=False)
-
-    def _run(self, x: np.ndarray, train: bool, stop: int | None, keep, input_grad: bool, inference: bool) -> Pass:
-        """run(); inference: no backward will follow, so nodes may fold and skip their caches."""
+        outputs to keep (whole batch), or "all". input_grad: backward will want d loss / d x.
+        record=False keeps no caches (a forward no backward follows: less memory, and in evaluation
+        batchnorm folds into the conv or fc before it, see _fusions)."""
         x = self._check_input(x, train)
         stop = self.plan.logits + 1 if stop is None else stop
         nodes, last_use = self.plan.nodes, self.plan.last_use
         keep = set(range(1, stop)) if keep == "all" else set(keep)
-        chains = self._fusions(stop, frozenset(keep), inference)
-        folded = self._folded(chains) if inference else {}
+        fold = not record and not train
+        chains = self._fusions(stop, frozenset(keep), fold)
+        folded = self._folded(chains) if fold else {}
         members = {j for chain in chains.values() for j in chain}
         chunks = batch_chunks(len(x))
         values = [{0: to_engine(x[sl])} for sl in chunks]
-        ctxs = self._contexts(train, len(chunks), not inference)
+        ctxs = self._contexts(train, len(chunks), record)
         caches: list = [None] * stop
         stats: dict[int, tuple] = {}
 
@@ -262,7 +261,7 @@ class Network:
         for span, tail in self._spans(range(1, stop), train):
             results = run_chunks(lambda k: run_span(k, span, tail), range(len(chunks)))
             for i in results[0][0]:
-                caches[i] = [r[0][i] for r in results]
+                caches[i] = [r[0][i] for r in results] if record else None
             if tail is not None:
                 self._check_interrupt()
                 node = nodes[tail]
@@ -347,7 +346,7 @@ class Network:
     def forward(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         """x (N, D, H, W) -> logits (N, classes): the input of the final softmax; with score_map,
         (N, classes, H', W'): the logits at every position."""
-        out = self._run(x, train, None, (), False, inference=not train).output
+        out = self.run(x, train, record=False).output
         return out if self.score_map else out.reshape(len(x), self.classes)
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
@@ -404,8 +403,8 @@ class Network:
     def load_weights(self, path) -> None:
         """Read an .npz written by save_weights (or from a PyTorch state_dict, see README).
         Checks every key, shape and dtype first; nothing changes unless all fit. Never unpickles."""
-        try:
-            arrays = read_npz(path)
+        try:  # every array's header is checked against the network's shapes before anything is read
+            arrays = read_npz(path, expect={k: a.shape for k, a in self.state().items()})
         except (OSError, ValueError) as e:
             raise WeightsError(f"cannot read weights file {path}: {e}") from e
         self.set_state(arrays, source=str(path))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, NamedTuple
 
 from ..engine import LAYER_TYPES, Hyper, LayerType, Volume, VolumeError, formula
+from ..engine.fields import Field
 from ..engine.layers import BLOCK_TYPES, CONTAINER_TYPES, ContainerType, MergeError
 from ..engine.plan import structure_problems
 from ..engine.tree import Path
@@ -367,9 +368,8 @@ def _grow(rf: ReceptiveField | None, window, side: int) -> ReceptiveField | None
     unchanged by element-wise layers."""
     if rf is None or window is None:
         return rf
-    span, stride = window
-    size = rf.size + (span - 1) * rf.jump
-    return ReceptiveField(min(size, side), rf.jump * stride, size >= side)
+    grown = Field(0, rf.size, rf.jump).through(*window, 0)
+    return ReceptiveField(min(grown.size, side), grown.jump, grown.size >= side)
 
 
 class _Walker:

@@ -9,12 +9,14 @@ COUNT_UNITS = ((1e3, "k"), (1e6, "M"), (1e9, "G"))
 def _scaled(n: float, units: tuple[tuple[float, str], ...]) -> str:
     """n in the smallest of units (ascending) where it shows as at most 3 significant digits, e.g.
     999,600 -> '1M' rather than '1e+03k'; past the largest unit, whole numbers of it."""
+    top, suffix = units[-1]
+    if n >= 1000 * top:  # whole numbers of the largest unit, in integers: a crafted size may pass any float
+        return f"{int(n) // int(top):,}{suffix}"
     for size, suffix in units:
         value = float(f"{n / size:.3g}")
         if value < 1000:
             return f"{value:g}{suffix}"
-    size, suffix = units[-1]
-    return f"{n / size:,.0f}{suffix}"
+    return f"{n / top:,.0f}{suffix}"
 
 
 def size_bytes(n: int) -> str:

@@ -1,8 +1,8 @@
 """`convviz train`: train in the terminal with a progress bar per epoch and a summary line per epoch.
 
-Exit status: 0 when training completed or reached --max-steps, 1 for bad input (nothing is written)
-or a diverged run, 130 when stopped with Ctrl-C (after the current step; the checkpoint is written
-if one was named).
+Exit status: 0 when training completed or reached --max-steps, 1 for bad input (nothing is written),
+a diverged run or a file that could not be written, 130 when stopped with Ctrl-C (between two layers;
+the checkpoint is written if one was named).
 """
 from __future__ import annotations
 
@@ -16,11 +16,14 @@ import time
 from pathlib import Path
 
 from ..data import ImageFolder, find_cifar10, load_cifar10, load_data, searched_locations
+from ..data.cifar import has_cifar10_files
+from ..engine.files import WriteError, write_target
 from ..model import infer
 from ..model.presets import resolve_net
 from .config import TrainConfig
 from .events import DivergedEvent, EpochEvent, FinishedEvent, StepEvent
-from .trainer import Trainer
+from .fits import data_problem
+from .trainer import Trainer, TrainingError
 
 EXIT_STATUS = {"completed": 0, "max_steps": 0, "stopped": 130, "diverged": 1}
 BAR_WIDTH = 24
@@ -64,12 +67,20 @@ def prepare(args) -> Trainer:
             problems.append(f"{flag} {value} is a folder: give a file name such as {Path(value) / 'run.npz'}")
         elif not os.access(folder, os.W_OK | os.X_OK):  # found now, not after the training
             problems.append(f"{flag} {value}: the folder {folder} is not writable")
+        else:
+            try:
+                write_target(value)  # a named pipe, a device: refused now, not after the training
+            except WriteError as e:
+                problems.append(f"{flag} {value}: {e.strerror}")
     for flag, value in (("--init-weights", args.init_weights), ("--resume", args.resume)):
         if value and not Path(value).is_file():
             problems.append(f"{flag} {value}: no such file")
     if problems:
         raise UsageError("; ".join(problems))
     arch = resolve_net(args.net)
+    cifar10 = not args.data or has_cifar10_files(Path(args.data))
+    if not args.resume and cifar10 and (problem := data_problem(arch)):  # said before anything is loaded or built
+        raise UsageError(f"{args.net}: {problem}")
     inference = infer(arch)
     if not inference.valid:
         lines = "\n".join(f"  - {p.message}" + (f" [{p.formula}]" if p.formula else "") for p in inference.errors)
@@ -101,7 +112,9 @@ def _find_data():
 
 
 def run(trainer: Trainer, args) -> int:
-    """Consume trainer.run() with a progress bar; Ctrl-C asks the trainer to stop after the step."""
+    """Consume trainer.run() with a progress bar; Ctrl-C asks the trainer to stop (between layers).
+    A checkpoint that cannot be written after an epoch is reported and training goes on; a diverged run
+    writes no checkpoint at the end and saves the weights from before the divergence."""
     bar = ProgressBar(sys.stderr, trainer.config.epochs)
     stopping = threading.Event()
 
@@ -111,45 +124,60 @@ def run(trainer: Trainer, args) -> int:
         stopping.set()
         trainer.stop()
         bar.clear()
-        print("Stopping after the current step (Ctrl-C again to abort)...", file=sys.stderr)
+        print("Stopping now; a step cut short is not counted (Ctrl-C again to abort)...", file=sys.stderr)
 
+    for warning in trainer.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, on_interrupt) if in_main_thread else None
     started = time.perf_counter()
-    finished = None
-    changed = True  # since the checkpoint was last written (an epoch's end writes it)
+    finished = diverged = None
+    saved_at = tried_at = None  # the steps of the latest checkpoint written by this run, and of the latest try
     try:
         for event in trainer.run():
             if isinstance(event, StepEvent):
                 bar.update(event)
-                changed = True
             elif isinstance(event, EpochEvent):
                 bar.clear()
                 print(epoch_line(event, trainer.config.epochs), flush=True)
                 if args.checkpoint:
-                    trainer.save_checkpoint(args.checkpoint)
-                    changed = False
+                    tried_at = trainer.step
+                    if _write(lambda: trainer.save_checkpoint(args.checkpoint)):
+                        saved_at = trainer.step
             elif isinstance(event, DivergedEvent):  # the weights were put back, the momentum reset
-                changed = True
+                diverged = event
                 bar.clear()
-                print(f"Diverged at step {event.step}: {event.message}", file=sys.stderr)
+                print(event.message, file=sys.stderr)
             elif isinstance(event, FinishedEvent):
                 finished = event
     except KeyboardInterrupt:
         bar.clear()
         print("Aborted in the middle of a step: nothing written.", file=sys.stderr)
         return 130
+    except TrainingError as e:
+        bar.clear()
+        print(f"convviz train: error: {e}", file=sys.stderr)
+        return 1
     finally:
         if in_main_thread:
             signal.signal(signal.SIGINT, previous)
         bar.clear()
+    written = {"checkpoint": None, "weights": None}
     if args.checkpoint:
-        if changed:  # not again when the run ended with an epoch (a large network's checkpoint takes seconds)
-            trainer.save_checkpoint(args.checkpoint)
-        print(f"Checkpoint written to {args.checkpoint}", file=sys.stderr)
-    if args.save_weights:
-        trainer.net.save_weights(args.save_weights)
-        print(f"Weights written to {args.save_weights}", file=sys.stderr)
+        if diverged is not None:
+            kept = f"{args.checkpoint} keeps the one from step {saved_at}" if saved_at is not None else \
+                "nothing was written to it"
+            print(f"Checkpoint not written after the divergence: {kept}.", file=sys.stderr)
+        elif saved_at == trainer.step or (tried_at != trainer.step and  # not twice for one step: it takes seconds
+                                          _write(lambda: trainer.save_checkpoint(args.checkpoint))):
+            written["checkpoint"] = args.checkpoint
+            print(f"Checkpoint written to {args.checkpoint}", file=sys.stderr)
+    if args.save_weights and _write(lambda: trainer.net.save_weights(args.save_weights)):
+        written["weights"] = args.save_weights
+        which = "Weights" if diverged is None else \
+            f"The weights from step {diverged.good_step}, before the loss diverged," if diverged.good_step else \
+            "The starting weights (the loss diverged from there)"
+        print(f"{which} written to {args.save_weights}", file=sys.stderr)
     seconds = time.perf_counter() - started
     print(f"{finished.reason.replace('_', ' ')}: {finished.steps} steps, {finished.epochs} epochs, "
           f"{seconds:.1f} s, {trainer.images_per_second:.0f} images/s", file=sys.stderr)
@@ -161,9 +189,20 @@ def run(trainer: Trainer, args) -> int:
         if not h["epoch"] and totals["images"]:  # stopped within the first epoch: its figures so far
             last["train_loss"], last["train_accuracy"] = totals["loss"] / totals["images"], totals["correct"] / totals["images"]
         print(json.dumps({**last, "images_per_second": trainer.images_per_second, "epochs": finished.epochs,
-                          "steps": finished.steps, "reason": finished.reason, "seconds": seconds,
-                          "checkpoint": args.checkpoint, "weights": args.save_weights}))
-    return EXIT_STATUS[finished.reason]
+                          "steps": finished.steps, "reason": finished.reason, "seconds": seconds, **written}))
+    failed = (args.checkpoint and diverged is None and written["checkpoint"] is None) or \
+        (args.save_weights and written["weights"] is None)
+    return 1 if failed else EXIT_STATUS[finished.reason]
+
+
+def _write(save) -> bool:
+    """Run save(); a file that cannot be written (full disk, no permission) is one line, not the end."""
+    try:
+        save()
+    except OSError as e:
+        print(f"convviz train: {e}", file=sys.stderr)
+        return False
+    return True
 
 
 def epoch_line(e: EpochEvent, epochs: int) -> str:

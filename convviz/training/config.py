@@ -42,27 +42,31 @@ class TrainConfig:
 
     def problems(self) -> list[str]:
         """What is wrong with these settings, one sentence each (empty when they are usable)."""
+        return [message for _, message in self.field_problems()]
+
+    def field_problems(self) -> list[tuple[str, str]]:
+        """(field, what is wrong with it) for every unusable setting."""
         out = []
         if self.epochs < 1:
-            out.append(f"epochs must be at least 1, got {self.epochs}")
+            out.append(("epochs", f"epochs must be at least 1, got {self.epochs}"))
         if self.batch_size < 1:
-            out.append(f"batch size must be at least 1, got {self.batch_size}")
+            out.append(("batch_size", f"batch size must be at least 1, got {self.batch_size}"))
         if self.optimizer not in OPTIMIZERS:
-            out.append(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+            out.append(("optimizer", f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}"))
         for name in LIVE_HYPER:
             value = getattr(self, name)
             if value is not None and (problem := hyper_problem(name, value)):
-                out.append(problem)
+                out.append((name, problem))
         if self.schedule not in SCHEDULES:
-            out.append(f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+            out.append(("schedule", f"unknown schedule {self.schedule!r}: choose one of {', '.join(SCHEDULES)}"))
         if self.val_split < 0:
-            out.append(f"validation split must be 0 or more images, got {self.val_split}")
+            out.append(("val_split", f"validation split must be 0 or more images, got {self.val_split}"))
         if self.seed < 0:  # NumPy's generators take no negative seed
-            out.append(f"seed must be 0 or more, got {self.seed}")
+            out.append(("seed", f"seed must be 0 or more, got {self.seed}"))
         if self.max_steps is not None and self.max_steps < 1:
-            out.append(f"max steps must be at least 1, got {self.max_steps}")
+            out.append(("max_steps", f"max steps must be at least 1, got {self.max_steps}"))
         if self.snapshot_rate < 0:
-            out.append(f"snapshot rate must be 0 or more per second, got {self.snapshot_rate}")
+            out.append(("snapshot_rate", f"snapshot rate must be 0 or more per second, got {self.snapshot_rate}"))
         return out
 
     def to_dict(self) -> dict:

@@ -64,12 +64,15 @@ class SnapshotEvent:
 
 @dataclass
 class DivergedEvent:
-    """The loss became NaN or infinite; the weights were put back to the last ones with a finite loss."""
+    """The loss left its normal range (see trainer.LossRange: not finite, or a jump far above its recent
+    median and above chance); the weights were put back to the last ones with a normal loss, those after
+    good_step steps."""
 
     step: int
     epoch: int
     loss: float
     message: str
+    good_step: int = 0
 
 
 @dataclass

@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from . import checkpoint
-from .checkpoint import CheckpointError
-from .config import TrainConfig
 
 
 def weights_and_settings(path) -> tuple[Path | dict[str, np.ndarray], dict | None]:
@@ -18,21 +15,10 @@ def weights_and_settings(path) -> tuple[Path | dict[str, np.ndarray], dict | Non
     its run's training settings (TrainConfig.to_dict(), with what changed while it ran: lr the base rate
     before the schedule, momentum, weight decay). CheckpointError for a checkpoint that cannot be read."""
     path = Path(path)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+    if not checkpoint.is_checkpoint(path):
         return path, None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        return path, None
-    with archive:
-        if checkpoint.META_KEY not in archive.files:
-            return path, None
-    arrays, meta = checkpoint.read(path)
-    try:
-        hyper, config = meta["optimizer"]["hyper"], TrainConfig.from_dict(meta["config"])
-        config = dataclasses.replace(config, lr=float(meta["optimizer"]["base_lr"]), weight_decay=hyper["weight_decay"],
-                                     momentum=hyper.get("momentum", config.momentum))
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: the checkpoint's settings are unreadable ({e})") from e
-    state = {key[len("state/"):]: a for key, a in arrays.items() if key.startswith("state/")}
-    return state, config.to_dict()
+    saved = checkpoint.read(path)  # every field checked: its settings are sound
+    hyper = saved.meta["optimizer"]["hyper"]
+    config = dataclasses.replace(saved.config, lr=float(saved.meta["optimizer"]["base_lr"]),
+                                 weight_decay=hyper["weight_decay"], momentum=hyper.get("momentum", saved.config.momentum))
+    return saved.state, config.to_dict()

@@ -2,8 +2,10 @@
 
 `Trainer.run()` yields a StepEvent after every optimiser step, a SnapshotEvent at most
 `config.snapshot_rate` times a second (wall time), an EpochEvent after each epoch's evaluation,
-a DivergedEvent if the loss stops being finite, and a FinishedEvent last. Between steps it honours
-pause(), resume(), stop(), set_hyper() and set_probe(), which any thread may call.
+a DivergedEvent if the loss leaves its normal range (see LossRange), and a FinishedEvent last.
+Between steps it honours pause(), resume(), set_hyper() and set_probe(), which any thread may call;
+stop() also takes effect between two layers of a long step (Network.interrupt), which is then
+dropped as if it had never begun.
 
 All randomness comes from generators that a checkpoint stores (shuffling, augmentation, and the
 network's dropout generator), together with the epoch's order and the position in it, so a resumed
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 import threading
 import time
 from collections import deque
@@ -21,16 +24,50 @@ import numpy as np
 
 from ..data import Cifar10, ImageFolder, Normalizer, augment, split_validation
 from ..data.images import fit_array
-from ..engine import Network, make_optimizer
+from ..engine import Interrupted, Network, make_optimizer
+from ..model.memory import memory_problem
 from ..model.spec import Architecture
 from . import checkpoint
 from .checkpoint import CheckpointError
 from .config import TrainConfig, hyper_problem, lr_factor
 from .events import DivergedEvent, EpochEvent, FinishedEvent, SnapshotEvent, StepEvent
-from .fits import data_problem
+from .fits import batch_warnings, data_problem
 
-EVAL_BATCH = 128
+EVAL_BATCH = 128  # images per evaluation pass at most (never more than the training batch: see evaluate)
 SPEED_WINDOW = 20  # steps averaged for the images/s of a StepEvent
+LOSS_WINDOW = 50  # the latest normal losses whose median sets the normal range ...
+LOSS_JUMP = 4.0  # ... a loss above this many times that median ...
+CHANCE_MULTIPLE = 3.0  # ... and above this many times ln(classes), a uniform guess's loss, has diverged
+
+
+class TrainingError(ValueError):
+    """A step that could not run (the engine refused its input); nothing was changed by it."""
+
+
+class LossRange:
+    """The normal range of the training loss. A loss leaves it when it is not finite, or when it is both
+    above CHANCE_MULTIPLE x ln(classes) (far worse than guessing) and above LOSS_JUMP x the median of the
+    latest LOSS_WINDOW normal losses (a jump, not the noise of one minibatch: late in training a batch can
+    cost several times the median, but not both). The first loss of a run is judged by finiteness alone."""
+
+    def __init__(self, classes: int, recent=()):
+        self.chance = math.log(classes)
+        self.recent = deque((x for x in recent if math.isfinite(x)), maxlen=LOSS_WINDOW)
+
+    def problem(self, loss: float) -> str | None:
+        """Why loss is outside the normal range, as the end of a sentence starting "the loss", or None."""
+        if not math.isfinite(loss):
+            return f"became {loss} (not a finite number)"
+        if not self.recent:
+            return None
+        median = statistics.median(self.recent)
+        if loss > CHANCE_MULTIPLE * self.chance and loss > LOSS_JUMP * median:
+            return (f"jumped to {loss:.4g}, out of its normal range: above {LOSS_JUMP:g} times its recent median "
+                    f"({median:.3g}) and {CHANCE_MULTIPLE:g} times the loss of a uniform guess ({self.chance:.3g})")
+        return None
+
+    def add(self, loss: float) -> None:
+        self.recent.append(loss)
 
 
 class Trainer:
@@ -57,12 +94,21 @@ class Trainer:
         if config.val_split >= n_train:
             problems.append(f"a validation split of {config.val_split} images leaves none of the "
                             f"{n_train} training images to train on: use a smaller --val-split")
+        memory_warning = None
+        if not problems:
+            try:
+                refusal, memory_warning = memory_problem(arch, config.batch_size, config.optimizer, config.momentum)
+            except ValueError:  # an architecture that cannot run: Network says why, below
+                refusal = None
+            if refusal:
+                problems.append(refusal)
         if problems:
             raise ValueError("; ".join(problems))
         self.arch = arch
         self.data = data
         self.label_names = list(data.label_names)
         self.net = Network(arch, seed=config.seed)
+        self.net.interrupt = self._stop_asked  # a stop cuts a long step short between two layers
         if isinstance(init_weights, (str, os.PathLike)):
             self.net.load_weights(init_weights)
         elif init_weights is not None:
@@ -89,7 +135,12 @@ class Trainer:
             "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "test_loss", "test_accuracy",
             "epoch_seconds")}
         self.images_per_second = 0.0  # average over the steps of the latest run()
+        self.warnings = batch_warnings(arch, config.batch_size, len(self.train_idx))
+        if memory_warning:
+            self.warnings.append(memory_warning)
+        self._loss_range = LossRange(self.net.classes)
         self._good_state = {k: a.copy() for k, a in self.net.state().items()}
+        self.good_step = 0  # the weights in _good_state are those after this many steps
         self._wake = threading.Condition()
         self._paused = False
         self._stop = False
@@ -107,11 +158,15 @@ class Trainer:
             self._wake.notify_all()
 
     def stop(self) -> None:
-        """Finish after the current step (also while paused). Kept until run() ends, so a stop
-        asked before run() starts is honoured at once."""
+        """Finish as soon as possible (also while paused): between steps, or between two layers of a
+        step, which is then dropped (weights, statistics and random generators as before it). Kept until
+        run() ends, so a stop asked before run() starts is honoured at once."""
         with self._wake:
             self._stop = True
             self._wake.notify_all()
+
+    def _stop_asked(self) -> bool:
+        return self._stop
 
     @property
     def paused(self) -> bool:
@@ -156,7 +211,12 @@ class Trainer:
         try:
             while True:
                 if self.order is not None and self.batch_index >= self.batches_per_epoch:
-                    yield self._finish_epoch()
+                    try:
+                        epoch_event = self._finish_epoch()
+                    except Interrupted:  # evaluated again when the run continues
+                        reason = "stopped"
+                        break
+                    yield epoch_event
                     continue
                 if self.epoch >= cfg.epochs:
                     reason = "completed"
@@ -171,7 +231,11 @@ class Trainer:
                     self.order = self.shuffle_rng.permutation(self.train_idx)
                     self.epoch_totals = {"loss": 0.0, "correct": 0, "images": 0, "seconds": 0.0}
                 started = time.perf_counter()
-                outcome = self._train_step()
+                try:
+                    outcome = self._train_step()
+                except Interrupted:
+                    reason = "stopped"
+                    break
                 if isinstance(outcome, DivergedEvent):
                     yield outcome
                     reason = "diverged"
@@ -180,7 +244,10 @@ class Trainer:
                 snapshot = None
                 if cfg.snapshot_rate > 0 and started - last_snapshot >= 1.0 / cfg.snapshot_rate:
                     last_snapshot = started
-                    snapshot = self._snapshot(images[0], int(labels[0]))
+                    try:
+                        snapshot = self._snapshot(images[0], int(labels[0]))
+                    except Interrupted:
+                        pass  # the stop ends the run at the top of the loop
                 seconds = time.perf_counter() - started
                 self.epoch_totals["seconds"] += seconds
                 recent.append((len(labels), seconds))
@@ -205,18 +272,34 @@ class Trainer:
 
     def _train_step(self):
         """One optimiser step on the next minibatch -> (StepEvent without its speed, uint8 images
-        (n, D, H, W), labels (n,)), or a DivergedEvent after putting the last good weights back."""
+        (n, D, H, W), labels (n,)), or a DivergedEvent after putting the last good weights back.
+        Interrupted (a stop between layers) leaves everything as before the step; TrainingError when
+        the engine refuses the batch."""
         self._apply_pending_hyper()
+        generators = [self.augment_rng.bit_generator.state, self.net.rng.bit_generator.state]
+        buffers = {k: a.copy() for k, a in self.net.buffers.items()}  # batchnorm statistics: small
         images, x, y = self._next_batch()
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught just below
-            loss, grads, probs = self.net.backprop(x, y)
-        if not math.isfinite(loss):
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught just below
+                loss, grads, probs = self.net.backprop(x, y)
+        except Interrupted:
+            self.augment_rng.bit_generator.state, self.net.rng.bit_generator.state = generators
+            for k, a in buffers.items():
+                np.copyto(self.net.buffers[k], a)
+            raise
+        except ValueError as e:  # refused before it touched any state
+            raise TrainingError(f"step {self.step + 1} cannot run: {e}") from None
+        problem = self._loss_range.problem(loss)
+        if problem is not None:
             self.net.set_state(self._good_state)
             self.optimizer.slots = {}  # momentum / moments grown on the way to divergence
             return DivergedEvent(self.step + 1, self.epoch, loss, _diverged_message(
-                loss, self.optimizer.lr, any(n.op is not None and n.op.couples_batch for n in self.net.nodes)))
-        for k, a in self.net.state().items():
+                self.step + 1, problem, self.good_step, self.optimizer.lr,
+                any(n.op is not None and n.op.couples_batch for n in self.net.nodes)), self.good_step)
+        self._loss_range.add(loss)
+        for k, a in {**self.net.params, **buffers}.items():  # the state after the previous step, exactly
             np.copyto(self._good_state[k], a)
+        self.good_step = self.step
         self.optimizer.step(grads)
         correct = int((probs.argmax(axis=1) == y).sum())
         return self._record_step(loss, correct, len(y)), images, y
@@ -311,11 +394,13 @@ class Trainer:
         return event
 
     def evaluate(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, float, np.ndarray]:
-        """Evaluation mode, in batches; changes nothing in the model.
+        """Evaluation mode, in batches no larger than the training batch (so evaluating never needs more
+        memory than a step; see model.memory); changes nothing in the model.
         images uint8 (N, D, H, W), labels (N,) -> (mean loss, accuracy, probabilities (N, C) float32)."""
         probs = np.empty((len(labels), self.net.classes), np.float32)
-        for start in range(0, len(labels), EVAL_BATCH):
-            probs[start:start + EVAL_BATCH] = self.net.predict_proba(self.normalizer.apply(images[start:start + EVAL_BATCH]))
+        size = min(EVAL_BATCH, self.config.batch_size)
+        for start in range(0, len(labels), size):
+            probs[start:start + size] = self.net.predict_proba(self.normalizer.apply(images[start:start + size]))
         picked = probs[np.arange(len(labels)), labels].astype(np.float64)
         loss = float(-np.log(np.maximum(picked, 1e-12)).mean())
         return loss, float((probs.argmax(axis=1) == labels).mean()), probs
@@ -348,60 +433,45 @@ class Trainer:
 
     @classmethod
     def from_checkpoint(cls, path, data: Cifar10 | ImageFolder, arch: Architecture | None = None) -> "Trainer":
-        """A trainer that continues where the checkpoint at path left off. With arch, the checkpoint
-        must be for that architecture. Raises CheckpointError saying what does not fit."""
-        arrays, meta = checkpoint.read(path)
-        try:
-            saved_arch = Architecture.from_dict(meta["architecture"])
-            config = TrainConfig.from_dict(meta["config"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise CheckpointError(f"{path}: the checkpoint's architecture or settings are unreadable ({e})") from e
+        """A trainer that continues where the checkpoint at path left off (checkpoint.read checks it all).
+        With arch, the checkpoint must be for that architecture. Raises CheckpointError saying what does
+        not fit."""
+        saved = checkpoint.read(path, data)
         if arch is not None:
-            difference = checkpoint.architecture_difference(meta["architecture"], arch.to_dict())
+            difference = checkpoint.architecture_difference(saved.meta["architecture"], arch.to_dict())
             if difference:
                 raise CheckpointError(f"{path} was written for a different architecture: {difference}. "
                                       "Resume with the architecture it was trained with, or start a new run.")
-        sizes = meta.get("data", {})
-        if sizes != {"train": len(data.train_labels), "test": len(data.test_labels)}:
-            raise CheckpointError(
-                f"{path} was trained on {sizes.get('train')} training and {sizes.get('test')} test images, "
-                f"but {data.name} has {len(data.train_labels)} and {len(data.test_labels)}: "
-                "resume with the same data folder.")
-        if meta.get("label_names", data.label_names) != list(data.label_names):
-            raise CheckpointError(f"{path} was trained on the classes {', '.join(meta['label_names'])}, but "
-                                  f"{data.name} has {', '.join(data.label_names)}: resume with the same data folder.")
         try:
-            trainer = cls(saved_arch, data, config, normalizer=Normalizer.from_dict(meta["normalizer"]))
-            trainer._restore(arrays, meta)
+            trainer = cls(saved.arch, data, saved.config, normalizer=saved.normalizer)
+            trainer._restore(saved)
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"{path} does not fit its architecture or is damaged: {e}") from e
         return trainer
 
-    def _restore(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
-        self.net.set_state({k[len("state/"):]: a for k, a in arrays.items() if k.startswith("state/")},
-                           source="the checkpoint's weights")
-        slots: dict[str, dict[str, np.ndarray]] = {}
-        for key, a in arrays.items():
-            if key.startswith("optimizer/"):
-                _, slot, name = key.split("/", 2)
-                slots.setdefault(slot, {})[name] = a  # load_state_dict checks each against its parameter
+    def _restore(self, saved: "checkpoint.Checkpoint") -> None:
+        meta = saved.meta
+        self.net.set_state(saved.state, source="the checkpoint's weights")
         opt = meta["optimizer"]
-        self.optimizer.load_state_dict({"name": opt["name"], "steps": opt["steps"], "hyper": opt["hyper"], "slots": slots})
+        self.optimizer.load_state_dict({"name": opt["name"], "steps": opt["steps"], "hyper": opt["hyper"],
+                                        "slots": saved.slots})
         self.base_lr = float(opt["base_lr"])
-        self.train_idx, self.val_idx = arrays["train_idx"], arrays["val_idx"]
-        self.order = arrays.get("order")
+        self.train_idx, self.val_idx, self.order = saved.train_idx, saved.val_idx, saved.order
         self.shuffle_rng.bit_generator.state = meta["rng"]["shuffle"]
         self.augment_rng.bit_generator.state = meta["rng"]["augment"]
         self.net.rng.bit_generator.state = meta["rng"]["dropout"]
         pos = meta["position"]
-        self.step, self.epoch, self.batch_index = int(pos["step"]), int(pos["epoch"]), int(pos["batch_index"])
+        self.step, self.epoch, self.batch_index = pos["step"], pos["epoch"], pos["batch_index"]
         self.epoch_totals = dict(pos["epoch_totals"])
         self.history = {k: list(v) for k, v in meta["history"].items()}
         self._good_state = {k: a.copy() for k, a in self.net.state().items()}
+        self.good_step = self.step
+        self._loss_range = LossRange(self.net.classes, self.history["loss"][-LOSS_WINDOW:])
 
 
-def _diverged_message(loss: float, lr: float, has_batchnorm: bool) -> str:
+def _diverged_message(step: int, problem: str, good_step: int, lr: float, has_batchnorm: bool) -> str:
     hint = "" if has_batchnorm else ", or add batch normalisation after the conv layers"
-    return (f"The loss became {loss} (not a finite number) at learning rate {lr:g}: training diverged. "
-            f"The weights were put back to the last ones with a finite loss. Try a lower learning rate "
+    good = f"those after step {good_step}, the last with a normal loss" if good_step else "the starting weights"
+    return (f"Training diverged at step {step}: at learning rate {lr:g} the loss {problem}. The weights were "
+            f"put back to {good}, and the optimiser's momentum was cleared. Try a lower learning rate "
             f"(10 times lower: {lr / 10:g}, or less){hint}.")

@@ -11,12 +11,13 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QStyle, QTabWidget, QToolButton
+from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QStyle, QTabWidget,
+                               QToolButton)
 
 from .. import __version__
 from ..engine import formula
 from ..engine.files import atomic_write
-from ..model import Architecture
+from ..model import Architecture, infer
 from ..model.io import ArchitectureFileError, load_architecture, save_architecture
 from ..model.presets import load_preset, preset_names
 from ..model.summary import summary_table
@@ -25,10 +26,20 @@ from .builder.style import icon
 from .dashboard import TrainDashboard
 from .explain import ExplainTab
 from .export_dialog import ExportDialog, Exporter
+from .lessons.window import Lessons
+from .worker import Background, JobWorker, describe_error
 
 DEFAULT_PRESET = "convnetjs"
 MAX_RECENT = 8
 JSON_FILTER = "ConvViz architecture (*.json);;All files (*)"
+LARGE_FILE = 200_000  # bytes (some thousands of blocks): opened off the GUI thread
+
+
+def read_architecture(path: Path):
+    """An architecture file read, checked and inferred -> (Architecture, Inference); raises
+    ArchitectureFileError. Runs in a worker thread for a large file."""
+    arch = load_architecture(path)
+    return arch, infer(arch)
 
 
 class MainWindow(QMainWindow):
@@ -59,8 +70,15 @@ class MainWindow(QMainWindow):
         self._create_actions()
         self._create_menus()
         self._create_toolbar()
+        self.lessons = Lessons(self)  # the neuron explanation, Edit > Convert FC layers, the Slide tab
         self.validity = QLabel()
         self.statusBar().addPermanentWidget(self.validity)
+        self.opening_bar = QProgressBar()  # busy while a large file is read in the background
+        self.opening_bar.setRange(0, 0)
+        self.opening_bar.setMaximumWidth(120)
+        self.opening_bar.setVisible(False)
+        self.statusBar().addPermanentWidget(self.opening_bar)
+        self._opening: tuple[Background, Path] | None = None
 
         self.document.changed.connect(self._document_changed)
         self.builder.stack.selectionModel().currentRowChanged.connect(self._update_edit_actions)
@@ -235,20 +253,55 @@ class MainWindow(QMainWindow):
                 self.open_file(path)
 
     def open_file(self, path) -> bool:
-        """Open an architecture JSON; a bad file shows every validation error and changes nothing."""
+        """Open an architecture JSON; a bad file shows every validation error and changes nothing. A file
+        of LARGE_FILE bytes or more is read and checked off the GUI thread, with a busy bar in the status
+        bar: True once the file is open (a large one: once its reading has begun)."""
         path = Path(path)
         try:
-            arch = load_architecture(path)
-        except ArchitectureFileError as error:
-            self.show_error(f"Cannot open {path.name}", str(error))
+            large = path.stat().st_size >= LARGE_FILE
+        except OSError:
+            large = False
+        if not large:
+            try:
+                self._file_opened(path, read_architecture(path))
+            except (ArchitectureFileError, OSError) as error:
+                self._file_failed(path, error)
+                return False
+            return True
+        if self._opening is not None:
+            self.statusBar().showMessage(f"Still opening {self._opening[1].name}", 5000)
             return False
-        except OSError as error:
-            self.show_error(f"Cannot open {path.name}", f"{path}: {error.strerror or error}")
-            return False
-        self.document.reset(arch, path, path.name)
+        worker = JobWorker(lambda report: read_architecture(path))
+        worker.result.connect(lambda result: self._file_opened(path, result))
+        worker.failed.connect(lambda error: self._file_failed(path, error))
+        worker.done.connect(self._open_done)
+        self._opening = (Background(worker, "convviz-open"), path)
+        self.opening_bar.setVisible(True)
+        self.statusBar().showMessage(f"Opening {path.name} ({path.stat().st_size / 1e6:.1f} MB)…")
+        self._opening[0].start()
+        return True
+
+    def _file_opened(self, path: Path, result) -> None:
+        arch, inference = result
+        self.document.reset(arch, path, path.name, inference)
         self._add_recent(path)
         self.statusBar().showMessage(f"Opened {path}", 5000)
-        return True
+
+    def _file_failed(self, path: Path, error: BaseException) -> None:
+        text = str(error) if isinstance(error, ArchitectureFileError) else describe_error(error)
+        self.show_error(f"Cannot open {path.name}", text)
+
+    def _open_done(self) -> None:
+        if self._opening is not None:
+            self._opening[0].wait()  # the worker quits its thread itself: returns at once
+            self._opening = None
+        self.opening_bar.setVisible(False)
+
+    def wait_for_open(self) -> None:
+        """Wait for a file being opened in the background (closing the window does)."""
+        if self._opening is not None:
+            self._opening[0].wait()
+            self._opening = None
 
     def dragEnterEvent(self, event) -> None:
         """Accept an architecture file dragged from the file manager."""
@@ -278,7 +331,7 @@ class MainWindow(QMainWindow):
         try:
             save_architecture(self.document.arch, path)
         except OSError as error:
-            self.show_error("Cannot save", f"{path}: {error.strerror or error}")
+            self.show_error("Cannot save", describe_error(error))
             return False
         self.document.path, self.document.name = path, path.name
         self.document.undo_stack.setClean()
@@ -299,7 +352,7 @@ class MainWindow(QMainWindow):
             with atomic_write(path, text=True) as f:
                 f.write(summary_table(self.document.arch, self.document.inference))
         except OSError as error:
-            self.show_error("Cannot export the summary", f"{path}: {error.strerror or error}")
+            self.show_error("Cannot export the summary", describe_error(error))
             return False
         self.statusBar().showMessage(f"Exported the summary to {path}", 5000)
         return True
@@ -363,7 +416,9 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_settings()
+        self.wait_for_open()
         self.explain.shutdown()  # cancels an explanation and waits for its thread
+        self.lessons.shutdown()
         self.dashboard.shutdown()  # stops a run and waits for the training and data threads
         self.exporter.wait()
         event.accept()

@@ -10,6 +10,7 @@ blocked in `wait()`), so `stop_and_wait()` is a plain stop + wait.
 """
 from __future__ import annotations
 
+import re
 import threading
 import time
 import traceback
@@ -18,16 +19,31 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal
 
+from ..engine.files import WriteError, describe_os_error
 from ..training import DivergedEvent, EpochEvent, FinishedEvent, SnapshotEvent, StepEvent
 
 STEP_EMITS_PER_SECOND = 4.0  # the curves and status redraw twice a second: more would be wasted
 
 
 def describe_error(error: BaseException) -> str:
-    """One readable paragraph for a message box: the error and where it happened."""
+    """One readable paragraph for a message box, never an exception's class name: ConvViz's own errors
+    (ValueError and OSError subclasses, whose messages are written for the user) as they are, another
+    file-system error as its reason in words, running out of memory as that with what to change, and
+    anything else as an unexpected problem with where it happened."""
+    if isinstance(error, MemoryError):
+        wanted = re.search(r"allocate ([\d.]+ \w+)", str(error))
+        amount = f" (it needed {wanted.group(1)} more)" if wanted else ""
+        return (f"The computer ran out of memory{amount}. Use a smaller batch size or a smaller network; "
+                "`convviz summary NET --batch N` estimates what training takes.")
+    if isinstance(error, WriteError) or (isinstance(error, ValueError) and str(error)):
+        return str(error)
+    if isinstance(error, OSError):
+        where = f"{error.filename}: " if error.filename else ""
+        return f"{where}{describe_os_error(error)}."
     where = traceback.extract_tb(error.__traceback__)
-    place = f"\n\n(in {Path(where[-1].filename).name}, line {where[-1].lineno})" if where else ""
-    return f"{type(error).__name__}: {error}{place}"
+    place = f" in {Path(where[-1].filename).name}, line {where[-1].lineno}" if where else ""
+    detail = f" ({error})" if str(error) else ""
+    return f"Something unexpected went wrong{detail}{place}. Please report it with what you were doing."
 
 
 class TrainingWorker(QObject):

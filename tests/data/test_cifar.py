@@ -115,6 +115,11 @@ def rewrite(path, batch):
     (lambda b: b.update(data=b["data"].astype(np.float32)), "uint8 array of shape"),
     (lambda b: b.update(data=b["data"][:, :1000]), r"shape \(N, 3072\)"),
     (lambda b: b.update(labels=[10] * len(b["labels"])), r"0\.\.9"),
+    (lambda b: b.update(labels=[2**70] + b["labels"][1:]), r"0\.\.9, found 1180591620717411303424"),
+    (lambda b: b.update(labels=[-2**70] + b["labels"][1:]), r"0\.\.9, found -1180591620717411303424"),
+    (lambda b: b.update(labels=np.array([2**64 - 1] + b["labels"][1:], np.uint64)), r"found 18446744073709551615"),
+    (lambda b: b.update(labels=np.array([-1] + b["labels"][1:], np.int8)), r"found -1\."),
+    (lambda b: b.update(labels=[True] * len(b["labels"])), "list of integers"),
     (lambda b: b.pop("labels"), "no labels"),
     (lambda b: b.update(labels=np.array(b["labels"], dtype=np.float32)), "list of integers"),
 ])

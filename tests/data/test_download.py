@@ -25,6 +25,7 @@ class Server:
         self.mode = "ok"  # ok | cut_once | cut_always | stall | stall_once | slow | ignore_range
         self.ranges: list[str | None] = []
         self.release = threading.Event()
+        self.stalled = threading.Event()  # set while a handler is silent, waiting for release
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -57,7 +58,9 @@ class Server:
                     server.mode = "ok"
                     self.wfile.write(rest[: len(rest) // 3])
                     self.wfile.flush()
+                    server.stalled.set()
                     server.release.wait(10)
+                    server.stalled.clear()
                     return
                 if server.mode in ("cut_once", "cut_always"):
                     if server.mode == "cut_once":
@@ -213,6 +216,55 @@ def test_cancel_between_chunks_keeps_only_the_part(server, archive, tmp_path):
         download(server, archive[1], tmp_path, progress=progress, cancel=cancel)
     assert leftovers(tmp_path) == ["cifar-10-python.tar.gz.part"]
     assert 1_000_000 < (tmp_path / "cifar-10-python.tar.gz.part").stat().st_size < len(archive[0])
+
+
+def test_cancel_during_a_stalled_read_returns_while_the_server_is_still_silent(server, archive, tmp_path):
+    server.mode = "stall_once"
+    cancel = threading.Event()
+    outcome = {}
+
+    def run():
+        try:
+            download(server, archive[1], tmp_path, cancel=cancel, timeout=30)
+        except DownloadCancelled as e:
+            outcome["cancelled"] = str(e)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert server.stalled.wait(10)
+    part = tmp_path / "cifar-10-python.tar.gz.part"
+    cancel.set()
+    thread.join(10)
+    assert not thread.is_alive() and server.stalled.is_set()  # returned before the 10 s stall (or 30 s timeout) ended
+    assert "kept in" in outcome["cancelled"]
+    assert 0 < part.stat().st_size <= len(archive[0]) // 3
+
+
+def test_a_full_disk_during_extraction_keeps_the_verified_archive(server, archive, tmp_path, monkeypatch):
+    import errno
+
+    real = tarfile.TarFile.extractall
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", full_disk)
+    with pytest.raises(DownloadError, match=r"No space left on device.*archive is kept in .*cifar-10-python\.tar\.gz.*"
+                                            r"not be fetched again"):
+        download(server, archive[1], tmp_path)
+    assert leftovers(tmp_path) == ["cifar-10-python.tar.gz"]
+    assert (tmp_path / "cifar-10-python.tar.gz").read_bytes() == archive[0]
+    monkeypatch.setattr(tarfile.TarFile, "extractall", real)
+    requests = len(server.ranges)
+    assert load_cifar10(download(server, archive[1], tmp_path)).test_labels.shape == (1017,)
+    assert len(server.ranges) == requests  # extracted from the kept archive: nothing fetched
+    assert leftovers(tmp_path) == ["cifar-10-batches-py"]
+
+
+def test_a_kept_archive_that_no_longer_verifies_is_fetched_again(server, archive, tmp_path):
+    (tmp_path / "cifar-10-python.tar.gz").write_bytes(b"damaged")
+    download(server, archive[1], tmp_path)
+    assert server.ranges == [None] and leftovers(tmp_path) == ["cifar-10-batches-py"]
 
 
 def test_env_vars_override_url_and_md5(server, archive, tmp_path, monkeypatch):

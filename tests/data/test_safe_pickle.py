@@ -77,3 +77,19 @@ def test_numpy2_pickles_of_arrays_load(tmp_path):
 def test_unreadable_path_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="cannot read"):
         load_pickle(tmp_path / "missing_batch")
+
+
+class HugeEmptyArray:
+    """Pickles as NumPy's own _reconstruct asked for an 8 GiB array (genuine files ask for shape (0,))."""
+
+    def __reduce__(self):
+        from convviz.data.safe_pickle import _reconstruct
+        return _reconstruct, (np.ndarray, (2**33,), "b")
+
+
+def test_an_array_rebuilt_with_a_claimed_huge_shape_is_refused(tmp_path):
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps({"data": HugeEmptyArray(), "labels": [0]}, protocol=2))
+    with pytest.raises(DataError, match=r"truncated or corrupt \(an array is rebuilt with shape \(8589934592,\)") as info:
+        load_pickle(path)
+    assert "Error" not in str(info.value)

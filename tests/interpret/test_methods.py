@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from convviz.engine import Network
+from convviz.engine.fields import receptive_fields
 from convviz.interpret import adversarial, embedding, features, occlusion, synthesis
 from convviz.interpret.gradients import upsample
 from convviz.interpret.methods import METHODS, Options, ImageSet, explain
@@ -105,7 +106,7 @@ def _linear_net() -> Network:
 @pytest.mark.parametrize("make", [_linear_net, lambda: Network(branching_net(), seed=2)], ids=["linear", "branching"])
 def test_receptive_field_boxes_hold_the_gradient_reach(make):
     net = make()
-    fields = features.receptive_fields(net)
+    fields = receptive_fields(net.plan)
     size = net.nodes[0].volume
     x = np.random.default_rng(0).normal(size=(1, size.depth, size.height, size.width)).astype(np.float32)
     linear = all(n.op is None or n.op.has_filters or n.is_merge or n.op.window(n.hp, n.in_volumes[0]) for n in net.nodes[:-3])

@@ -130,7 +130,7 @@ def test_resuming_with_another_network_is_refused(tiny_json, sample_dir, tmp_pat
     assert status == 1 and "different architecture" in err
 
 
-def test_ctrl_c_stops_after_the_step_and_writes_the_checkpoint(tiny_json, sample_dir, tmp_path):
+def test_ctrl_c_stops_and_writes_the_checkpoint(tiny_json, sample_dir, tmp_path):
     checkpoint = tmp_path / "c.npz"
     process = subprocess.Popen(
         [sys.executable, "-m", "convviz.cli", "train", str(tiny_json), "--data", str(sample_dir), "--epochs", "50",
@@ -142,7 +142,7 @@ def test_ctrl_c_stops_after_the_step_and_writes_the_checkpoint(tiny_json, sample
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
-    assert "Stopping after the current step" in err
+    assert "Stopping now; a step cut short is not counted" in err
     result = json.loads(out.strip().splitlines()[-1])
     assert result["reason"] == "stopped" and result["steps"] >= 20 and result["epochs"] >= 1
     assert checkpoint.is_file() and not list(tmp_path.glob("*.part"))
@@ -165,3 +165,29 @@ def test_init_weights_are_used_and_checked(tiny_json, sample_dir, tmp_path, caps
             np.testing.assert_allclose(end[k], start[k], atol=1e-6)
     status, _, err = train(["convnetjs", "--data", sample_dir, "--init-weights", tmp_path / "w.npz"], capsys)
     assert status == 1 and "does not fit" in err
+
+
+@pytest.mark.parametrize("net, says", [("vgg16", "224x224x3"), ("lenet5", "32x32x1"), ("alexnet", "227x227x3"),
+                                       ("zfnet", "227x227x3")])
+def test_a_network_that_does_not_fit_cifar10_is_refused_in_one_line_before_anything_is_built(
+        net, says, sample_dir, capsys, monkeypatch):
+    import convviz.training.command as command
+    import convviz.training.trainer as trainer
+
+    monkeypatch.setattr(trainer, "Network", lambda *a, **k: pytest.fail("a network was built"))
+    monkeypatch.setattr(command, "load_data", lambda *a, **k: pytest.fail("the data was loaded"))
+    monkeypatch.setattr(command, "load_cifar10", lambda *a, **k: pytest.fail("the data was loaded"))
+    for data in (["--data", sample_dir], []):  # given, or searched for
+        status, out, err = train([net, *data], capsys)
+        assert status == 1 and out == ""
+        assert err == (f"convviz train: error: {net}: CIFAR-10 images are 32x32x3, but the INPUT block is {says}: "
+                       "set it to 32x32x3.\n")
+
+
+def test_the_trainer_refuses_data_its_network_does_not_fit(small_data):
+    from convviz.engine import Volume
+    from convviz.model.spec import Architecture
+
+    arch = Architecture(Volume(16, 16, 3), [LayerSpec("fc", {"units": 10}), LayerSpec("softmax")])
+    with pytest.raises(ValueError, match="CIFAR-10 images are 32x32x3, but the INPUT block is 16x16x3"):
+        Trainer(arch, small_data)

@@ -155,7 +155,8 @@ def test_menus_shortcuts_and_help(window):
     file_items = [a.text().replace("&", "") for a in menus["File"].actions() if a.text()]
     assert file_items[:6] == ["New", "Open...", "Open Recent", "Save", "Save As...", "Export summary..."]
     edit_items = [a.text().replace("&", "") for a in menus["Edit"].actions() if a.text()]
-    assert edit_items[2:] == ["Delete block", "Duplicate block", "Move block up", "Move block down"]
+    assert edit_items[2:] == ["Delete block", "Duplicate block", "Move block up", "Move block down",
+                              "Convert FC layers to convolutions"]
     assert edit_items[0].startswith("Undo")
     assert window.undo_action.shortcut() == QKeySequence(QKeySequence.Undo)
     assert window.save_action.shortcut() == QKeySequence(QKeySequence.Save)

@@ -62,10 +62,11 @@ class BuilderDocument(QObject):
         self.inference = infer(self.arch)
 
     # --- state -------------------------------------------------------------------------------
-    def set_state(self, arch: Architecture, select: int | None = None) -> None:
-        """Show arch (called by commands and when a file is opened); infers and emits changed."""
+    def set_state(self, arch: Architecture, select: int | None = None, inference=None) -> None:
+        """Show arch (called by commands and when a file is opened); infers (unless given arch's inference,
+        made off the GUI thread for a large file) and emits changed."""
         self.arch = arch.copy()
-        self.inference = infer(self.arch)
+        self.inference = inference if inference is not None else infer(self.arch)
         if select is not None:
             self.selected = select
         elif self.selected is not None and self.selected >= len(self.arch.layers):
@@ -74,12 +75,12 @@ class BuilderDocument(QObject):
         if self.selected is not None:
             self.selectionRequested.emit(self.selected)
 
-    def reset(self, arch: Architecture, path: Path | None, name: str) -> None:
+    def reset(self, arch: Architecture, path: Path | None, name: str, inference=None) -> None:
         """Start a new document (New, Open, a preset): no undo history, marked clean."""
         self.path, self.name = path, name
         self.undo_stack.clear()
         self.selected = None
-        self.set_state(arch, -1)
+        self.set_state(arch, -1, inference)
         self.undo_stack.setClean()
 
     def is_modified(self) -> bool:

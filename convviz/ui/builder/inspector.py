@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
 
 from ...engine import LAYER_TYPES, Hyper
 from ...model.inference import CLASSES_HYPER, INPUT_HYPERS
+from ..lessons.sharing import sharing_html
 from .document import BuilderDocument
 from .style import ERROR, FAULT_BACKGROUNDS, WARNING, count, icon, size_bytes
 
@@ -138,6 +139,9 @@ class Inspector(QScrollArea):
         self.volume_label.setWordWrap(True)
         self.volume_label.setTextFormat(Qt.RichText)
         outer.addWidget(self.volume_label)
+        self.sharing_label = QLabel()  # parameter sharing, for conv blocks
+        self.sharing_label.setWordWrap(True)
+        outer.addWidget(self.sharing_label)
         outer.addStretch(1)
 
         self.index: int | None = None
@@ -220,6 +224,8 @@ class Inspector(QScrollArea):
             card.deleteLater()
         self.problem_cards = []
         inference = self.document.inference
+        info = inference.blocks[self._form_for[0]] if self._form_for and self._form_for[0] >= 0 else None
+        self.sharing_label.setText(sharing_html(info))
         if self._form_for is None:
             self.volume_label.clear()
             return

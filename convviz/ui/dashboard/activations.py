@@ -8,9 +8,9 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QFileDialog, QHBoxLayout, QLabel, QPushButton,
-                               QRadioButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+                               QRadioButton, QScrollArea, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from .imaging import DIVERGING, SEQUENTIAL, colorize, grid_shape, mosaic, volume_tiles
 from .style import ACCENT, BAD, GOOD, INFO, TEXT_DIM
@@ -19,6 +19,12 @@ TITLE_HEIGHT = 24
 TITLE_SECONDS = 2.0  # value ranges in the titles change at most this often (re-laying text out is costly)
 BAR_HEIGHT = 130
 MAX_ROW_HEIGHT = 420
+GRID_ASPECT = 5.0  # each volume's depth slices are laid out about this many times wider than high
+
+
+def tile_columns(depth: int) -> int:
+    """How many depth slices a volume shows to a row."""
+    return grid_shape(depth, aspect=GRID_ASPECT)[1]
 
 
 def _set_text(label: pg.LabelItem, text: str) -> None:
@@ -103,7 +109,9 @@ class ActivationsView(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(bar)
         layout.addWidget(self.caption)
-        layout.addWidget(self.scroll, 1)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)  # panels may sit under the volumes (the neuron explanation)
+        self.splitter.addWidget(self.scroll)
+        layout.addWidget(self.splitter, 1)
 
     def set_test_count(self, n: int) -> None:
         self.index.setRange(0, max(0, n - 1))
@@ -200,7 +208,7 @@ class ActivationsView(QWidget):
                                               enableMenu=False)
                 image = pg.ImageItem()
                 view.addItem(image)
-                rows, cols = grid_shape(depth, aspect=5.0)
+                rows = grid_shape(depth, aspect=GRID_ASPECT)[0]
                 row_height = min(MAX_ROW_HEIGHT, rows * (height + 1) * _pixels_per_cell(height))
                 self._rows.append((title, "image", view, image))
             layout.setRowFixedHeight(2 + 2 * i, row_height)
@@ -251,7 +259,7 @@ class ActivationsView(QWidget):
                     _set_text(title, f"<b>{name}</b> — {depth} values · {values.min():.3g} … {values.max():.3g}")
                 continue
             tiles, low, high = volume_tiles(volume, signed)
-            grid = mosaic(tiles, grid_shape(depth, aspect=5.0)[1])
+            grid = mosaic(tiles, tile_columns(depth))
             item.setImage(colorize(grid, DIVERGING if signed else SEQUENTIAL), autoLevels=False)
             if rebuilt:
                 holder.autoRange(padding=0.01)
@@ -266,6 +274,14 @@ class ActivationsView(QWidget):
         kind = ("gradients of the loss (for the predicted class)" if s.probe_label is None else
                 "gradients of the loss") if signed else "activations"
         self.caption.setText(f"Step {s.step}: {kind} for {which}, one scale per layer.")
+
+    def volume_views(self) -> list[tuple[str, object]]:
+        """Per volume shown, in the snapshot's order: ("image", its ViewBox, tiles by tile_columns) or
+        ("bars", its PlotItem); and the probe image's ViewBox is probe_view()."""
+        return [(kind, holder) for _, kind, holder, _ in self._rows]
+
+    def probe_view(self):
+        return self._probe[0] if self._rows else None
 
     def _name(self, label: int) -> str:
         return self.label_names[label] if 0 <= label < len(self.label_names) else str(label)

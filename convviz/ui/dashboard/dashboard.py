@@ -5,7 +5,6 @@ trainer's thread-safe methods) and draws what the events carry, at a bounded rat
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from pathlib import Path
 
@@ -14,10 +13,10 @@ from PySide6.QtWidgets import (QFileDialog, QFormLayout, QGroupBox, QHBoxLayout,
                                QScrollArea, QSplitter, QTabWidget, QVBoxLayout, QWidget)
 
 from ...model import infer
-from ...training import CheckpointError, TrainConfig, Trainer
+from ...training import TrainConfig, Trainer
 from ...training.fits import data_problem
 from ..builder.totals import training_blocker
-from ..worker import Background, JobWorker, TrainingWorker
+from ..worker import Background, JobWorker, TrainingWorker, describe_error
 from .activations import ActivationsView
 from .confusion import ConfusionView
 from .curves import CurvesView
@@ -377,6 +376,9 @@ class TrainDashboard(QWidget):
         self.filters.set_layer_names({key: titles[key] for key in titles if net.plan.node(key).op.has_filters})
         self.activations.set_network(list(titles.values()), trainer.label_names)
         trainer.set_probe(self.activations.probe())
+        if trainer.warnings:  # batch norm on single images, memory near the limit
+            self.message.setStyleSheet(f"color: {BAD_CSS};")
+            self.message.setText(" ".join(trainer.warnings))
         self._set_state("Training")
         self._update_controls()
 
@@ -484,8 +486,9 @@ class TrainDashboard(QWidget):
                 path += ".npz"
         try:
             self.trainer.save_checkpoint(path)
-        except (OSError, ValueError) as error:
-            self.show_error("Cannot save the checkpoint", str(error))
+        except (OSError, ValueError) as error:  # the run stays in memory: offer another place
+            if self.ask_save_elsewhere(describe_error(error)):
+                return self.save_checkpoint()
             return False
         self.checkpoint_path = Path(path)
         self._steps_at_save = self.trainer.step
@@ -530,7 +533,7 @@ class TrainDashboard(QWidget):
 
     @Slot(object)
     def _checkpoint_failed(self, error) -> None:
-        text = str(error) if isinstance(error, (CheckpointError, OSError, ValueError)) else f"{type(error).__name__}: {error}"
+        text = describe_error(error)
         self.message.setText("")
         self.show_error("Cannot load the checkpoint", text)
 
@@ -550,6 +553,17 @@ class TrainDashboard(QWidget):
         box.open()
         return box
 
+    def ask_save_elsewhere(self, text: str) -> bool:
+        """A save failed (text says why): True when the user wants to choose another file. Modal; tests
+        replace it."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Cannot save the checkpoint",
+                          f"{text}\n\nThe run is still here: save it to another file (another disk or folder)?",
+                          QMessageBox.StandardButton.Cancel, self)
+        elsewhere = box.addButton("Save elsewhere…", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(elsewhere)
+        box.exec()
+        return box.clickedButton() is elsewhere
+
     def shutdown(self) -> None:
         """Stop the run and wait for it and every background job; keep a run that was saved to a
         checkpoint during this session saved up to its last step."""
@@ -560,10 +574,7 @@ class TrainDashboard(QWidget):
             self._run = None
             self._pause_requested = self._paused = False
             if self.trainer is not None and self.checkpoint_path is not None and self.trainer.step > self._steps_at_save:
-                try:
-                    self.trainer.save_checkpoint(self.checkpoint_path)
-                except (OSError, ValueError) as error:  # closing: the earlier checkpoint stays (atomic writes)
-                    print(f"convviz: could not update {self.checkpoint_path}: {error}", file=sys.stderr)
+                self.save_checkpoint(self.checkpoint_path)  # if it fails, the user may save elsewhere
         if self._load is not None:
             self._load.wait()
             self._load = None

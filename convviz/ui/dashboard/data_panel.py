@@ -13,14 +13,13 @@ from PySide6.QtCore import QTimer, Signal, Slot
 from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QProgressBar, QPushButton,
                                QVBoxLayout)
 
-from ...data import (DataError, DownloadCancelled, DownloadError, ImageFolder, LoadCancelled, find_cifar10,
-                     load_data, searched_locations)
+from ...data import DownloadCancelled, ImageFolder, LoadCancelled, find_cifar10, load_data, searched_locations
 from ...data.images import depth_problem
 from ...engine import Volume
-from ..worker import Background, JobWorker
+from ..worker import Background, JobWorker, describe_error
 from .style import BAD_CSS, GOOD_CSS, TEXT_DIM
 
-STALL_SECONDS = 10.0  # a stalled download is resumed after this long; Cancel or closing waits at most this
+STALL_SECONDS = 10.0  # a stalled download is resumed after this long (Cancel and closing shut it at once)
 REFIT_MS = 700  # an image folder is read again for a new INPUT volume once the edits pause this long
 SKIPPED_SHOWN, SKIPPED_IN_TIP = 3, 40  # skipped files listed in the panel, and in its tooltip
 
@@ -249,8 +248,7 @@ class DataPanel(QGroupBox):
             self._say(text[:1].upper() + text[1:] + ".", TEXT_DIM)
             return
         title = "Download failed" if self._kind == "download" else "Cannot load the data"
-        known = isinstance(error, (DataError, DownloadError, OSError))
-        message = str(error) if known else f"{type(error).__name__}: {error}"
+        message = describe_error(error)
         self._say(f"{title}: {message}", BAD_CSS)
         self.failed.emit(title, message)
 

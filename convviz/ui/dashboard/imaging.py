@@ -64,15 +64,31 @@ def grid_shape(n: int, aspect: float = 1.6) -> tuple[int, int]:
 
 def mosaic(tiles: np.ndarray, cols: int, gap: int = 1) -> np.ndarray:
     """tiles (n, h, w) or (n, h, w, c) -> one image of rows x cols tiles with NaN gaps between them,
-    (rows*(h+gap)-gap, cols*(w+gap)-gap[, c]) float."""
+    (rows*(h+gap)-gap, cols*(w+gap)-gap[, c]) float; tile k's top left is tile_place(k, ...)."""
     n, h, w = tiles.shape[:3]
     rows = max(1, -(-n // cols))
     extra = tiles.shape[3:]
     out = np.full((rows * (h + gap) - gap, cols * (w + gap) - gap) + extra, np.nan)
     for k in range(n):
-        r, c = divmod(k, cols)
-        out[r * (h + gap): r * (h + gap) + h, c * (w + gap): c * (w + gap) + w] = tiles[k]
+        top, left = tile_place(k, cols, h, w, gap)
+        out[top: top + h, left: left + w] = tiles[k]
     return out
+
+
+def tile_place(k: int, cols: int, h: int, w: int, gap: int = 1) -> tuple[int, int]:
+    """(top, left) of tile k in a mosaic of h x w tiles, cols to a row."""
+    r, c = divmod(k, cols)
+    return r * (h + gap), c * (w + gap)
+
+
+def tile_at(y: float, x: float, n: int, cols: int, h: int, w: int, gap: int = 1) -> tuple[int, int, int] | None:
+    """The (tile, row, column) under mosaic position (y, x); None in a gap or outside the n tiles."""
+    if y < 0 or x < 0:
+        return None
+    r, i = divmod(int(y), h + gap)
+    c, j = divmod(int(x), w + gap)
+    k = r * cols + c
+    return (k, i, j) if i < h and j < w and c < cols and k < n else None
 
 
 def filter_tiles(weights: np.ndarray, mode: str) -> tuple[np.ndarray, int]:

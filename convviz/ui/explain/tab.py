@@ -20,18 +20,18 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog
                                QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QScrollArea,
                                QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
-from ...data import Normalizer
 from ...data.images import read_image
 from ...engine import Interrupted
 from ...engine.files import read_npz
 from ...interpret.catalogue import METHODS
 from ...interpret.methods import ImageSet, Options, explain
 from ...interpret.subject import Cancelled, Subject, conv_nodes, fit_normalizer
-from ...model import Architecture
+from ...engine.plan import compile_plan
+from ...model.memory import state_shapes
 from ...training import TrainConfig, checkpoint
 from ..dashboard.style import BAD_CSS, GOOD_CSS, GROUP_CSS, TEXT_DIM, configure_pyqtgraph
 from ..dashboard.thumbs import pixmap_of
-from ..worker import Background, JobWorker
+from ..worker import Background, JobWorker, describe_error
 from .views import ResultView
 
 PREVIEW = 160
@@ -486,8 +486,7 @@ class ExplainTab(QWidget):
             self.status.setText("Cancelled.")
             self.status.setStyleSheet(f"color: {TEXT_DIM};")
             return
-        known = isinstance(error, (ValueError, OSError))
-        text = str(error) if known else f"{type(error).__name__}: {error}"
+        text = describe_error(error)
         self.status.setText(text)
         self.status.setStyleSheet(f"color: {BAD_CSS};")
         if self._kind in ("subject", "picture"):
@@ -535,26 +534,23 @@ class ExplainTab(QWidget):
 def _load_subject(path: Path, arch, data) -> tuple[Subject, str]:
     """A checkpoint (its network, weights, normaliser and class names) or a weights file (for arch, the
     normaliser a default training run fits on data's training split) -> (subject, where it came from)."""
-    try:
-        arrays = read_npz(path)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except ValueError as e:
-        raise ValueError(f"{path.name} cannot be read: {e}") from None
-    if checkpoint.META_KEY in arrays:
-        arrays, meta = checkpoint.read(path)
-        try:
-            saved = Architecture.from_dict(meta["architecture"])
-            normalizer = Normalizer.from_dict(meta["normalizer"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise ValueError(f"{path.name}: the checkpoint's network or normaliser is unreadable ({e})") from None
-        state = {k[len("state/"):]: a for k, a in arrays.items() if k.startswith("state/")}
-        names = meta.get("label_names") or (data.label_names if data is not None else [])
-        return Subject.copied(saved, state, normalizer, names), f"checkpoint {path.name}"
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    if checkpoint.is_checkpoint(path):
+        saved = checkpoint.read(path)  # every field checked (CheckpointError, a ValueError, says which)
+        return (Subject.copied(saved.arch, saved.state, saved.normalizer, saved.meta["label_names"]),
+                f"checkpoint {path.name}")
     if arch is None:
         raise ValueError("a weights file holds no network: build the network in the Builder first, or open a checkpoint")
     if data is None:
         raise ValueError("a weights file holds no normaliser: wait until CIFAR-10 is loaded (Train tab), then open it again")
+    try:  # bounded by what arch's network holds
+        params, buffers = state_shapes(compile_plan(arch))
+        arrays = read_npz(path, expect={**params, **buffers})
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except ValueError as e:
+        raise ValueError(f"{path.name} cannot be read: {e}") from None
     config = TrainConfig()
     normalizer = fit_normalizer(data.train_images, config.val_split, config.seed)
     return Subject.copied(arch, arrays, normalizer, data.label_names), f"weights {path.name} on the builder's network"
