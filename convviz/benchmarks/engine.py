@@ -172,6 +172,11 @@ def _memory(side: str, net_name: str, batch: int) -> str:
         return "-"
 
 
+def _load() -> str:
+    """The load averages over 1, 5 and 15 minutes."""
+    return ", ".join(f"{a:.1f}" for a in os.getloadavg())
+
+
 def run(quick: bool = False) -> None:
     """Print images/s of the nets at each batch size, ours beside PyTorch's, with the ratios, then one
     thread each in CPU time, then the peak memory of a training step."""
@@ -181,8 +186,7 @@ def run(quick: bool = False) -> None:
     except ImportError:
         torch = None
     reps = 5 if quick else 15
-    load = ", ".join(f"{a:.1f}" for a in os.getloadavg())
-    print(f"engine: images/s, best of {reps} interleaved reps (ratio of medians in brackets); load average {load} "
+    print(f"engine: images/s, best of {reps} interleaved reps (ratio of medians in brackets); load average {_load()} "
           f"on {os.cpu_count()} cores")
     print(f"  NumPy BLAS: {_blas()}")
     print(f"  ConvViz: {threads.WORKERS} batch-split worker thread(s), NumPy BLAS threads {threads.blas_threads()}, "
@@ -199,7 +203,8 @@ def run(quick: bool = False) -> None:
             r = _measure(make(), batch, reps, torch)
             two_cores.setdefault(name, r)
             print(f"  {name:<10} {batch:>5}{_ratio(r, 'train')}  {_ratio(r, 'infer')}", flush=True)
-    print("  one thread each (ConvViz without the batch split, PyTorch with 1 thread), images per CPU second:")
+    print(f"  one thread each (ConvViz without the batch split, PyTorch with 1 thread), images per CPU second; load "
+          f"{_load()}:")
     if torch is not None:
         torch.set_num_threads(1)
     single = {}
@@ -211,7 +216,8 @@ def run(quick: bool = False) -> None:
     finally:
         if torch is not None:
             torch.set_num_threads(TORCH_THREADS)
-    print(f"  peak memory of a training step, MB over the process before it ({TORCH_THREADS} threads each, fresh processes):")
+    print(f"  peak memory of a training step, MB over the process before it ({TORCH_THREADS} threads each, fresh "
+          f"processes; load {_load()}):")
     for name in NETS:
         cells = []
         for batch in BATCHES[:1] if quick else BATCHES:
