@@ -13,6 +13,10 @@ that couples the images of a batch (batchnorm while training) ends a run: each c
 partial statistics, merged once, and the next run starts with that node on the whole batch's.
 Backward runs the plan in reverse the same way; where a value feeds several nodes (a residual's
 input), their gradients add up. Inputs, outputs and gradients outside the engine are (N, D, H, W).
+Where the value between two nodes is read by nothing else and not asked for, they run as one
+(_fusions): a ReLU in place on the output of the conv, batchnorm, fc or residual sum before it, and in
+an evaluation no backward follows (forward, run(record=False)) batchnorm folded into the conv or fc
+before it.
 """
 from __future__ import annotations
 
