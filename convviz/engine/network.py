@@ -7,8 +7,9 @@ into a plan (plan.py). Parameters are keyed like the weights file and the mirror
 state_dict: "{key}.weight", "{key}.bias" with key the block's dotted path ("3", "3.body.1"), in PyTorch
 layouts (conv [out, in, kh, kw], fc [out, in]); batchnorm buffers "{key}.running_mean", "{key}.running_var".
 
-Each batch is split into one chunk per core (threads.py), converted to the engine's layout
-(D, H, W, n) (layers.py), and every chunk runs through runs of plan nodes in its own thread. A node
+Each batch is split into one chunk per core, or a multiple of that so no chunk's largest activation
+passes threads.CHUNK_BYTES (threads.py), converted to the engine's layout (D, H, W, n) (layers.py),
+and the chunks run through runs of plan nodes in parallel, one thread per core. A node
 that couples the images of a batch (batchnorm while training) ends a run: each chunk gives its
 partial statistics, merged once, and the next run starts with that node on the whole batch's.
 Backward runs the plan in reverse the same way; where a value feeds several nodes (a residual's
@@ -27,7 +28,7 @@ import numpy as np
 from .files import atomic_write, read_npz
 from .layers import Context, softmax, softmax_cross_entropy, to_engine, to_nchw
 from .plan import Node, Plan, compile_plan
-from .threads import batch_chunks, run_chunks
+from .threads import batch_chunks, chunk_groups, chunk_images, run_chunks
 
 
 class WeightsError(ValueError):
@@ -95,6 +96,7 @@ class Network:
         self.rng = np.random.default_rng(seed + 1)  # dropout masks
         self.interrupt = None
         self._fusion_plans: dict[tuple, dict[int, tuple[int, ...]]] = {}
+        self._chunk_most = chunk_images(max(n.volume.size for n in self.plan.nodes) * self.dtype.itemsize)
         self._readers: list[list[int]] = [[] for _ in self.plan.nodes]
         for node in self.plan.nodes:
             for i in node.inputs:
@@ -220,7 +222,7 @@ class Network:
         chains = self._fusions(stop, frozenset(keep), fold)
         folded = self._folded(chains) if fold else {}
         members = {j for chain in chains.values() for j in chain}
-        chunks = batch_chunks(len(x))
+        chunks = batch_chunks(len(x), self._chunk_most)
         values = [{0: to_engine(x[sl])} for sl in chunks]
         ctxs = self._contexts(train, len(chunks), record)
         caches: list = [None] * stop
@@ -285,7 +287,8 @@ class Network:
         start = max(seeds) + 1
         keep = set(range(1, start)) if keep == "all" else set(keep)
         douts = [{i: to_engine(np.asarray(d, self.dtype)[sl]) for i, d in seeds.items()} for sl in chunks]
-        chunk_grads: list[dict[str, np.ndarray]] = [{} for _ in chunks]
+        groups = chunk_groups(len(chunks))  # chunks a thread runs in turn share their gradient sums
+        chunk_grads: list[dict[str, np.ndarray]] = [{} for _ in range(groups)]
         whole_grads: dict[str, np.ndarray] = {}
         kept: list[dict[int, np.ndarray]] = [{} for _ in chunks]
         sums: dict[int, tuple] = {}
@@ -316,7 +319,7 @@ class Network:
                     continue
                 if i in keep:
                     kept[k][i] = dout
-                backward_node(nodes[i], dout, p.caches[i][k], dvals, chunk_grads[k])
+                backward_node(nodes[i], dout, p.caches[i][k], dvals, chunk_grads[k % groups])
             if tail is None or tail not in dvals:
                 return None
             node = nodes[tail]
@@ -331,7 +334,7 @@ class Network:
                 for name, a in g.items():
                     whole_grads[f"{node.key}.{name}"] = a
         grads = dict(whole_grads)
-        for part in chunk_grads:  # in chunk order, so the sums do not depend on the threads' timing
+        for part in chunk_grads:  # in a fixed order, so the sums do not depend on the threads' timing
             for name, a in part.items():
                 _accumulate(grads, name, a)
         result = Gradients({k: grads[k] for k in self.params if k in grads})

@@ -265,7 +265,8 @@ def test_batch_split_across_threads_gives_the_single_chunk_results(monkeypatch):
     results = []
     for parts in (1, 3):
         monkeypatch.setattr(network_module, "batch_chunks",
-                            lambda n, parts=parts: [slice(n * k // parts, n * (k + 1) // parts) for k in range(parts)])
+                            lambda n, most=None, parts=parts: [slice(n * k // parts, n * (k + 1) // parts)
+                                                               for k in range(parts)])
         net = Network(arch(layers, input=(8, 8, 2)), seed=0, dtype=np.float64)
         loss, grads, probs = net.backprop(x, y)
         outs, douts = net.trace(x[:7], y[:7])
@@ -446,3 +447,15 @@ def test_a_score_map_network_gives_class_scores_per_position():
     np.testing.assert_allclose(big.predict_proba(x).sum(axis=1), 1, rtol=1e-5)
     with pytest.raises(ValueError, match="1x1xC"):
         Network(arch(layers, input=(6, 6, 2)))
+
+
+def test_batches_split_into_chunks_no_larger_than_asked_and_a_multiple_of_the_threads(monkeypatch):
+    from convviz.engine import threads
+
+    monkeypatch.setattr(threads, "WORKERS", 2)
+    assert [s.stop - s.start for s in threads.batch_chunks(128)] == [64, 64]
+    assert [s.stop - s.start for s in threads.batch_chunks(128, most=32)] == [32] * 4
+    assert [s.stop - s.start for s in threads.batch_chunks(100, most=32)] == [25] * 4
+    assert [s.stop - s.start for s in threads.batch_chunks(10, most=2)] == [5, 5]  # at least MIN_CHUNK = 4 each
+    assert [s.stop - s.start for s in threads.batch_chunks(3, most=2)] == [3]
+    assert threads.run_chunks(lambda c: c * 10, list(range(5))) == [0, 10, 20, 30, 40]
