@@ -254,9 +254,11 @@ def _weight_grad(x, w, flat, s: int, p: int, d: int, groups: int, ho: int, wo: i
     per_row = flat.reshape(k, ho, row).transpose(1, 0, 2)
     dwm = np.zeros(_weight_matrix(w, d, groups).shape, dtype=flat.dtype)
     for a0, a1, cols in _bands(x, f, s, p, d, groups, ho, wo):
-        if cols.ndim == 3:
-            for a in range(a1 - a0):  # row by row: a batched product would hold every row's (K, F*C*F)
-                dwm += per_row[a0 + a] @ cols[a].T
+        if cols.ndim == 3:  # batched over as many rows as keep their (K, F*C*F) products within GROUP_BYTES
+            step = max(1, GROUP_BYTES // (dwm.size * dwm.itemsize))
+            for r0 in range(0, a1 - a0, step):
+                r1 = min(r0 + step, a1 - a0)
+                dwm += np.matmul(per_row[a0 + r0 : a0 + r1], cols[r0:r1].swapaxes(-1, -2)).sum(axis=0)
         else:
             dwm += np.matmul(_groups(flat[:, a0 * row : a1 * row], groups), _groups(cols, groups).swapaxes(-1, -2))
         del cols  # before the next band's columns are made
