@@ -205,9 +205,12 @@ class LayerType:
     formula: for an element-wise layer, what it does to a number, in words (the neuron explanation);
     takes_epilogue: its forward applies Context.epilogue; affine_at_evaluation: at evaluation it is
     out = scale * x + shift per depth (`affine`); absorbs_affine: `absorb` folds such a layer after it
-    into its parameters. The engine fuses layers where the value between them is read by nothing else:
-    an element-wise layer with an `epilogue` runs in place on its producer's output; at
-    inference an affine layer folds into the producer that absorbs it."""
+    into its parameters; pools_max: it keeps the largest number of each window, first one on ties;
+    commutes_with_max: an element-wise layer f with max(f(a), f(b)) = f(max(a, b)) whose gradient routed
+    to either of tied numbers is the same (ReLU: ties it makes are at 0, where its gradient is 0). The
+    engine fuses layers where the value between them is read by nothing else: an element-wise layer
+    with an `epilogue` runs in place on its producer's output, or after a max pool that reads it when
+    it commutes_with_max; at inference an affine layer folds into the producer that absorbs it."""
 
     name = ""          # the JSON "type"
     title = ""         # palette label
@@ -222,6 +225,8 @@ class LayerType:
     takes_epilogue = False
     affine_at_evaluation = False
     absorbs_affine = False
+    pools_max = False
+    commutes_with_max = False
     # An element-wise layer that can run in place on its producer's output defines
     # epilogue(hp, out, backward) -> (band, cache): band as Context.epilogue's, cache as its forward's.
     epilogue: Callable | None = None
@@ -526,6 +531,7 @@ class _Pool(LayerType):
 class MaxPool(_Pool):
     name, title = "maxpool", "Max pool"
     summary = "Keeps the largest value in each window, shrinking width and height; depth is unchanged."
+    pools_max = takes_epilogue = True
 
     def cache_bytes(self, hp, vol, out, itemsize):
         """The window offset of each maximum: uint8 (int16 past 16x16 windows)."""
@@ -539,8 +545,11 @@ class MaxPool(_Pool):
         return onnx_op("MaxPool", **self._onnx_attributes(hp, [p, p, p + rows, p + cols]))  # max ignores padding
 
     def forward(self, hp, params, buffers, x, ctx):
-        return kernels.maxpool_forward(x, hp["size"], hp["stride"], hp["pad"], ceil=hp["fit"] == "pad",
-                                       keep_arg=ctx.backward)
+        out, cache = kernels.maxpool_forward(x, hp["size"], hp["stride"], hp["pad"], ceil=hp["fit"] == "pad",
+                                             keep_arg=ctx.backward)
+        if ctx.epilogue:
+            ctx.epilogue(out)(0, out.size // max(1, len(out)))
+        return out, cache
 
     def number(self, hp, params, buffers, x, k, i, j):
         """The largest number of the window (padding is -inf: it never wins; ties: the first)."""
@@ -706,6 +715,7 @@ class ReLU(LayerType):
     name, title, kind = "relu", "ReLU", "activation"
     summary = "max(0, x) on every number: keeps positives, zeroes negatives."
     formula = "max(0, x)"
+    commutes_with_max = True
 
     def cache_bytes(self, hp, vol, out, itemsize):
         return vol.size  # the mask x > 0, one byte a number

@@ -35,6 +35,18 @@ class WeightsError(ValueError):
     """A weights file that does not fit the network, or cannot be read."""
 
 
+@dataclass(frozen=True)
+class Fusions:
+    """How a pass runs nodes as one. chains: head -> the nodes fused after it (affine nodes folded into
+    its parameters, then an element-wise node run in place on its output); moved: max pool -> the ReLU
+    before it, run on the pool's output instead (relu(max) = max(relu)); members: the nodes that do not
+    run on their own (chain members and moved ReLUs)."""
+
+    chains: dict[int, tuple[int, ...]]
+    moved: dict[int, int]
+    members: frozenset
+
+
 class Interrupted(Exception):
     """A pass stopped between two nodes because Network.interrupt() said so; nothing was updated
     but what the nodes already run changed (batchnorm running statistics)."""
@@ -52,6 +64,7 @@ class Pass:
     stop: int
     train: bool
     input_grad: bool
+    moved: dict[int, int] = field(default_factory=dict)  # max pool -> the ReLU run after it (see _fusions)
 
 
 @dataclass
@@ -148,36 +161,42 @@ class Network:
         return [Context(train=train, rng=np.random.default_rng(seed), backward=backward)
                 for seed in self.rng.integers(2**63, size=count)]
 
-    def _fusions(self, stop: int, keep: frozenset, fold: bool) -> dict[int, tuple[int, ...]]:
-        """Nodes run as one: {head: the nodes fused after it, in order}. With fold (an evaluation no
-        backward follows), per-depth affine nodes (batchnorm) fold into the head's parameters (a conv or
-        fc: see _folded); then an element-wise node (ReLU) runs in place on the output (a conv's band by
-        band; the head takes_epilogue). Each link needs the value between the two read by nothing else
-        and not asked for (keep, the pass's output). Worked out once per (stop, keep, fold)."""
+    def _fusions(self, stop: int, keep: frozenset, fold: bool) -> Fusions:
+        """Nodes run as one (see Fusions). With fold (an evaluation no backward follows), per-depth affine
+        nodes (batchnorm) fold into the head's parameters (a conv or fc: see _folded); an element-wise node
+        (ReLU) runs in place on the output of the node before it (a conv's band by band; the head
+        takes_epilogue), or, when it commutes_with_max and a max pool reads it, on that pool's output
+        (a quarter of the numbers). Each link needs the value between the two read by nothing else and
+        not asked for (keep, the pass's output). Worked out once per (stop, keep, fold)."""
         key = (stop, keep, fold)
         if key in self._fusion_plans:
             return self._fusion_plans[key]
-        nodes, chains, members = self.plan.nodes, {}, set()
+        nodes, chains, moved = self.plan.nodes, {}, {}
 
         def sole_reader(i: int) -> Node | None:
             readers = self._readers[i]
             ok = len(readers) == 1 and readers[0] < stop and i not in keep and i != stop - 1
             return nodes[readers[0]] if ok and not nodes[readers[0]].is_merge else None
 
+        for node in nodes[1:stop]:
+            pool = sole_reader(node.id) if not node.is_merge and node.op.commutes_with_max else None
+            if pool is not None and pool.op.pools_max and pool.op.takes_epilogue:
+                moved[pool.id] = node.id
+        members = set(moved.values())
         for head in nodes[1:stop]:
-            if head.id in members or not head.op.takes_epilogue:
+            if head.id in members or head.id in moved or not head.op.takes_epilogue:
                 continue
             chain, nxt = [], sole_reader(head.id)
             while fold and head.op.absorbs_affine and nxt is not None and nxt.op.affine_at_evaluation:
                 chain.append(nxt.id)
                 nxt = sole_reader(nxt.id)
-            if nxt is not None and nxt.op.epilogue is not None:
+            if nxt is not None and nxt.op.epilogue is not None and nxt.id not in members:
                 chain.append(nxt.id)
             if chain:
                 chains[head.id] = tuple(chain)
                 members.update(chain)
-        self._fusion_plans[key] = chains
-        return chains
+        self._fusion_plans[key] = plan = Fusions(chains, moved, frozenset(members))
+        return plan
 
     def _folded(self, chains: dict[int, tuple[int, ...]]) -> dict[int, dict]:
         """{head: its parameters with the affine nodes of its chain folded in}, for the chains that fold."""
@@ -194,16 +213,18 @@ class Network:
         return folded
 
     def _forward_node(self, node: Node, values: dict, ctx: Context, input_grad: bool, stats=None, params=None,
-                      epilogue=None):
+                      epilogue=None, source: int | None = None):
         """Run one node on the values of its inputs -> (output, cache); stats: the whole batch's for a
-        coupled node; params: in place of its own (folded); epilogue: see Context."""
+        coupled node; params: in place of its own (folded); epilogue: see Context; source: the node whose
+        value to read in place of its input's (a max pool reading what the ReLU moved after it read)."""
         if node.is_merge:
             xs = [values[i] for i in node.inputs]
             return node.op.merge_forward(xs, epilogue) if epilogue else node.op.merge_forward(xs)
-        ctx = Context(ctx.train, ctx.rng, input_grad=input_grad or node.inputs[0] != 0, backward=ctx.backward,
+        source = node.inputs[0] if source is None else source
+        ctx = Context(ctx.train, ctx.rng, input_grad=input_grad or source != 0, backward=ctx.backward,
                       epilogue=epilogue)
         params = self._node_params[node.id] if params is None else params
-        buffers, x = self._node_buffers[node.id], values[node.inputs[0]]
+        buffers, x = self._node_buffers[node.id], values[source]
         if stats is None:
             return node.op.forward(node.hp, params, buffers, x, ctx)
         return node.op.forward(node.hp, params, buffers, x, ctx, stats)
@@ -219,9 +240,9 @@ class Network:
         nodes, last_use = self.plan.nodes, self.plan.last_use
         keep = set(range(1, stop)) if keep == "all" else set(keep)
         fold = not record and not train
-        chains = self._fusions(stop, frozenset(keep), fold)
+        fusions = self._fusions(stop, frozenset(keep), fold)
+        chains, moved = fusions.chains, fusions.moved
         folded = self._folded(chains) if fold else {}
-        members = {j for chain in chains.values() for j in chain}
         chunks = batch_chunks(len(x), self._chunk_most)
         values = [{0: to_engine(x[sl])} for sl in chunks]
         ctxs = self._contexts(train, len(chunks), record)
@@ -235,29 +256,32 @@ class Network:
                     vals.pop(j, None)
 
         def run_node(k: int, i: int, span_caches: dict) -> None:
-            """Node i (with the nodes fused after it) on chunk k."""
+            """Node i (with the nodes fused with it) on chunk k."""
             vals, chain = values[k], chains.get(i, ())
+            last = nodes[moved[i]] if i in moved else nodes[chain[-1]] if chain else None
             epilogue, held = None, {}
-            if chain and nodes[chain[-1]].op.epilogue is not None:
-                last = nodes[chain[-1]]
+            if last is not None and last.op.epilogue is not None:
 
                 def epilogue(out):
                     band, held["cache"] = last.op.epilogue(last.hp, out, ctxs[k].backward)
                     return band
 
+            source = nodes[moved[i]].inputs[0] if i in moved else None
             out, span_caches[i] = self._forward_node(nodes[i], vals, ctxs[k], input_grad, stats.get(i),
-                                                     folded.get(i), epilogue)
+                                                     folded.get(i), epilogue, source)
             for j in chain:
                 span_caches[j] = held.get("cache") if j == chain[-1] else None
+            if i in moved:
+                span_caches[moved[i]] = held.get("cache")
             vals[chain[-1] if chain else i] = out
-            for j in (i, *chain):
+            for j in ((moved[i],) if i in moved else ()) + (i, *chain):
                 forget(vals, j)
 
         def run_span(k: int, span: list[int], tail: int | None) -> tuple[dict, object]:
             """Chunk k through the span's nodes -> ({node: cache}, the partial statistics of coupled node tail)."""
             span_caches: dict = {}
             for i in span:
-                if i not in members:
+                if i not in fusions.members:
                     self._check_interrupt()
                     run_node(k, i, span_caches)
             if tail is None:
@@ -273,7 +297,7 @@ class Network:
                 node = nodes[tail]
                 stats[tail] = node.op.forward_merge(node.hp, self._node_buffers[tail], [r[1] for r in results])
         outputs = {i: to_nchw([v[i] for v in values]) for i in keep}
-        return Pass(chunks, caches, to_nchw([v[stop - 1] for v in values]), outputs, stop, train, input_grad)
+        return Pass(chunks, caches, to_nchw([v[stop - 1] for v in values]), outputs, stop, train, input_grad, moved)
 
     def backward(self, p: Pass, seeds: dict[int, np.ndarray], input_grad: bool = False, keep=()) -> Gradients:
         """Backpropagate from seeds (node id -> d loss / d that node's output, whole batch (N, D, H, W))
@@ -283,7 +307,7 @@ class Network:
             raise ValueError("the forward pass was run without input_grad=True, so the input gradient was skipped")
         if not seeds or max(seeds) >= p.stop:
             raise ValueError(f"seeds must name nodes the pass ran (1 to {p.stop - 1}), got {sorted(seeds)}")
-        nodes, chunks = self.plan.nodes, p.chunks
+        nodes, chunks, moved = self.plan.nodes, p.chunks, p.moved
         start = max(seeds) + 1
         keep = set(range(1, start)) if keep == "all" else set(keep)
         douts = [{i: to_engine(np.asarray(d, self.dtype)[sl]) for i, d in seeds.items()} for sl in chunks]
@@ -293,7 +317,14 @@ class Network:
         kept: list[dict[int, np.ndarray]] = [{} for _ in chunks]
         sums: dict[int, tuple] = {}
 
-        def backward_node(node: Node, dout: np.ndarray, cache, dvals: dict, grads: dict) -> None:
+        def backward_node(node: Node, dout: np.ndarray, k: int, dvals: dict, grads: dict) -> None:
+            cache = p.caches[node.id][k]
+            if node.id in moved:  # the ReLU that ran on this max pool's output, first
+                relu = nodes[moved[node.id]]
+                dout = relu.op.backward(relu.hp, {}, dout, p.caches[relu.id][k])[0]
+            elif node.id in moved.values():  # ... and so passes its gradient through
+                _accumulate(dvals, node.inputs[0], dout)
+                return
             if node.is_merge:
                 for j, dx in zip(node.inputs, node.op.merge_backward(dout, cache)):
                     _accumulate(dvals, j, dx)
@@ -319,7 +350,7 @@ class Network:
                     continue
                 if i in keep:
                     kept[k][i] = dout
-                backward_node(nodes[i], dout, p.caches[i][k], dvals, chunk_grads[k % groups])
+                backward_node(nodes[i], dout, k, dvals, chunk_grads[k % groups])
             if tail is None or tail not in dvals:
                 return None
             node = nodes[tail]

@@ -399,26 +399,36 @@ def test_groups_that_do_not_divide_the_input_depth_are_refused_with_the_fix():
 
 def test_fused_layers_give_the_numbers_of_the_layers_run_one_by_one():
     """Where the value between two layers is read by nothing else, the engine fuses them: a ReLU runs in
-    place on the output of the conv, batchnorm, fc or residual before it, and at inference batchnorm folds
-    into the conv or fc before it. Asking for every output (keep="all") runs the layers one by one."""
+    place on the output of the conv, batchnorm, fc or residual before it, or after the max pool that
+    reads it (on a quarter of the numbers: windows all at or below 0 tie there, where ReLU's gradient is
+    0), and at inference batchnorm folds into the conv or fc before it. Asking for every output
+    (keep="all") runs the layers one by one."""
     L = LayerSpec
     block = L("residual", {}, [[L("conv", {"filters": 4, "size": 3, "pad": 1}), L("batchnorm"), L("relu"),
                                 L("conv", {"filters": 4, "size": 3, "pad": 1, "bias": False}), L("batchnorm")], []])
     layers = [L("conv", {"filters": 4, "size": 3, "pad": 1}), L("batchnorm"), L("relu"), block, L("relu"),
+              L("conv", {"filters": 4, "size": 3, "pad": 1}), L("relu"), L("maxpool", {"size": 2, "stride": 1}),
               L("conv", {"filters": 3, "size": 3, "stride": 2, "fit": "crop", "bias": False}), L("batchnorm"),
               L("relu"), L("fc", {"units": 5}), L("batchnorm"), L("relu"), L("fc", {"units": 3}), L("relu"),
               L("fc", {"units": 3}), L("softmax")]
-    net = Network(Architecture(Volume(6, 6, 2), layers), seed=0, dtype=np.float64)
+    net = Network(Architecture(Volume(7, 7, 2), layers), seed=0, dtype=np.float64)
     rng = np.random.default_rng(0)
-    for key, a in net.state().items():  # batchnorm away from its initial ones and zeros
-        a += rng.uniform(0.1, 0.5, a.shape)
-    x, y = rng.standard_normal((8, 2, 6, 6)), rng.integers(0, 3, 8)
-    chains = net._fusions(net.plan.logits + 1, frozenset(), fold=True)
+    for node in net.nodes:  # batchnorm away from its initial ones and zeros
+        for key in (f"{node.key}.{k}" for k in ("weight", "bias", "running_mean", "running_var")):
+            if node.op is not None and node.op.couples_batch and key in net.state():
+                net.state()[key] += rng.uniform(0.1, 0.5, net.state()[key].shape)
+    x, y = rng.standard_normal((8, 2, 7, 7)), rng.integers(0, 3, 8)
+    fusions = net._fusions(net.plan.logits + 1, frozenset(), fold=True)
+    chains = fusions.chains
     folded = net._folded(chains)
     named = {net.nodes[h].key: [net.nodes[j].op.name for j in c] for h, c in chains.items()}
     assert named == {"0": ["batchnorm", "relu"], "3.body.0": ["batchnorm", "relu"], "3.body.3": ["batchnorm"],
-                     "3": ["relu"], "5": ["batchnorm", "relu"], "8": ["batchnorm", "relu"], "11": ["relu"]}
+                     "3": ["relu"], "8": ["batchnorm", "relu"], "11": ["batchnorm", "relu"], "14": ["relu"]}
+    assert {net.nodes[m].key: net.nodes[r].key for m, r in fusions.moved.items()} == {"7": "6"}
     assert sorted(folded) == sorted(h for h, c in chains.items() if net.nodes[c[0]].op.name == "batchnorm")
+    relu = net.plan.node("6").id
+    pooled = net.run(x, keep={relu}).outputs[relu]  # the ReLU before the max pool: windows all 0 (ties) exist
+    assert (pooled[:, :, :-1, :-1] + pooled[:, :, 1:, :-1] + pooled[:, :, :-1, 1:] + pooled[:, :, 1:, 1:] == 0).sum() > 10
     plain = net.run(x, keep="all").output
     np.testing.assert_allclose(net.forward(x), plain.reshape(8, 3), rtol=1e-12)
     np.testing.assert_allclose(net.run(x).output, plain, rtol=1e-12)
