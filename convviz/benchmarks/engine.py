@@ -227,9 +227,9 @@ def run(quick: bool = False) -> None:
         print(f"  {name:<10} " + "   ".join(cells), flush=True)
     if torch is not None and any(n in single and single[n]["torch train"][0] > two_cores[n]["torch train"][0] for n in NETS):
         print("  note: PyTorch ran faster on 1 thread than on 2, so other processes are loading the cores and the\n"
-              "  2-thread ratios above are not meaningful. OpenMP's spinning threads suffer most; rerun on a quiet\n"
-              f"  machine, or with OMP_WAIT_POLICY=PASSIVE (now {os.environ.get('OMP_WAIT_POLICY', 'unset')}); the\n"
-              "  one-thread CPU-time ratios hold.")
+              "  2-thread ratios above are not meaningful (OpenMP's spinning threads suffer most: rerun on a quiet\n"
+              f"  machine, or with OMP_WAIT_POLICY=PASSIVE, now {os.environ.get('OMP_WAIT_POLICY', 'unset')}); the "
+              "one-thread CPU-time ratios hold.")
 
 
 if __name__ == "__main__":
