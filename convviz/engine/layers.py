@@ -548,7 +548,7 @@ class MaxPool(_Pool):
         out, cache = kernels.maxpool_forward(x, hp["size"], hp["stride"], hp["pad"], ceil=hp["fit"] == "pad",
                                              keep_arg=ctx.backward)
         if ctx.epilogue:
-            ctx.epilogue(out)(0, out.size // max(1, len(out)))
+            ctx.epilogue(out)(0, _depth_rows(out).shape[1])
         return out, cache
 
     def number(self, hp, params, buffers, x, k, i, j):
@@ -730,7 +730,7 @@ class ReLU(LayerType):
         return np.maximum(x, 0), (x > 0 if ctx.backward else None)
 
     def epilogue(self, hp, out, backward: bool = True):
-        rows = out.reshape(out.shape[0], math.prod(out.shape[1:]))
+        rows = _depth_rows(out)
         mask = np.empty(out.shape, dtype=bool) if backward else None
         mask_rows = mask.reshape(rows.shape) if backward else None
 
@@ -1166,7 +1166,7 @@ class Residual(ContainerType):
         body, shortcut = xs
         out = body + shortcut
         if epilogue:
-            epilogue(out)(0, out.size // len(out))
+            epilogue(out)(0, _depth_rows(out).shape[1])
         return out, None
 
     def merge_backward(self, dout, cache):
