@@ -1,5 +1,5 @@
-"""The command line: convviz {summary, train, explain, export, convert, download, bench, gui}. Each
-command is a thin wrapper over the package that does the work; every handler returns the exit status."""
+"""The command line: convviz {summary, train, check, explain, export, convert, download, bench, gui}.
+Each command is a thin wrapper over the package that does the work; every handler returns the exit status."""
 from __future__ import annotations
 
 import argparse
@@ -34,6 +34,12 @@ def _train(args) -> int:
     from .training.command import train_command
 
     return train_command(args)
+
+
+def _check(args) -> int:
+    from .training.command import check_command
+
+    return check_command(args)
 
 
 def _explain(args) -> int:
@@ -78,28 +84,46 @@ def _gui(args) -> int:
 
 
 def _add_train(sub) -> None:
+    from .training.config import SCHEDULES, TrainConfig
+
+    default = TrainConfig()  # the defaults the app's Train tab starts from too
     p = sub.add_parser("train", help="train a network on CIFAR-10 or your own pictures in the terminal")
     p.add_argument("net", help="architecture JSON file or preset name")
     p.add_argument("--data", help="folder holding CIFAR-10, or an image folder: one subfolder of pictures per class, "
                                   "fitted to the INPUT block (default: search the usual places for CIFAR-10)")
-    p.add_argument("--epochs", type=int, default=10, help="total epochs (with --resume: including those done)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="sgd")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the optimizer's)")
-    p.add_argument("--momentum", type=float, default=0.9)
-    p.add_argument("--weight-decay", type=float, default=5e-4, help="L2 weight decay")
-    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=False,
-                   help="random crops and flips while training (pays off over more than 10 epochs)")
-    p.add_argument("--val-split", type=int, default=500, help="training images held out for validation")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-steps", type=int, default=None, help="stop after this many steps")
-    p.add_argument("--schedule", choices=("constant", "step", "cosine"), default="constant")
+    p.add_argument("--epochs", type=int, default=default.epochs, help="total epochs (with --resume: including those done)")
+    p.add_argument("--batch-size", type=int, default=default.batch_size)
+    p.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default=default.optimizer)
+    p.add_argument("--lr", type=float, default=default.lr, help="learning rate (default: the optimizer's)")
+    p.add_argument("--momentum", type=float, default=default.momentum)
+    p.add_argument("--weight-decay", type=float, default=default.weight_decay, help="L2 weight decay")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=default.augment,
+                   help="random crops and flips of the training images")
+    p.add_argument("--val-split", type=int, default=default.val_split, help="training images held out for validation")
+    p.add_argument("--seed", type=int, default=default.seed)
+    p.add_argument("--max-steps", type=int, default=default.max_steps, help="stop after this many steps")
+    p.add_argument("--schedule", choices=SCHEDULES, default=default.schedule)
     p.add_argument("--init-weights", help="start from this weights .npz")
     p.add_argument("--save-weights", help="write the trained weights to this .npz")
     p.add_argument("--checkpoint", help="write a checkpoint here after every epoch and on stop")
     p.add_argument("--resume", help="continue from this checkpoint, with its settings (--epochs and --max-steps still apply)")
+    p.add_argument("--metrics", help="write the per-step and per-epoch metrics to this CSV file (after every epoch and at the end)")
+    p.add_argument("--health", metavar="FILE.csv", help="write each layer's training health to this CSV table "
+                   "(update/weight ratio, ReLU units that never fire, weight and gradient percentiles, hints)")
+    p.add_argument("--health-rate", type=float, default=1.0, help="health samples per second of training (default 1)")
     p.add_argument("--json", action="store_true", help="end with one line of JSON results")
     p.set_defaults(run=_train)
+
+
+def _add_check(sub) -> None:
+    p = sub.add_parser("check", help="sanity checks before training: the initial loss against ln C, overfitting 20 "
+                                     "images, a numerical gradient check (exit 0 when all pass)")
+    p.add_argument("net", help="architecture JSON file or preset name")
+    p.add_argument("--data", help="folder holding CIFAR-10, or an image folder (default: search for CIFAR-10)")
+    p.add_argument("--weights", help="gradient-check these weights (.npz) instead of the untrained network")
+    p.add_argument("--seed", type=int, default=0, help="initialisation and choice of images")
+    p.add_argument("--json", action="store_true", help="end with one line of JSON results")
+    p.set_defaults(run=_check)
 
 
 def _add_explain(sub) -> None:
@@ -139,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, metavar="N", help="also estimate the memory training takes at batch size N")
     p.set_defaults(run=_summary)
     _add_train(sub)
+    _add_check(sub)
     _add_explain(sub)
     p = sub.add_parser("export", help="write a network as a standalone PyTorch file or an ONNX model")
     p.add_argument("net", help="architecture JSON file or preset name")

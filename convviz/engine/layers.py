@@ -202,6 +202,8 @@ class LayerType:
     couples_batch: mixes the images of a batch while training (batchnorm), so the engine runs it on
     the whole batch; has_filters: its "weight" is a bank of filters (K, C, F, F) the filters view shows;
     keeps_volume: its output volume always equals its input volume (element-wise layers);
+    rectifies: its output is exactly zero where a unit did not fire and such a unit passes no gradient
+    back (ReLU), so a unit that is zero for every image has stopped learning (training.health counts them);
     formula: for an element-wise layer, what it does to a number, in words (the neuron explanation);
     takes_epilogue: its forward applies Context.epilogue; affine_at_evaluation: at evaluation it is
     out = scale * x + shift per depth (`affine`); absorbs_affine: `absorb` folds such a layer after it
@@ -220,6 +222,7 @@ class LayerType:
     couples_batch = False
     has_filters = False
     keeps_volume = True
+    rectifies = False
     is_container = False
     formula = ""
     takes_epilogue = False
@@ -713,6 +716,7 @@ def _depth_window_sum(a: np.ndarray, before: int, after: int) -> np.ndarray:
 
 class ReLU(LayerType):
     name, title, kind = "relu", "ReLU", "activation"
+    rectifies = True
     summary = "max(0, x) on every number: keeps positives, zeroes negatives."
     formula = "max(0, x)"
     commutes_with_max = True
@@ -1106,6 +1110,7 @@ class ContainerType:
     couples_batch = False
     takes_epilogue = False  # merge_forward applies an epilogue (see Context)
     absorbs_affine = False
+    rectifies = False
     lane_fields: tuple[str, ...] = ()
     lane_list = ""
     min_lanes, max_lanes = 1, 16

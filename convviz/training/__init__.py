@@ -2,8 +2,8 @@
 checkpoints, and `convviz train`."""
 from .checkpoint import CheckpointError
 from .config import TrainConfig
-from .events import DivergedEvent, EpochEvent, FinishedEvent, SnapshotEvent, StepEvent
+from .events import DivergedEvent, EpochEvent, FinishedEvent, HealthEvent, LayerHealth, SnapshotEvent, StepEvent
 from .trainer import Trainer
 
 __all__ = ["TrainConfig", "Trainer", "StepEvent", "EpochEvent", "SnapshotEvent", "DivergedEvent",
-           "FinishedEvent", "CheckpointError"]
+           "FinishedEvent", "HealthEvent", "LayerHealth", "CheckpointError"]

@@ -238,6 +238,17 @@ def read(path, data: Cifar10 | ImageFolder | None = None) -> Checkpoint:
     """Read and check the checkpoint at path, for training on data, or (data None) for its network and
     weights alone (the data sizes and class names it records are then only checked for sense). Raises
     CheckpointError naming the file and the field at fault (see the module docstring for all checked)."""
+    return _reading(path, lambda npz: _read(npz, data))
+
+
+def read_meta(path) -> dict:
+    """The checkpoint's description alone, its format and version checked and nothing else (no array is
+    read): to say what a file holds. Raises CheckpointError."""
+    return _reading(path, _description)
+
+
+def _reading(path, job):
+    """job(NpzReader of path), its faults as CheckpointErrors naming the file."""
     try:
         npz = NpzReader(path)
     except FileNotFoundError:
@@ -246,7 +257,7 @@ def read(path, data: Cifar10 | ImageFolder | None = None) -> Checkpoint:
         raise CheckpointError(f"{path} is not a readable checkpoint (damaged or another kind of file): {e}") from None
     with npz:
         try:
-            return _read(npz, data)
+            return job(npz)
         except _Bad as e:
             field, problem = e.args
             raise CheckpointError(f"{path}: the checkpoint's {field} {problem}") from None
@@ -257,7 +268,8 @@ def read(path, data: Cifar10 | ImageFolder | None = None) -> Checkpoint:
                 from None
 
 
-def _read(npz: NpzReader, data: Cifar10 | ImageFolder | None) -> Checkpoint:
+def _description(npz: NpzReader) -> dict:
+    """The JSON description, bounded, of this format and version."""
     path = npz.path
     header = npz.headers.get(META_KEY)
     if header is None or header.dtype.kind != "U" or header.shape != ():
@@ -274,6 +286,12 @@ def _read(npz: NpzReader, data: Cifar10 | ImageFolder | None) -> Checkpoint:
     if meta.get("version") != VERSION:
         raise CheckpointError(f"{path} is a version {_describe(meta.get('version'))} checkpoint; this ConvViz "
                               f"reads version {VERSION}")
+    return meta
+
+
+def _read(npz: NpzReader, data: Cifar10 | ImageFolder | None) -> Checkpoint:
+    path = npz.path
+    meta = _description(npz)
     if data is None:  # read for its network (exports, explanations): the sizes it says
         sizes = _object(meta, "data", "data")
         n_train, n_test = _number(sizes, "train", "data.train", 1, whole=True), _number(sizes, "test", "data.test", 0,

@@ -21,7 +21,8 @@ def hyper_problem(name: str, value: float) -> str | None:
 
 @dataclass
 class TrainConfig:
-    """epochs and max_steps are totals (a resumed run counts what was done before).
+    """The one set of defaults: `convviz train`'s flags and the app's Train tab start from these.
+    epochs and max_steps are totals (a resumed run counts what was done before).
     lr None takes the optimiser's default; momentum applies to SGD only. val_split training images
     are held out for validation (chosen by seed). snapshot_rate: at most this many snapshots per
     second of wall time (0: none)."""
@@ -33,7 +34,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     schedule: str = "constant"
-    augment: bool = True
+    augment: bool = True  # as ConvNetJS's CIFAR-10 demo; it holds off overfitting, which starts within a few epochs on small data
     val_split: int = 500
     seed: int = 0
     max_steps: int | None = None
@@ -76,6 +77,38 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+    @classmethod
+    def from_saved(cls, d) -> "TrainConfig":
+        """Settings from an untrusted document (a settings file that may be old, hand-edited or
+        damaged): each field of the wrong type, or with a problem, keeps its default."""
+        config = cls()
+        if not isinstance(d, dict):
+            return config
+        for f in fields(cls):
+            usable, value = _fits(d.get(f.name), f.type) if f.name in d else (False, None)
+            if not usable:
+                continue
+            old = getattr(config, f.name)
+            setattr(config, f.name, value)
+            if config.problems():
+                setattr(config, f.name, old)
+        return config
+
+
+def _fits(value, annotation: str):
+    """(True, value as the field holds it) when value suits a field annotated annotation
+    ("float | None", "int", ...), else (False, None)."""
+    kinds = set(annotation.replace(" ", "").split("|"))
+    if value is None:
+        return "None" in kinds, None
+    if isinstance(value, bool):
+        return "bool" in kinds, value
+    if isinstance(value, (int, float)) and "float" in kinds and math.isfinite(value):
+        return True, float(value)
+    if isinstance(value, int) or isinstance(value, str):
+        return type(value).__name__ in kinds, value
+    return False, None
 
 
 def lr_factor(schedule: str, progress: float) -> float:

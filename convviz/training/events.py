@@ -62,6 +62,39 @@ class SnapshotEvent:
     probabilities: np.ndarray           # (C,)
 
 
+
+@dataclass
+class LayerHealth:
+    """One layer's health at a sampled step (see training.health), keyed by node key; label names the
+    block for people ("3.body[1]"), title its type ("Conv"). A layer with parameters has update_ratio,
+    weight_bands and grad_bands (None otherwise); a rectifying layer (ReLU) has never_fired and images.
+    hint: a plain-words sentence when a number is far from healthy, else None."""
+
+    key: str
+    label: str
+    title: str
+    update_ratio: float | None = None       # ||weight after - before|| / ||before|| over the sampled step
+    weight_bands: np.ndarray | None = None  # (len(percentiles),) percentiles of the weight's values
+    grad_bands: np.ndarray | None = None    # (len(percentiles),) percentiles of d loss / d weight
+    never_fired: float | None = None        # share of units (depth slices) zero on every image of the window
+    images: int = 0                         # training images in that window
+    hint: str | None = None
+
+
+@dataclass
+class HealthEvent:
+    """Per-layer training health, taken at a bounded rate after an optimiser step: the layers with
+    parameters and the rectifying layers, in the order of the network's plan."""
+
+    step: int
+    epoch: int
+    percentiles: tuple[float, ...]          # what weight_bands and grad_bands hold, e.g. (5, 25, 50, 75, 95)
+    layers: list[LayerHealth]
+
+    @property
+    def hints(self) -> list[str]:
+        return [layer.hint for layer in self.layers if layer.hint]
+
 @dataclass
 class DivergedEvent:
     """The loss left its normal range (see trainer.LossRange: not finite, or a jump far above its recent

@@ -2,8 +2,9 @@
 
 `Trainer.run()` yields a StepEvent after every optimiser step, a SnapshotEvent at most
 `config.snapshot_rate` times a second (wall time), an EpochEvent after each epoch's evaluation,
-a DivergedEvent if the loss leaves its normal range (see LossRange), and a FinishedEvent last.
-Between steps it honours pause(), resume(), set_hyper() and set_probe(), which any thread may call;
+a HealthEvent at most as often as watch_health() asked (after the step it measured), a DivergedEvent
+if the loss leaves its normal range (see LossRange), and a FinishedEvent last. Between steps it
+honours pause(), resume(), set_hyper(), set_probe() and watch_health(), which any thread may call;
 stop() also takes effect between two layers of a long step (Network.interrupt), which is then
 dropped as if it had never begun.
 
@@ -30,8 +31,9 @@ from ..model.spec import Architecture
 from . import checkpoint
 from .checkpoint import CheckpointError
 from .config import TrainConfig, hyper_problem, lr_factor
-from .events import DivergedEvent, EpochEvent, FinishedEvent, SnapshotEvent, StepEvent
+from .events import DivergedEvent, EpochEvent, FinishedEvent, HealthEvent, SnapshotEvent, StepEvent
 from .fits import batch_warnings, data_problem
+from .health import HealthMonitor
 
 EVAL_BATCH = 128  # images per evaluation pass at most (never more than the training batch: see evaluate)
 SPEED_WINDOW = 20  # steps averaged for the images/s of a StepEvent
@@ -146,6 +148,8 @@ class Trainer:
         self._stop = False
         self._pending_hyper: dict[str, float] = {}
         self._probe: int | np.ndarray | None = None
+        self._health: HealthMonitor | None = None
+        self._health_event: HealthEvent | None = None  # measured by the latest step, not yet yielded
 
     # ---- controls (any thread) ----
     def pause(self) -> None:
@@ -195,6 +199,13 @@ class Trainer:
             raise ValueError(f"probe image {probe} is not in the test set (0 to {n - 1})")
         with self._wake:
             self._probe = probe
+
+    def watch_health(self, rate: float) -> None:
+        """Yield a HealthEvent (training.health) at most rate times a second (inf: after every step; 0: none),
+        from the next step on."""
+        if not rate >= 0:
+            raise ValueError(f"health samples must be 0 or more per second, got {rate}")
+        self._health = HealthMonitor(self.net, rate) if rate > 0 else None
 
     # ---- the loop ----
     @property
@@ -258,6 +269,9 @@ class Trainer:
                 yield event
                 if snapshot is not None:
                     yield snapshot
+                if self._health_event is not None:
+                    health, self._health_event = self._health_event, None
+                    yield health
             yield FinishedEvent(reason, self.step, self.epoch)
         finally:
             with self._wake:
@@ -276,12 +290,16 @@ class Trainer:
         Interrupted (a stop between layers) leaves everything as before the step; TrainingError when
         the engine refuses the batch."""
         self._apply_pending_hyper()
+        monitor = self._health  # read once: watch_health() may replace it from another thread
+        health = monitor if monitor is not None and monitor.due() else None
         generators = [self.augment_rng.bit_generator.state, self.net.rng.bit_generator.state]
         buffers = {k: a.copy() for k, a in self.net.buffers.items()}  # batchnorm statistics: small
         images, x, y = self._next_batch()
         try:
             with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is caught just below
-                loss, grads, probs = self.net.backprop(x, y)
+                p = self.net.run(x, train=True, keep=health.watched if health else ())
+                loss, dlogits, probs = self.net.loss(p.output, y)
+                grads = self.net.backward(p, {self.net.plan.logits: dlogits}).params
         except Interrupted:
             self.augment_rng.bit_generator.state, self.net.rng.bit_generator.state = generators
             for k, a in buffers.items():
@@ -300,9 +318,14 @@ class Trainer:
         for k, a in {**self.net.params, **buffers}.items():  # the state after the previous step, exactly
             np.copyto(self._good_state[k], a)
         self.good_step = self.step
+        if health:
+            health.observe(p.outputs, grads)
         self.optimizer.step(grads)
         correct = int((probs.argmax(axis=1) == y).sum())
-        return self._record_step(loss, correct, len(y)), images, y
+        event = self._record_step(loss, correct, len(y))
+        if health:
+            self._health_event = health.sample(self.step, self.epoch)
+        return event, images, y
 
     def _apply_pending_hyper(self) -> None:
         with self._wake:

@@ -1,15 +1,17 @@
-"""The main window: menus, toolbar, status bar, the builder as the first tab (other parts add
-theirs, e.g. the Train dashboard), settings remembered between sessions, and the document's
-file handling (New, Open, Save, presets) with the unsaved-changes question.
+"""The main window: menus, toolbar, status bar (the run's state on the right), the builder as the
+first tab and the Train dashboard as the second, settings remembered between sessions, and the
+document's file handling (New, Open, Save, presets) with the unsaved-changes question. Closing
+during a run asks whether to save it; a run interrupted last time is offered at the start.
 
-Dialogs go through small methods (ask_save_changes, choose_open_path, choose_save_path,
-show_error, show_info) so tests can replace them instead of blocking on a modal dialog.
+Dialogs go through small methods (ask_save_changes, ask_close_during_run, ask_resume,
+choose_open_path, choose_save_path, show_error, show_info) so tests can replace them instead of
+blocking on a modal dialog.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QLabel, QMainWindow, QMessageBox, QProgressBar, QStyle, QTabWidget,
                                QToolButton)
@@ -19,11 +21,14 @@ from ..engine import formula
 from ..engine.files import atomic_write
 from ..model import Architecture, infer
 from ..model.io import ArchitectureFileError, load_architecture, save_architecture
-from ..model.presets import load_preset, preset_names
+from ..model.presets import load_preset, preset_groups, preset_names
 from ..model.summary import summary_table
+from ..model.units import size_bytes
+from ..training.resume import describe_run, discard_run, interrupted_runs
 from .builder import BuilderDocument, BuilderWidget
 from .builder.style import icon
 from .dashboard import TrainDashboard
+from .dashboard.settings import remembered
 from .explain import ExplainTab
 from .export_dialog import ExportDialog, Exporter
 from .lessons.window import Lessons
@@ -31,6 +36,8 @@ from .worker import Background, JobWorker, describe_error
 
 DEFAULT_PRESET = "convnetjs"
 MAX_RECENT = 8
+DEFAULT_SIZE = (1280, 800)  # the window works down to this size (and below: 760x480)
+STATUS_CHARS = 110  # the run's state in the status bar is cut here (the whole text is its tooltip)
 JSON_FILTER = "ConvViz architecture (*.json);;All files (*)"
 LARGE_FILE = 200_000  # bytes (some thousands of blocks): opened off the GUI thread
 
@@ -58,7 +65,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.builder, icon("conv"), "Builder")
-        self.dashboard = TrainDashboard()
+        self.dashboard = TrainDashboard(settings=self.settings)
         self.tabs.addTab(self.dashboard, icon("softmax"), "Train")
         self.architectureChanged.connect(self.dashboard.set_architecture)
         self.explain = ExplainTab(self.dashboard)
@@ -71,8 +78,11 @@ class MainWindow(QMainWindow):
         self._create_menus()
         self._create_toolbar()
         self.lessons = Lessons(self)  # the neuron explanation, Edit > Convert FC layers, the Slide tab
-        self.validity = QLabel()
-        self.statusBar().addPermanentWidget(self.validity)
+        self.run_state = QLabel()
+        self.statusBar().addPermanentWidget(self.run_state)
+        self.dashboard.stateChanged.connect(self._show_run_state)
+        self.dashboard.notice.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self._offered_resume = False
         self.opening_bar = QProgressBar()  # busy while a large file is read in the background
         self.opening_bar.setRange(0, 0)
         self.opening_bar.setMaximumWidth(120)
@@ -87,6 +97,7 @@ class MainWindow(QMainWindow):
         self.document.selectionRequested.emit(-1)
         self.setAcceptDrops(True)
         self._restore_settings()
+        self._show_run_state(self.dashboard.state_text)
         self.statusBar().showMessage("Drag layers from the palette into the network, or double-click one to add it.", 8000)
 
     @staticmethod
@@ -165,10 +176,12 @@ class MainWindow(QMainWindow):
         edit_menu.addActions([self.delete_action, self.duplicate_action, self.move_up_action, self.move_down_action])
         presets_menu = bar.addMenu("&Presets")
         self.preset_actions = {}
-        for name in preset_names():
-            action = self._action(name, lambda n=name: self.load_preset(n), tip=f"Load the {name} preset")
-            presets_menu.addAction(action)
-            self.preset_actions[name] = action
+        for title, names in preset_groups():
+            presets_menu.addSection(title)
+            for name in names:
+                action = self._action(name, lambda n=name: self.load_preset(n), tip=f"{title}: load the {name} preset")
+                presets_menu.addAction(action)
+                self.preset_actions[name] = action
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([self.formula_action, self.about_action])
 
@@ -206,16 +219,12 @@ class MainWindow(QMainWindow):
     def _document_changed(self, arch, inference) -> None:
         self._update_title()
         self._update_edit_actions()
-        self.architectureChanged.emit(arch.copy(), inference)
-        blocker = self.dashboard.network_blocker()  # invalid, or not a CIFAR-10 network (e.g. VGG16's 224x224x3)
-        if blocker is None:
-            self.validity.setText("Ready to train")
-            self.validity.setToolTip("")
-        else:
-            if not blocker.startswith("Cannot train"):
-                blocker = f"Cannot train: {blocker}"
-            self.validity.setText(blocker if len(blocker) <= 104 else blocker[:103] + "…")
-            self.validity.setToolTip(blocker)
+        self.architectureChanged.emit(arch.copy(), inference)  # the dashboard's state follows (stateChanged)
+
+    def _show_run_state(self, text: str) -> None:
+        """The run's state, as the Train tab says it (ready says why Start is disabled, if it is)."""
+        self.run_state.setText(text if len(text) <= STATUS_CHARS else text[:STATUS_CHARS - 1] + "…")
+        self.run_state.setToolTip(text)
 
     def _update_edit_actions(self, *_) -> None:
         """Delete and Duplicate apply to a selected layer block (not to INPUT)."""
@@ -272,12 +281,13 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Still opening {self._opening[1].name}", 5000)
             return False
         worker = JobWorker(lambda report: read_architecture(path))
-        worker.result.connect(lambda result: self._file_opened(path, result))
-        worker.failed.connect(lambda error: self._file_failed(path, error))
+        # bound methods, not lambdas: PySide runs a lambda connected to a worker's signal in the worker's thread
+        worker.result.connect(self._large_file_opened)
+        worker.failed.connect(self._large_file_failed)
         worker.done.connect(self._open_done)
         self._opening = (Background(worker, "convviz-open"), path)
         self.opening_bar.setVisible(True)
-        self.statusBar().showMessage(f"Opening {path.name} ({path.stat().st_size / 1e6:.1f} MB)…")
+        self.statusBar().showMessage(f"Opening {path.name} ({size_bytes(path.stat().st_size)})…")
         self._opening[0].start()
         return True
 
@@ -290,6 +300,12 @@ class MainWindow(QMainWindow):
     def _file_failed(self, path: Path, error: BaseException) -> None:
         text = str(error) if isinstance(error, ArchitectureFileError) else describe_error(error)
         self.show_error(f"Cannot open {path.name}", text)
+
+    def _large_file_opened(self, result) -> None:
+        self._file_opened(self._opening[1], result)
+
+    def _large_file_failed(self, error: BaseException) -> None:
+        self._file_failed(self._opening[1], error)
 
     def _open_done(self) -> None:
         if self._opening is not None:
@@ -387,31 +403,57 @@ class MainWindow(QMainWindow):
         recent = [text] + [p for p in self.recent_files() if p != text]
         self.settings.setValue("recentFiles", recent[:MAX_RECENT])
 
-    def _saved_state(self, key: str) -> QByteArray | None:
-        """A saved geometry or state; None when missing or not bytes (a hand-edited or corrupt file)."""
-        value = self.settings.value(key)
-        return value if isinstance(value, QByteArray) else None
-
     def _restore_settings(self) -> None:
-        geometry = self._saved_state("window/geometry")
+        """The layout of the last session; anything missing or damaged keeps its default."""
+        geometry = remembered(self.settings, "window/geometry", QByteArray)
         if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1360, 860)
-        state = self._saved_state("window/state")
+            self.resize(*DEFAULT_SIZE)
+        state = remembered(self.settings, "window/state", QByteArray)
         if state is not None:
             self.restoreState(state)
         for splitter in (self.builder.columns, self.builder.rows):
-            saved = self._saved_state(f"builder/{splitter.objectName()}")
+            saved = remembered(self.settings, f"builder/{splitter.objectName()}", QByteArray)
             if saved is not None:
                 splitter.restoreState(saved)
+        tab = remembered(self.settings, "window/tab", int)
+        if tab is not None and 0 <= tab < self.tabs.count():
+            self.tabs.setCurrentIndex(tab)
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/tab", self.tabs.currentIndex())
         for splitter in (self.builder.columns, self.builder.rows):
             self.settings.setValue(f"builder/{splitter.objectName()}", splitter.saveState())
+        self.dashboard.save_settings()
         self.settings.sync()
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self._offered_resume:
+            self._offered_resume = True
+            QTimer.singleShot(0, self.offer_resume)  # once the window is on screen
+
+    def offer_resume(self) -> None:
+        """If a run was interrupted (its resume file is still there), offer to continue it."""
+        runs = interrupted_runs()
+        if not runs or self.dashboard.running():
+            return
+        answer = self.ask_resume(describe_run(runs[0]))
+        if answer == "resume":
+            self.tabs.setCurrentWidget(self.dashboard)
+            self.dashboard.resume_run(runs[0])
+        elif answer == "discard":
+            discard_run(runs[0])
+
     def closeEvent(self, event) -> None:
+        save_run = True
+        if self.dashboard.running():
+            answer = self.ask_close_during_run()
+            if answer == "cancel":
+                event.ignore()
+                return
+            save_run = answer == "save"
         if not self.maybe_save():
             event.ignore()
             return
@@ -419,7 +461,7 @@ class MainWindow(QMainWindow):
         self.wait_for_open()
         self.explain.shutdown()  # cancels an explanation and waits for its thread
         self.lessons.shutdown()
-        self.dashboard.shutdown()  # stops a run and waits for the training and data threads
+        self.dashboard.shutdown(save_run)  # stops a run and waits for the training and data threads
         self.exporter.wait()
         event.accept()
 
@@ -430,6 +472,33 @@ class MainWindow(QMainWindow):
             self, "Unsaved changes", f"Save the changes to {self.document.name}?",
             QMessageBox.Save | QMessageBox.Discard | QMessageBox.Cancel, QMessageBox.Save)
         return {QMessageBox.Save: "save", QMessageBox.Discard: "discard"}.get(answer, "cancel")
+
+    def ask_close_during_run(self) -> str:
+        """'save' (stop the run and save it to continue at the next start), 'quit' or 'cancel'."""
+        box = QMessageBox(QMessageBox.Question, "Training is running",
+                          "A training run is going on. Stop it and save a checkpoint?", QMessageBox.NoButton, self)
+        box.setInformativeText("ConvViz offers to continue a saved run the next time it starts. "
+                               "Quitting without saving loses the run.")
+        save = box.addButton("Stop and save", QMessageBox.AcceptRole)
+        discard = box.addButton("Quit without saving", QMessageBox.DestructiveRole)
+        box.addButton(QMessageBox.Cancel)
+        box.setDefaultButton(save)
+        box.exec()
+        clicked = box.clickedButton()
+        return "save" if clicked is save else "quit" if clicked is discard else "cancel"
+
+    def ask_resume(self, description: str) -> str:
+        """'resume', 'discard' or 'later' for the interrupted run described."""
+        box = QMessageBox(QMessageBox.Question, "Continue the interrupted run?",
+                          "A training run was interrupted when ConvViz last closed.", QMessageBox.NoButton, self)
+        box.setInformativeText(f"It stopped at {description}.")
+        resume = box.addButton("Continue it", QMessageBox.AcceptRole)
+        discard = box.addButton("Discard it", QMessageBox.DestructiveRole)
+        box.addButton("Not now", QMessageBox.RejectRole)
+        box.setDefaultButton(resume)
+        box.exec()
+        clicked = box.clickedButton()
+        return "resume" if clicked is resume else "discard" if clicked is discard else "later"
 
     def choose_open_path(self) -> str:
         return QFileDialog.getOpenFileName(self, "Open network", self._dialog_folder(), JSON_FILTER)[0]

@@ -20,7 +20,7 @@ from typing import Callable
 from PySide6.QtCore import QObject, QThread, Signal
 
 from ..engine.files import WriteError, describe_os_error
-from ..training import DivergedEvent, EpochEvent, FinishedEvent, SnapshotEvent, StepEvent
+from ..training import DivergedEvent, EpochEvent, FinishedEvent, HealthEvent, SnapshotEvent, StepEvent
 
 STEP_EMITS_PER_SECOND = 4.0  # the curves and status redraw twice a second: more would be wasted
 
@@ -53,7 +53,9 @@ class TrainingWorker(QObject):
     ready(trainer) tells the GUI which trainer to steer (set_hyper/set_probe are the trainer's own
     thread-safe methods). pause() holds the run between two events, where the generator is suspended
     and the trainer may be saved from another thread; paused(True) confirms it, paused(False) follows
-    resume(). failed(str) reports an exception; done() comes last.
+    resume(). failed(str) reports an exception; done() comes last. after_epoch(trainer), if given,
+    runs in the worker thread at each epoch's end, before the epoch signal (the trainer is between
+    steps there: the place to save it).
     """
 
     ready = Signal(object)
@@ -61,14 +63,16 @@ class TrainingWorker(QObject):
     steps = Signal(object)
     epoch = Signal(object)
     snapshot = Signal(object)
+    health = Signal(object)
     diverged = Signal(object)
     finished = Signal(object)
     failed = Signal(str)
     done = Signal()
 
-    def __init__(self, make_trainer: Callable[[], object]):
+    def __init__(self, make_trainer: Callable[[], object], after_epoch: Callable[[object], None] | None = None):
         super().__init__()
         self._make_trainer = make_trainer
+        self._after_epoch = after_epoch
         self.trainer = None
         self._stop_requested = False
         self._pause_requested = False
@@ -135,7 +139,11 @@ class TrainingWorker(QObject):
                 pending, last_emit = [], time.monotonic()
             if isinstance(event, SnapshotEvent):
                 self.snapshot.emit(event)
+            elif isinstance(event, HealthEvent):
+                self.health.emit(event)
             elif isinstance(event, EpochEvent):
+                if self._after_epoch is not None:
+                    self._after_epoch(self.trainer)
                 self.epoch.emit(event)
             elif isinstance(event, DivergedEvent):
                 self.diverged.emit(event)
@@ -171,8 +179,9 @@ class JobWorker(QObject):
 
 class Background:
     """A worker object (with a run() method) moved to its own QThread. Connect the worker's signals
-    to bound methods of GUI-thread objects before start(), so none is missed; keep a reference until
-    wait() returns (a QThread destroyed while running aborts the process)."""
+    to bound methods of GUI-thread objects before start(), so none is missed (never to a lambda or a
+    partial: PySide calls those in the worker's thread); keep a reference until wait() returns (a
+    QThread destroyed while running aborts the process)."""
 
     def __init__(self, worker: QObject, name: str):
         self.worker = worker

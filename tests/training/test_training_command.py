@@ -79,7 +79,7 @@ def test_max_steps_reports_the_partial_epoch(tiny_json, sample_dir, capsys):
     result = json.loads(out.strip().splitlines()[-1])
     assert (result["steps"], result["epochs"], result["reason"]) == (2, 0, "max_steps")
     assert result["test_accuracy"] is None and 0 <= result["train_accuracy"] <= 1
-    assert "max steps: 2 steps" in err
+    assert "Finished — the step limit was reached after 2 steps, 0 epochs" in err and result["state"] == "finished"
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -142,7 +142,7 @@ def test_ctrl_c_stops_and_writes_the_checkpoint(tiny_json, sample_dir, tmp_path)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 130, err
-    assert "Stopping now; a step cut short is not counted" in err
+    assert "Stopping — now; a step cut short is not counted" in err and "Finished — stopped on request after" in err
     result = json.loads(out.strip().splitlines()[-1])
     assert result["reason"] == "stopped" and result["steps"] >= 20 and result["epochs"] >= 1
     assert checkpoint.is_file() and not list(tmp_path.glob("*.part"))

@@ -1,13 +1,19 @@
-"""UI fixtures: QSettings pointed at a temporary folder, and a MainWindow whose dialogs never block."""
+"""UI fixtures: QSettings and the app's data folder pointed at a temporary folder, and a MainWindow
+whose dialogs never block."""
+import dataclasses
+
 import pytest
 from PySide6.QtCore import QSettings
 
+from convviz.data import load_cifar10
 from convviz.ui import worker as worker_module
 
 
 @pytest.fixture(autouse=True)
-def temporary_settings(tmp_path, qapp):
-    """Every QSettings() of a UI test (and of code it runs) reads and writes under tmp_path."""
+def temporary_settings(tmp_path, qapp, monkeypatch):
+    """Every QSettings() of a UI test (and of code it runs) reads and writes under tmp_path, and so
+    does the app's data folder (resume files of runs, downloads)."""
+    monkeypatch.setenv("CONVVIZ_HOME", str(tmp_path / "home"))
     qapp.setOrganizationName("ConvVizTests")
     qapp.setApplicationName("ConvVizTests")
     QSettings.setDefaultFormat(QSettings.IniFormat)
@@ -22,13 +28,16 @@ def settings(tmp_path):
 
 @pytest.fixture
 def window(qtbot, settings):
-    """A MainWindow with the default network. Modal questions are replaced: closing discards changes,
-    and errors are collected in window.shown_errors as (title, text)."""
+    """A MainWindow with the default network. Modal questions are replaced: closing discards changes
+    (and stops a run without saving it), an interrupted run is left for later, and errors are
+    collected in window.shown_errors as (title, text)."""
     from convviz.ui.main_window import MainWindow
 
     w = MainWindow(settings=settings)
     w.shown_errors = []
     w.ask_save_changes = lambda: "discard"
+    w.ask_close_during_run = lambda: "quit"
+    w.ask_resume = lambda description: "later"
     w.show_error = lambda title, text: w.shown_errors.append((title, text))
     w.show_info = lambda title, html: w.shown_errors.append((title, html))
     qtbot.addWidget(w)
@@ -52,3 +61,11 @@ def started_threads(monkeypatch):
     yield started
     leftover = [b.thread.objectName() for b in started if b.thread.isRunning()]
     assert not leftover, f"threads still running after the test: {leftover}"
+
+
+@pytest.fixture(scope="session")
+def small_data(sample_dir):
+    """300 training and 120 test images of the real sample."""
+    data = load_cifar10(sample_dir)
+    return dataclasses.replace(data, train_images=data.train_images[:300], train_labels=data.train_labels[:300],
+                               test_images=data.test_images[:120], test_labels=data.test_labels[:120])

@@ -3,7 +3,6 @@ CIFAR-10 sample with a tiny network: curves and filters update, pause/resume/sto
 change, closing mid-run, checkpoints, errors shown, and a download through the data panel."""
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import http.server
@@ -15,26 +14,11 @@ import pytest
 from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication
 
-from convviz.data import load_cifar10
+from ui_helpers import WAIT, tiny_arch
+
 from convviz.model import Architecture, LayerSpec
 from convviz.training import Trainer
 from convviz.ui.dashboard import TrainDashboard
-
-WAIT = 20_000  # ms: generous, the machine is shared
-
-
-@pytest.fixture(scope="module")
-def small_data(sample_dir):
-    """300 training and 120 test images of the real sample."""
-    data = load_cifar10(sample_dir)
-    return dataclasses.replace(data, train_images=data.train_images[:300], train_labels=data.train_labels[:300],
-                               test_images=data.test_images[:120], test_labels=data.test_labels[:120])
-
-
-def tiny_arch() -> Architecture:
-    return Architecture(layers=[LayerSpec("conv", {"filters": 4, "size": 3, "pad": 1}), LayerSpec("relu"),
-                                LayerSpec("maxpool", {"size": 4}), LayerSpec("conv", {"filters": 3, "size": 3, "pad": 1}),
-                                LayerSpec("relu"), LayerSpec("fc", {"units": 10}), LayerSpec("softmax")])
 
 
 @pytest.fixture
@@ -172,13 +156,13 @@ def test_pause_resume_stop_and_live_learning_rate(qtbot, dashboard):
     assert dash.messages.pop() == ("Cannot save now", "Pause or stop training before saving a checkpoint.")
 
     states = []
-    show_state = dash._set_state
-    dash._set_state = lambda text: (states.append(text), show_state(text))
+    dash.stateChanged.connect(states.append)
     dash.toggle_pause()
     time.sleep(1.0)  # the GUI thread is busy: the worker holds and its confirmation waits in the queue
     dash.toggle_pause()  # Resume, before the confirmation arrives
     qtbot.waitUntil(lambda: len(dash.curves.steps) > count + 3, timeout=WAIT)
-    assert states == ["Pausing after the current step…", "Training"], states  # the stale hold is ignored
+    assert states[0] == "Training — pausing after the current step", states
+    assert all(s.startswith("Training — step ") for s in states[1:]), states  # the stale hold is ignored
     assert not dash.save_button.isEnabled()
 
     dash.toggle_pause()
@@ -188,9 +172,11 @@ def test_pause_resume_stop_and_live_learning_rate(qtbot, dashboard):
         dash.stop()  # while paused
         assert not dash.save_button.isEnabled()  # the hold ends: no saving while the run winds down
     assert finished.args == ["stopped"]
-    assert states[0] == "Stopping…" and states[-1].startswith("Stopped") and "Training" not in states, states
+    assert states[0] == "Stopping — after the current step", states
+    assert states[-1].startswith("Finished — stopped on request after"), states
+    assert not any(s.startswith("Training") for s in states), states
     assert dash.start_button.isEnabled() and not dash.stop_button.isEnabled()
-    assert dash.status["state"].text().startswith("Stopped")
+    assert dash.status["state"].text() == states[-1]
 
 
 def test_close_during_training_stops_and_keeps_the_checkpoint(qtbot, dashboard, small_data, tmp_path):
@@ -284,7 +270,7 @@ def test_divergence_stops_with_a_message(qtbot, dashboard):
     assert finished.args == ["diverged"]
     title, text = dash.messages[0]
     assert title == "Training diverged" and "lower learning rate" in text
-    assert "diverged" in dash.status["state"].text()
+    assert dash.status["state"].text().startswith("Diverged — ")
 
 
 def test_invalid_architecture_disables_start_with_the_reason(qtbot, dashboard):
@@ -336,7 +322,7 @@ def test_download_through_the_panel(qtbot, cifar_server, tmp_path, monkeypatch, 
         assert panel.cancel_button.isVisibleTo(panel)
         qtbot.waitUntil(lambda: dash.data is not None, timeout=WAIT)
         assert max(values) == 1000  # 100% of the bar (its range is 0..1000 while downloading)
-        assert any(" MB" in t and "/" in t for t in texts), texts
+        assert any(" MiB" in t and "/" in t for t in texts), texts
         assert len(dash.data.train_labels) == 5170
         assert (tmp_path / "home" / "cifar-10-batches-py" / "test_batch").is_file()
         assert "5,170 training" in panel.where.text()
@@ -385,8 +371,8 @@ def test_cancelled_download_says_so(qtbot, tmp_path, monkeypatch, started_thread
     try:
         panel = dash.data_panel
         panel.download(dest=tmp_path, url=f"http://127.0.0.1:{server.server_port}/x.tar.gz", md5="0" * 32)
-        qtbot.waitUntil(lambda: "MB" in panel.progress_text.text(), timeout=WAIT)
-        assert "10.0 MB" in panel.progress_text.text()
+        qtbot.waitUntil(lambda: "MiB" in panel.progress_text.text(), timeout=WAIT)
+        assert "9.54 MiB" in panel.progress_text.text()
         panel.cancel_button.click()
         qtbot.waitUntil(lambda: not panel.busy(), timeout=WAIT)
         assert "cancelled" in panel.where.text().lower()
@@ -426,6 +412,7 @@ def test_train_tab_follows_the_builder_and_closing_mid_run_stops_it(qtbot, setti
     from convviz.ui.main_window import MainWindow
 
     window = MainWindow(settings=settings)
+    window.ask_close_during_run = lambda: "quit"
     qtbot.addWidget(window)
     window.show()
     dash = window.dashboard

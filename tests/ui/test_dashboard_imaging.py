@@ -66,7 +66,7 @@ def test_colours_and_gaps():
 
 
 def test_progress_text():
-    assert describe_progress(50_000_000, 170_000_000, 10_000_000) == "50.0 / 170.0 MB · 10.0 MB/s · 12 s left"
-    assert describe_progress(3_000_000, None, 1_000_000) == "3.0 MB · 1.0 MB/s"
-    assert describe_progress(0, 170_000_000, 0.0) == "0.0 / 170.0 MB"
+    assert describe_progress(50_000_000, 170_000_000, 10_000_000) == "47.7 MiB / 162 MiB · 9.54 MiB/s · 12 s left"
+    assert describe_progress(3_000_000, None, 1_000_000) == "2.86 MiB · 977 KiB/s"
+    assert describe_progress(0, 170_000_000, 0.0) == "0 B / 162 MiB"
     assert describe_progress(0, 170_000_000, 1_000_000).endswith("3 min left")

@@ -146,7 +146,7 @@ def test_stop_cuts_a_long_step_short_between_layers(qtbot, dash, monkeypatch):
         dash.stop()
         may_finish.set()
     assert finished.args == ["stopped"]
-    assert dash.trainer.step == 1 and dash.status["state"].text().startswith("Stopped after 1 steps")
+    assert dash.trainer.step == 1 and dash.status["state"].text().startswith("Finished — stopped on request after 1 step,")
 
 
 def test_warnings_show_when_a_run_starts(qtbot, dash):
@@ -155,7 +155,8 @@ def test_warnings_show_when_a_run_starts(qtbot, dash):
     dash.settings.max_steps.setValue(2)
     with qtbot.waitSignal(dash.runFinished, timeout=WAIT):
         dash.start()
-    assert dash.message.text().startswith("With batch size 1, block 1 (Batch norm) normalises each image by itself")
+    assert dash.banner.isVisible()  # the banner at the top of the tab, where the user looks
+    assert "With batch size 1, block 1 (Batch norm) normalises each image by itself" in dash.banner.label.text()
 
 
 def test_a_memory_refusal_is_a_sentence(qtbot, dash, monkeypatch):
@@ -196,3 +197,20 @@ def test_a_large_architecture_file_is_read_off_the_gui_thread(qtbot, window, tmp
     qtbot.waitUntil(lambda: bool(window.shown_errors), timeout=WAIT)
     title, text = window.shown_errors[-1]
     assert title == "Cannot open broken.json" and "Error" not in text and window.document.path == path
+
+
+def test_a_large_file_is_taken_in_on_the_gui_thread(qtbot, window, tmp_path, monkeypatch):
+    """Only the reading runs in the worker: the document and widgets change on the GUI thread (a lambda
+    connected to the worker's signal would run in the worker's thread and touch widgets from there)."""
+    from convviz.ui import main_window
+
+    path = tmp_path / "big.json"
+    save_architecture(Architecture(layers=[LayerSpec("relu") for _ in range(300)] +
+                                   [LayerSpec("fc", {"units": 10}), LayerSpec("softmax")]), path)
+    monkeypatch.setattr(main_window, "LARGE_FILE", 5_000)
+    taken_in = []
+    opened = window._file_opened
+    monkeypatch.setattr(window, "_file_opened", lambda p, r: (taken_in.append(threading.current_thread()), opened(p, r)))
+    assert window.open_file(path)
+    qtbot.waitUntil(lambda: window.document.path == path, timeout=WAIT)
+    assert taken_in == [threading.main_thread()]

@@ -5,8 +5,9 @@ from PySide6.QtCore import QPoint, QSettings, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QLabel
 
+from convviz.data import load_cifar10
 from convviz.model.io import load_architecture
-from convviz.ui.main_window import MainWindow, volume_formula_html
+from convviz.ui.main_window import DEFAULT_SIZE, MainWindow, volume_formula_html
 
 
 def edit_something(window):
@@ -133,7 +134,7 @@ def test_a_corrupt_settings_file_does_not_stop_the_window(qtbot, tmp_path):
     path.write_text("[window]\ngeometry=garbage\nstate=1, 2\n[builder]\nbuilderRows=7\n[General]\nrecentFiles=@Size(1 2)\n")
     window = MainWindow(settings=QSettings(str(path), QSettings.IniFormat))
     qtbot.addWidget(window)
-    assert (window.width(), window.height()) == (1360, 860)      # the default size
+    assert (window.width(), window.height()) == DEFAULT_SIZE
     assert window.recent_files() == []
     window.recent_menu.aboutToShow.emit()
     assert [a.text() for a in window.recent_menu.actions()] == ["(none)"]
@@ -202,18 +203,21 @@ def test_network_level_problems_show_on_the_input_block_with_fixes(window):
     assert window.current_inference().valid and window.current_architecture().layers[-1].type == "softmax"
 
 
-def test_status_bar_says_why_training_cannot_start(window):
-    assert window.validity.text() == "Ready to train"
+def test_status_bar_says_why_training_cannot_start(window, sample_dir):
+    no_data = "Ready — Load or download CIFAR-10, or choose an image folder, first (see Data)."
+    assert window.run_state.text() == no_data
     window.builder.select(0)
     window.builder.inspector.editors["stride"].setValue(3)
-    assert window.validity.text().startswith("Cannot train: Block 0 (Conv)")
-    assert "11.3333" in window.validity.toolTip()
+    assert window.run_state.text().startswith("Ready — Cannot train: Block 0 (Conv)")  # the network comes first
+    assert "11.3333" in window.run_state.toolTip()
     window.load_preset("vgg16")                                     # valid, but not for CIFAR-10
     assert window.current_inference().valid
-    assert window.validity.text() == ("Cannot train: CIFAR-10 images are 32x32x3, but the INPUT block is "
-                                      "224x224x3: set it to 32x32x3.")
+    assert window.run_state.text() == ("Ready — CIFAR-10 images are 32x32x3, but the INPUT block is "
+                                       "224x224x3: set it to 32x32x3.")
     window.load_preset("convnetjs")
-    assert window.validity.text() == "Ready to train"
+    assert window.run_state.text() == no_data
+    window.dashboard.set_data(load_cifar10(sample_dir))
+    assert window.run_state.text() == "Ready — press Start to train" == window.dashboard.status["state"].text()
 
 
 def test_delete_and_duplicate_follow_the_selection(window):

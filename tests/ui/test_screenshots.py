@@ -1,11 +1,16 @@
-"""Screenshots of the window as a person sees it (default network, an invalid one, the VGG16 preset),
-saved to $CONVVIZ_SHOTS or /tmp/convviz-shots for looking at; the pictures are checked for the
-colours that carry meaning: a red block when invalid, none when valid."""
+"""Screenshots of the window as a person sees it (default network, an invalid one, the VGG16 preset;
+the Train tab at 1280x800 during a run, paused and after a diverged run), saved to $CONVVIZ_SHOTS or
+/tmp/convviz-shots for looking at; the pictures are checked for the colours that carry meaning: a
+red block when invalid, none when valid, a red banner when a run diverged."""
 import os
 from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QScrollBar
+from ui_helpers import WAIT, tiny_arch
 
+from convviz.training.state import RunState
 from convviz.ui.app import apply_style
 from convviz.ui.builder.style import ERROR
 
@@ -39,14 +44,18 @@ def save(window, name):
     return path
 
 
-def test_screenshots(window, qtbot, qapp):
+def as_the_app_looks(qapp, take) -> None:
     style, sheet = qapp.style().name(), qapp.styleSheet()
     apply_style(qapp)                                         # as main() starts the app
     try:
-        take_screenshots(window, qtbot)
+        take()
     finally:
         qapp.setStyleSheet(sheet)
         qapp.setStyle(style)
+
+
+def test_screenshots(window, qtbot, qapp):
+    as_the_app_looks(qapp, lambda: take_screenshots(window, qtbot))
 
 
 def take_screenshots(window, qtbot):
@@ -67,3 +76,51 @@ def take_screenshots(window, qtbot):
     save(window, "vgg16")
     assert error_pixels(window) == 0
     assert "138,357,544" in window.builder.totals.params.text()
+
+
+def red_pixels(widget) -> int:
+    image = widget.grab().toImage()
+    return sum(1 for y in range(0, image.height(), 2) for x in range(0, image.width(), 4)
+               if (c := QColor(image.pixel(x, y))).red() > 180 and c.green() < 120 and c.blue() < 120)
+
+
+def test_train_tab_screenshots(window, qtbot, qapp, small_data, started_threads):
+    as_the_app_looks(qapp, lambda: take_train_screenshots(window, qtbot, small_data))
+
+
+def take_train_screenshots(window, qtbot, small_data):
+    window.resize(1280, 800)
+    dash = window.dashboard
+    dash.set_data(small_data)
+    window.document.reset(tiny_arch(), None, "tiny")
+    window.tabs.setCurrentWidget(dash)
+    s = dash.settings
+    s.batch_size.setValue(10)
+    s.val_split.setValue(50)
+    s.epochs.setValue(100)
+    s.lr.setValue(0.01)
+    dash.start()
+    qtbot.waitUntil(lambda: len(dash.curves.steps) >= 40, timeout=WAIT)
+    s.lr.setValue(0.003)                                        # a live change, marked on the loss chart
+    qtbot.waitUntil(lambda: len(dash.curves.steps) >= 80 and bool(dash.curves.epochs), timeout=WAIT)
+    dash.refresh_views(force=True)
+    settle(qtbot)
+    save(window, "train-running")
+    assert dash.state is RunState.TRAINING and dash.status["speed"].text().endswith("images/s")
+    dash.toggle_pause()
+    qtbot.waitUntil(lambda: dash.state is RunState.PAUSED, timeout=WAIT)
+    settle(qtbot)
+    save(window, "train-paused")
+    assert dash.status["speed"].text() == dash.status["left"].text() == "—"
+    with qtbot.waitSignal(dash.runFinished, timeout=WAIT):
+        dash.stop()
+    assert red_pixels(dash.banner) == 0 or not dash.banner.isVisible()
+    s.lr.setValue(10.0)                                         # far too high: the loss runs away
+    s.momentum.setValue(0.99)
+    with qtbot.waitSignal(dash.runFinished, timeout=WAIT):
+        dash.start()
+    dash.refresh_views(force=True)
+    settle(qtbot)
+    save(window, "train-diverged")
+    assert dash.state is RunState.DIVERGED and dash.banner.isVisible() and red_pixels(dash.banner) > 20
+    assert not [b for b in window.findChildren(QScrollBar) if b.orientation() == Qt.Horizontal and b.isVisible()]

@@ -7,8 +7,8 @@ import math
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QPalette
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QHBoxLayout, QLabel,
-                               QLineEdit, QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFrame, QGridLayout, QHBoxLayout, QLabel,
+                               QLineEdit, QPushButton, QScrollArea, QSizePolicy, QSpinBox, QVBoxLayout, QWidget)
 
 from ...engine import LAYER_TYPES, Hyper
 from ...model.inference import CLASSES_HYPER, INPUT_HYPERS
@@ -65,6 +65,40 @@ def set_quietly(box: QWidget, value) -> None:
     box.blockSignals(False)
 
 
+class FixButton(QPushButton):
+    """A fix's button whose text wraps at the inspector's width: a long label ("use stride 1 (-> 30x30;
+    the network is valid)") makes the button taller, never the inspector wider than its column."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.label = QLabel(text)
+        self.label.setWordWrap(True)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)  # clicks reach the button
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 5, 8, 5)
+        layout.addWidget(self.label)
+        self.setAccessibleName(text)
+        policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        policy.setHeightForWidth(True)
+        self.setSizePolicy(policy)
+
+    def text(self) -> str:
+        return self.label.text()
+
+    def sizeHint(self):
+        return self.layout().sizeHint()
+
+    def minimumSizeHint(self):
+        return self.layout().minimumSize()
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self.layout().totalHeightForWidth(width)
+
+
 class ProblemCard(QFrame):
     """One error (red) or warning (amber): message, formula with numbers, and a button per fix."""
 
@@ -91,7 +125,7 @@ class ProblemCard(QFrame):
             layout.addWidget(formula)
         self.fix_buttons = []
         for fix in problem.fixes:
-            button = QPushButton(fix.label[:1].upper() + fix.label[1:])
+            button = FixButton(fix.label[:1].upper() + fix.label[1:])
             button.setToolTip("Apply this fix (undoable)")
             button.clicked.connect(lambda _=False, f=fix: document.apply_fix(f))
             layout.addWidget(button)
@@ -125,8 +159,11 @@ class Inspector(QScrollArea):
         outer.addWidget(self.summary_label)
 
         self.form_host = QWidget()
-        self.form = QFormLayout(self.form_host)
+        self.form = QGridLayout(self.form_host)  # two fields a row: the problems and their fixes below stay in view
         self.form.setContentsMargins(0, 6, 0, 6)
+        self.form.setHorizontalSpacing(6)
+        for column in (1, 3):
+            self.form.setColumnStretch(column, 1)
         outer.addWidget(self.form_host)
 
         self.problems_host = QWidget()
@@ -168,10 +205,18 @@ class Inspector(QScrollArea):
         self._update_values()
         self._update_details()
 
+    def _add_field(self, name: str, box: QWidget) -> None:
+        """name and its editor in the next free place of the two-column form."""
+        n = len(self.editors)
+        self.editors[name] = box
+        self.form.addWidget(QLabel(name), n // 2, 2 * (n % 2))
+        self.form.addWidget(box, n // 2, 2 * (n % 2) + 1)
+
     def _build_form(self, key) -> None:
         self._form_for = key
-        while self.form.rowCount():
-            self.form.removeRow(0)
+        while (item := self.form.takeAt(0)) is not None:
+            item.widget().hide()  # gone now, deleted once control returns to the event loop
+            item.widget().deleteLater()
         self.editors = {}
         if key is None:
             self.icon_label.clear()
@@ -187,8 +232,7 @@ class Inspector(QScrollArea):
             for hyper in INPUT_HYPERS + (CLASSES_HYPER,):
                 box = editor(hyper, hyper.default)
                 on_edit(box, lambda v, name=hyper.name: self.document.set_input(name, v))
-                self.editors[hyper.name] = box
-                self.form.addRow(hyper.name, box)
+                self._add_field(hyper.name, box)
             return
         declared = LAYER_TYPES.get(layer_type)
         self.icon_label.setPixmap(icon(layer_type).pixmap(28, 28))
@@ -198,8 +242,7 @@ class Inspector(QScrollArea):
         for hyper in declared.hypers if declared else ():
             box = editor(hyper, hyper.default)
             on_edit(box, lambda v, name=hyper.name, i=index: self.document.set_param(i, name, v))
-            self.editors[hyper.name] = box
-            self.form.addRow(hyper.name, box)
+            self._add_field(hyper.name, box)
 
     def _update_values(self) -> None:
         if self._form_for is None:

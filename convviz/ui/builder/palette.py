@@ -34,6 +34,9 @@ class LayerPalette(QListWidget):
             item.setStatusTip(declared.summary)
             self.addItem(item)
         self.itemActivated.connect(lambda item: self.addRequested.emit(item.data(TYPE_ROLE)))
+        # as wide as its longest entry beside a vertical scroll bar, so its column never needs a horizontal one
+        self.setMinimumWidth(self.sizeHintForColumn(0) + 2 * (self.frameWidth() + self.spacing())
+                             + self.verticalScrollBar().sizeHint().width())
 
     def layer_type(self, row: int) -> str:
         return self.item(row).data(TYPE_ROLE)

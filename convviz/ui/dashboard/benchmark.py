@@ -1,7 +1,9 @@
 """Dashboard speed, measured side by side in one process: the ConvNetJS net trained at batch 64
 (a) headless, consuming Trainer.run() in a plain loop as `convviz train` does, and (b) from the
-dashboard shown offscreen with every view drawn in turn (the visible tab changes every second),
-while a 10 ms precise QTimer measures how late the GUI event loop answers.
+dashboard shown offscreen with every view drawn in turn, the Health view included (the visible tab
+changes every second; the run takes snapshots and health samples as the app does), while a 10 ms
+precise QTimer measures how late the GUI event loop answers. Then screenshots at 1280x800 of every
+view while training, and of the Health view during a run at 10 times the default learning rate.
 Runs alternate in ABBA order (headless, dashboard, dashboard, headless, ...) so machine noise and
 warm-up hit both sides alike.
 Uses the CIFAR-10 found by find_cifar10(), else the sample in ../shared/cifar10-sample."""
@@ -22,6 +24,7 @@ from ...model.presets import load_preset
 from ...paths import SAMPLE
 from ...training import FinishedEvent, StepEvent, TrainConfig, Trainer
 from .dashboard import TrainDashboard
+from .settings import default_lr
 
 SHOTS = Path("/tmp/convviz-shots")
 TAB_SECONDS = 1.0
@@ -102,7 +105,10 @@ def _data():
 
 
 SHOTS_OF = [("curves", 0), ("filters", 1), ("activations", 2), ("activations-deep", 2), ("gradients", 2),
-            ("predictions", 3), ("confusion", 4)]  # (file name, tab index)
+            ("predictions", 3), ("confusion", 4), ("health", 5)]  # (file name, tab index)
+SCREENSHOT_SIZE = (1280, 800)
+BROKEN_LR_FACTOR = 10  # the broken run's learning rate, times the optimiser's default
+BROKEN_STEPS = 200
 
 
 def save_screenshots(dash: TrainDashboard, folder: Path, steps: int) -> list[Path]:
@@ -130,6 +136,26 @@ def save_screenshots(dash: TrainDashboard, folder: Path, steps: int) -> list[Pat
     return paths
 
 
+def save_broken_health(dash: TrainDashboard, folder: Path) -> tuple[Path, list[str]]:
+    """Train at BROKEN_LR_FACTOR times the default learning rate and grab the Health view while it
+    trains, after BROKEN_STEPS steps -> (the PNG path, the hints shown, earlier ones included)."""
+    s = dash.settings
+    s.max_steps.setValue(10 * BROKEN_STEPS)
+    s.lr.setValue(BROKEN_LR_FACTOR * default_lr(s.optimizer.currentData()))
+    dash.views.setCurrentWidget(dash.health)
+    dash.start()
+    spin(lambda: not dash.running() or len(dash.curves.steps) >= BROKEN_STEPS, 600)
+    dash.refresh_views(force=True)
+    spin(lambda: False, 0.3)
+    path = folder / "dashboard-health-lr-too-high.png"
+    dash.window().grab().save(str(path))
+    hints = [line for _, line in dash.health.hint_lines()]
+    dash.stop()
+    spin(lambda: not dash.running(), 600)
+    s.lr.setValue(default_lr(s.optimizer.currentData()))
+    return path, hints
+
+
 def run(quick: bool = False) -> None:
     app = QApplication.instance() or QApplication([])
     data = _data()
@@ -155,7 +181,9 @@ def run(quick: bool = False) -> None:
                 gui.append((wall, step_rate))
                 gaps.extend(round_gaps)
                 gui_shares.append(gui_share)
+        dash.resize(*SCREENSHOT_SIZE)
         shots = save_screenshots(dash, SHOTS, 10_000)
+        broken, broken_hints = save_broken_health(dash, SHOTS)
     finally:
         dash.shutdown()
         dash.close()
@@ -178,3 +206,6 @@ def run(quick: bool = False) -> None:
     print(f"  dashboard / headless: {gui_wall / head_wall:.1%} wall, {gui_step / head_step:.1%} in steps "
           "(target >= 90%)")
     print(f"  screenshots while training: {', '.join(str(p) for p in shots)}")
+    print(f"  Health view at {BROKEN_LR_FACTOR}x the default learning rate: {broken}; its hints:")
+    for hint in broken_hints:
+        print(f"    {hint}")

@@ -1,5 +1,5 @@
 """Where the data is: CIFAR-10 found (and loaded in the background) or downloaded with a progress bar
-(MB done/total, rate, time left, Cancel), or a folder the user chose: CIFAR-10 or an image folder (one
+(MiB done/total, rate, time left, Cancel), or a folder the user chose: CIFAR-10 or an image folder (one
 subfolder of pictures per class), whose pictures are fitted to the INPUT block and read again when
 its volume changes. Neither loading nor downloading blocks the window."""
 from __future__ import annotations
@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QPro
 from ...data import DownloadCancelled, ImageFolder, LoadCancelled, find_cifar10, load_data, searched_locations
 from ...data.images import depth_problem
 from ...engine import Volume
+from ...model.units import size_bytes
 from ..worker import Background, JobWorker, describe_error
 from .style import BAD_CSS, GOOD_CSS, TEXT_DIM
 
@@ -25,10 +26,10 @@ SKIPPED_SHOWN, SKIPPED_IN_TIP = 3, 40  # skipped files listed in the panel, and 
 
 
 def describe_progress(done: int, total: int | None, rate: float) -> str:
-    """'12.3 / 170.5 MB · 4.1 MB/s · 39 s left' (parts omitted when unknown)."""
-    parts = [f"{done / 1e6:.1f} / {total / 1e6:.1f} MB" if total else f"{done / 1e6:.1f} MB"]
+    """'11.7 MiB / 163 MiB · 3.9 MiB/s · 39 s left' (parts omitted when unknown)."""
+    parts = [f"{size_bytes(done)} / {size_bytes(total)}" if total else size_bytes(done)]
     if rate > 0:
-        parts.append(f"{rate / 1e6:.1f} MB/s")
+        parts.append(f"{size_bytes(int(rate))}/s")
         if total:
             left = max(0.0, (total - done) / rate)
             parts.append(f"{left:.0f} s left" if left < 120 else f"{left / 60:.0f} min left")
@@ -56,11 +57,12 @@ class DataPanel(QGroupBox):
         self._kind = ""
         self._started = 0.0
         self._next_load: Path | None = None
+        self._folder = None  # the folder being loaded
 
         self.where = QLabel("Looking for CIFAR-10…")
         self.where.setWordWrap(True)
         self.download_button = QPushButton("Download")
-        self.download_button.setToolTip("Download CIFAR-10 (170 MB) into the ConvViz data folder")
+        self.download_button.setToolTip("Download CIFAR-10 (163 MiB) into the ConvViz data folder")
         self.download_button.clicked.connect(lambda: self.download())
         self.choose_button = QPushButton("Choose folder…")
         self.choose_button.setToolTip("Use a CIFAR-10 copy you already have (python or binary layout), or an "
@@ -89,6 +91,12 @@ class DataPanel(QGroupBox):
     def busy(self) -> bool:
         """A load or download is under way, or an image folder waits to be read again."""
         return self._job is not None or self._refit.isActive()
+
+    def activity(self) -> str:
+        """What the panel is doing, in words ('downloading CIFAR-10'), or '' when idle."""
+        if self._job is None:
+            return "about to read the image folder again" if self.busy() else ""
+        return "downloading CIFAR-10" if self._kind == "download" else f"reading {self._folder}"
 
     def _show_progress(self, on: bool) -> None:
         for w in (self.progress, self.progress_text, self.cancel_button):
@@ -129,6 +137,7 @@ class DataPanel(QGroupBox):
         self._refit.stop()
         cancel = self._cancel = threading.Event()
         volume = self.volume
+        self._folder = folder
         self._say(f"Loading {folder}…")
         self._show_progress(True)
         self.cancel_button.setVisible(False)  # shown with the first count of pictures (CIFAR-10 loads at once)

@@ -1,10 +1,12 @@
 """The training settings form. Learning rate, momentum and weight decay stay editable while training
-(liveChanged fires and the dashboard passes them on); the rest are fixed for a run."""
+(liveChanged fires and the dashboard passes them on); the rest are fixed for a run. Also the reading
+of remembered settings (QSettings) that may be missing, old or damaged."""
 from __future__ import annotations
 
 import inspect
+import json
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QByteArray, QSettings, Signal
 from PySide6.QtWidgets import (QAbstractSpinBox, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox,
                                QSpinBox)
 
@@ -13,6 +15,21 @@ from ...training import TrainConfig
 
 OPTIMIZER_TITLES = {"sgd": "SGD with momentum", "adam": "Adam", "adadelta": "Adadelta"}
 SCHEDULE_TITLES = {"constant": "constant", "step": "step decay (×0.1 at 50% and 75%)", "cosine": "cosine"}
+
+
+def remembered(store: QSettings, key: str, kind: type):
+    """store's value for key when it is (or reads as) kind: QByteArray, int, bool or str; else None
+    (missing, or written by hand or by another version)."""
+    value = store.value(key)
+    if kind is QByteArray or kind is str:
+        return value if isinstance(value, kind) else None
+    if kind is bool:
+        if isinstance(value, str) and value.lower() in ("true", "false"):  # how an INI file holds it
+            return value.lower() == "true"
+        return value if isinstance(value, bool) else None
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def default_lr(optimizer: str) -> float:
@@ -61,6 +78,9 @@ class SettingsPanel(QGroupBox):
         self.seed = _int(0, 2**31 - 1, "Seed of the initial weights, shuffling and augmentation")
         self.max_steps = _int(0, 10**9, "Stop after this many steps in total (0: no limit)")
         self.max_steps.setSpecialValueText("no limit")
+        for box in (self.optimizer, self.schedule):  # long item titles must not widen the Train tab's column
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(14)
 
         form = QFormLayout(self)
         form.addRow("Optimiser", self.optimizer)
@@ -114,6 +134,23 @@ class SettingsPanel(QGroupBox):
         self.seed.setValue(config.seed)
         self.max_steps.setValue(config.max_steps or 0)
         self.momentum.setEnabled(config.optimizer == "sgd")
+
+    def remember(self, store: QSettings, key: str) -> None:
+        """Write the form's settings to store under key (JSON text)."""
+        store.setValue(key, json.dumps(self.config().to_dict()))
+
+    def restore(self, store: QSettings, key: str) -> None:
+        """Show the settings remembered under key; what is missing or unusable keeps its default."""
+        text = remembered(store, key, str)
+        try:
+            saved = json.loads(text) if text else None
+        except ValueError:
+            saved = None
+        if saved is not None:
+            config = TrainConfig.from_saved(saved)
+            if config.lr is None:
+                config.lr = default_lr(config.optimizer)
+            self.set_config(config)
 
     def set_running(self, running: bool) -> None:
         """While a run is going, only the live hyperparameters stay editable."""

@@ -11,6 +11,7 @@ BAD = (235, 80, 80)
 TEXT_DIM = "#8a8f98"
 GOOD_CSS = "#3fbf6f"
 BAD_CSS = "#e05555"
+WARN_CSS = "#e0a040"  # a warning that held earlier
 
 
 def configure_pyqtgraph() -> None:
