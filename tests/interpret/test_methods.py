@@ -72,8 +72,8 @@ def test_class_models_raise_their_class_score(trained):
     for cls in (1, 8):
         made = synthesis.class_model(net, cls, subject.bounds(), steps=40)
         start = np.zeros_like(made)
-        # by 4 to 19 over training seeds 0-3 (4.3 for class 8 of seed 0 since the engine's kernels changed
-        # float rounding; 6.5 before): a margin of 2, not 5, is what any of those nets shows
+        # the rise is 4.3 to 19 over training seeds 0 to 3 (class 8 of seed 0: 4.3 with the engine's
+        # batch-last kernels' float rounding, 6.5 before), so the margin asked is 2
         assert net.forward(made[None])[0, cls] > net.forward(start[None])[0, cls] + 2
         low, high = subject.bounds()
         assert np.all(made >= low - 1e-6) and np.all(made <= high + 1e-6)
