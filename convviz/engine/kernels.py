@@ -1,18 +1,26 @@
-"""Fast NCHW kernels, single-threaded (Network splits each batch across threads).
+"""Fast kernels on the engine's layout, single-threaded (Network splits each batch across threads).
 
-Convolution with stride 1, the common case, runs on "padded rows": each image's padded (C, Hp, Wp)
-planes are flat, so the window of filter tap (i, j) is one contiguous run of Ho*Wp numbers, and
-im2col is a copy of long runs; the output is computed for all Wp columns of each row and the
-d(F-1) columns that wrap past the row end are dropped. Its input gradient is itself a stride-1
-convolution (of dout with the flipped, transposed filters), so it needs no col2im. Other strides
-use a classic im2col + GEMM, and col2im for the input gradient. Both run image batch by image
-batch, with columns small enough to stay in cache, and recompute the columns for the weight
-gradient. A grouped convolution (G groups: filter k sees the input slices of its group only) is one
-batched GEMM over the groups, whose im2col rows are contiguous blocks.
-Pooling loops over the F*F window offsets, each a whole-volume vector operation, with a fast
-path for 2x2 stride 2. `reference.py` holds the naive loops these are tested against.
+The engine keeps a batch chunk's volumes as (C, H, W, N): depth, height, width, then the images
+("batch last", the layout of cuda-convnet). Along (W, N) the numbers one filter tap reads are
+contiguous, so:
+- a convolution is GEMMs of the weight with columns copied in runs of Wo*N numbers (N at strides
+  above 1), with no wasted column, and writes its output (K, Ho, Wo, N) in place, already in the
+  layout the next layer reads. An undilated, ungrouped one takes its columns by rows (row_cols):
+  only the F horizontal taps of each input row are copied (straight from the unpadded input, zeros
+  for the padding), and each output row's columns are a view of F consecutive copied rows, so it
+  copies a third (3x3) or a fifth (5x5) of what im2col copies: one batched GEMM per band of output
+  rows. The others use im2col (a grouped one is one batched GEMM over the groups, whose rows are
+  contiguous blocks; 1x1 stride 1 multiplies the input itself). Columns are made a band of output
+  rows at a time and made again for the weight gradient. The input gradient of a stride-1
+  convolution is itself a stride-1 convolution (of dout, padded, with the flipped, transposed
+  filters), so it needs no col2im; other strides use col2im.
+- pools loop over the F*F window offsets, each a whole-volume operation on runs of N numbers, with
+  a fast path for 2x2 stride 2.
+- a fused element-wise layer (layers.Context.epilogue) runs on each band of a convolution's output
+  as soon as the GEMM has written it.
+`reference.py` holds the naive NCHW loops these are tested against (tests convert the layouts).
 
-Shapes: x (N, C, H, W); conv weight (K, C/G, F, F); outputs (N, K, Ho, Wo) with
+Shapes: x (C, H, W, N); conv weight (K, C/G, F, F) (PyTorch's); outputs (K, Ho, Wo, N) with
 Ho = (H + 2P - D(F-1) - 1) / S + 1 rounded down (the last rows a window does not reach are never
 seen), or for pools with ceil=True rounded up as PyTorch's ceil_mode (see out_size).
 """
@@ -33,77 +41,116 @@ def out_size(size: int, f: int, s: int, p: int, d: int = 1, ceil: bool = False) 
 
 
 def pad_hw(x: np.ndarray, p: int, value: float = 0.0, extra: tuple[int, int] = (0, 0)) -> np.ndarray:
-    """Pad the two spatial axes of (N, C, H, W) by p on each side, plus extra (rows, columns) below
-    and to the right (where ceil-mode windows hang past the padded input)."""
+    """x (C, H, W, N) with its two spatial axes padded by p on each side, plus extra (rows, columns)
+    below and to the right (where ceil-mode windows hang past the padded input); x itself when there
+    is nothing to pad. Writes the border and the interior once each."""
     if p == 0 and extra == (0, 0):
         return x
-    return np.pad(x, ((0, 0), (0, 0), (p, p + extra[0]), (p, p + extra[1])), constant_values=value)
+    c, h, w, n = x.shape
+    xp = np.empty((c, h + 2 * p + extra[0], w + 2 * p + extra[1], n), dtype=x.dtype)
+    xp[:, :p] = value
+    xp[:, p + h:] = value
+    xp[:, p : p + h, :p] = value
+    xp[:, p : p + h, p + w:] = value
+    xp[:, p : p + h, p : p + w] = x
+    return xp
 
 
 def pool_geometry(shape: tuple, f: int, s: int, p: int, ceil: bool) -> tuple[int, int, tuple[int, int]]:
-    """(Ho, Wo, extra) of an F x F stride-S pool on (N, C, H, W): extra (rows, columns) are what the
+    """(Ho, Wo, extra) of an F x F stride-S pool on (C, H, W, N): extra (rows, columns) are what the
     last windows hang past the padded input in ceil mode ((0, 0) otherwise)."""
-    h, w = shape[2:]
+    h, w = shape[1:3]
     ho, wo = out_size(h, f, s, p, ceil=ceil), out_size(w, f, s, p, ceil=ceil)
     return ho, wo, (max((ho - 1) * s + f - h - 2 * p, 0), max((wo - 1) * s + f - w - 2 * p, 0))
 
 
 def window(xp: np.ndarray, i: int, j: int, s: int, ho: int, wo: int) -> np.ndarray:
-    """The view xp[:, :, i + s*a, j + s*b] for a < ho, b < wo: (N, C, ho, wo)."""
-    return xp[:, :, i : i + s * (ho - 1) + 1 : s, j : j + s * (wo - 1) + 1 : s]
+    """The view xp[:, i + s*a, j + s*b] for a < ho, b < wo: (C, ho, wo, N)."""
+    return xp[:, i : i + s * (ho - 1) + 1 : s, j : j + s * (wo - 1) + 1 : s]
 
 
-def im2col(xp: np.ndarray, f: int, s: int, d: int, ho: int, wo: int) -> np.ndarray:
-    """Padded (N, C, Hp, Wp) -> columns (C*F*F, N*ho*wo), rows ordered like weight[k].ravel()."""
-    n, c = xp.shape[:2]
-    sn, sc, sh, sw = xp.strides
-    view = as_strided(xp, (c, f, f, n, ho, wo), (sc, sh * d, sw * d, sn, sh * s, sw * s), writeable=False)
-    return np.ascontiguousarray(view).reshape(c * f * f, n * ho * wo)
+GROUP_BYTES = 1 << 20  # im2col columns per GEMM: small enough to stay in cache
+ROW_BYTES = 1 << 22  # shifted input rows copied per band of by-row columns
 
 
-def col2im(cols: np.ndarray, shape: tuple, f: int, s: int, d: int, p: int, ho: int, wo: int) -> np.ndarray:
-    """Adjoint of im2col: columns (C*F*F, N*ho*wo) summed back into an unpadded (N, C, H, W)."""
-    n, c, h, w = shape
-    dxp = np.zeros((n, c, h + 2 * p, w + 2 * p), dtype=cols.dtype)
-    cols = cols.reshape(c, f, f, n, ho, wo)
-    for i in range(f):
-        for j in range(f):
-            window(dxp, i * d, j * d, s, ho, wo)[...] += cols[:, i, j].transpose(1, 0, 2, 3)
-    return dxp[:, :, p : p + h, p : p + w] if p else dxp
+def _band(rows: int, wo: int, n: int, item: int) -> int:
+    """Output rows per im2col band: columns (rows, band * Wo * N) of about GROUP_BYTES; at least one."""
+    return max(1, GROUP_BYTES // max(1, rows * wo * n * item))
 
 
-GROUP_BYTES = 1 << 20  # im2col columns per GEMM: small enough to stay in the L2 cache
+def im2col(xp: np.ndarray, f: int, s: int, d: int, a0: int, a1: int, wo: int) -> np.ndarray:
+    """Columns of output rows a0 .. a1-1 from a padded xp (C, Hp, Wp, N): (C*F*F, (a1-a0)*Wo*N), rows
+    ordered like weight[k].ravel(), [c*F*F + i*F + j, (a*Wo + b)*N + n] = xp[c, (a0+a)*S + i*D, b*S + j*D, n].
+    A view of xp itself (no copy) for a 1x1 stride-1 convolution."""
+    c, _, _, n = xp.shape
+    sc, sh, sw, sn = xp.strides
+    taps = as_strided(xp[:, a0 * s:], (c, f, f, a1 - a0, wo, n), (sc, sh * d, sw * d, sh * s, sw * s, sn), writeable=False)
+    return taps.reshape(c * f * f, (a1 - a0) * wo * n)  # a copy unless the taps are contiguous runs already
 
 
-def pad_rows(x: np.ndarray, p: int, span: int) -> np.ndarray:
-    """x (N, C, H, W) zero-padded by p, plus enough zero rows below for the flat runs of the
-    last filter taps (which wrap d(F-1) = span numbers past the last row): (N, C, Hp + extra, Wp)."""
-    n, c, h, w = x.shape
-    wp = w + 2 * p
-    xp = np.zeros((n, c, h + 2 * p - (-span // wp), wp), dtype=x.dtype)
-    xp[:, :, p : p + h, p : p + w] = x
-    return xp
+def by_rows(f: int, d: int, groups: int) -> bool:
+    """Whether a convolution takes its columns by rows (row_cols): one group, undilated, wider than 1x1."""
+    return groups == 1 and d == 1 and f > 1
 
 
-def row_windows(xp: np.ndarray, f: int, d: int, ho: int) -> np.ndarray:
-    """Stride-1 im2col on padded rows, as a view: xp (N, C, Hp + extra, Wp) from pad_rows ->
-    (N, C, F, F, Ho*Wp), where [n, c, i, j, a*Wp + b] is the input under tap (i, j) of output
-    position (a, b). Columns with b >= Wo are junk (the run wraps past the row end)."""
-    n, c, rows, wp = xp.shape
-    plane, item = rows * wp, xp.itemsize
-    return as_strided(xp, (n, c, f, f, ho * wp), (c * plane * item, plane * item, d * wp * item, d * item, item),
-                      writeable=False)
+def row_cols(x: np.ndarray, f: int, s: int, p: int, a0: int, a1: int, wo: int) -> np.ndarray:
+    """By-row columns of output rows a0 .. a1-1 of x (C, H, W, N) padded by P: (a1-a0, F*C*F, Wo*N),
+    [a, i*C*F + c*F + j, b*N + n] = x[c, (a0+a)*S + i - P, b*S + j - P, n], 0 in the padding. Only the F
+    horizontal taps are copied, padded input row by row (rows, C, F, Wo, N), straight from x (no padded
+    copy); each output row's columns are then a view of F consecutive copied rows, a third (a fifth for
+    5x5) of what im2col copies. Rows ordered like weight.transpose(0, 2, 1, 3)[k].ravel()."""
+    c, h, w, n = x.shape
+    r0, r1 = a0 * s, (a1 - 1) * s + f  # padded rows
+    shifted = np.empty((r1 - r0, c, f, wo, n), dtype=x.dtype)
+    lo = min(max(r0, p), r1)  # padded rows lo .. hi-1 hold input rows
+    hi = min(max(p + h, lo), r1)
+    shifted[: lo - r0] = 0
+    shifted[hi - r0:] = 0
+    inside = shifted[lo - r0 : hi - r0]
+    for j in range(f):
+        b0 = min(max(0, -(-(p - j) // s)), wo)  # the output columns whose tap j lands inside x: b0 .. b1-1
+        b1 = max(min(wo, (w - 1 + p - j) // s + 1), b0)
+        inside[:, :, j, :b0] = 0
+        inside[:, :, j, b1:] = 0
+        if b0 < b1:
+            inside[:, :, j, b0:b1] = x[:, lo - p : hi - p, b0 * s + j - p : (b1 - 1) * s + j - p + 1 : s].transpose(1, 0, 2, 3)
+    row, item = wo * n, x.itemsize
+    return as_strided(shifted, (a1 - a0, f * c * f, row), (s * c * f * row * item, row * item, item), writeable=False)
 
 
-def row_cols(windows: np.ndarray) -> np.ndarray:
-    """A (g, C, F, F, L) slice of row_windows copied into columns (g, C*F*F, L), rows ordered like weight[k].ravel()."""
-    g, c, f, _, length = windows.shape
-    return np.ascontiguousarray(windows).reshape(g, c * f * f, length)
+def _row_band(c: int, f: int, s: int, wo: int, n: int, item: int) -> int:
+    """Output rows per band of by-row columns: their shifted input rows about ROW_BYTES; at least one."""
+    return max(1, (ROW_BYTES // max(1, c * f * wo * n * item) - f) // s + 1)
 
 
-def _group_size(c: int, f: int, ho: int, wo: int, item: int) -> int:
-    """How many images' columns (C*F*F, Ho*Wo each) fit GROUP_BYTES; at least one."""
-    return max(1, GROUP_BYTES // (c * f * f * ho * wo * item))
+def _columns_bytes(c: int, h: int, w: int, f: int, s: int, p: int, d: int, groups: int, n: int, item: int) -> int:
+    """Bytes of the largest band of columns _bands makes for n images (C, H, W) (with im2col's padded copy
+    of the input)."""
+    ho, wo = out_size(h, f, s, p, d), out_size(w, f, s, p, d)
+    if by_rows(f, d, groups):
+        band = min(_row_band(c, f, s, wo, n, item), ho)
+        return ((band - 1) * s + f) * c * f * wo * n * item
+    padded = c * (h + 2 * p) * (w + 2 * p) * n * item if p else 0
+    if f == 1 and s == 1:  # the columns are a view of the (padded) input
+        return padded
+    return padded + c * f * f * min(_band(c * f * f, wo, n, item), ho) * wo * n * item
+
+
+def conv_workspace(c: int, h: int, w: int, k: int, f: int, s: int, p: int, d: int, groups: int, n: int,
+                   item: int) -> int:
+    """The most scratch conv_forward or conv_backward allocates for n images (C, H, W) beyond the input,
+    the output, their gradients and the parameter gradients: the largest band of columns, of the input
+    (forward, weight gradient) or of dout (a stride-1 input gradient), or for other strides the padded
+    input gradient's border and a band of column gradients; and a few weight-sized matrices (the
+    weight reordered or flipped, the weight gradient's partial products)."""
+    x_band = 3 * k * c // groups * f * f * item + _columns_bytes(c, h, w, f, s, p, d, groups, n, item)
+    ho, wo = out_size(h, f, s, p, d), out_size(w, f, s, p, d)
+    if s == 1:
+        crop = max(p - d * (f - 1), 0)
+        dout_band = _columns_bytes(k, ho - 2 * crop, wo - 2 * crop, f, 1, max(d * (f - 1) - p, 0), d, groups, n, item)
+        return max(x_band, 3 * k * c // groups * f * f * item + dout_band)
+    border = c * ((h + 2 * p) * (w + 2 * p) - h * w) * n * item
+    return max(x_band, border + c * f * f * min(_band(c * f * f, wo, n, item), ho) * wo * n * item)
 
 
 def _groups(a: np.ndarray, groups: int) -> np.ndarray:
@@ -112,112 +159,140 @@ def _groups(a: np.ndarray, groups: int) -> np.ndarray:
     return a if groups == 1 else a.reshape(a.shape[:-2] + (groups, a.shape[-2] // groups, a.shape[-1]))
 
 
-def _conv_rows(x, w, b, p: int, d: int, groups: int = 1):
-    """Stride-1 convolution: x (N, C, H, W), w (K, C/G, F, F), b (K,) or None -> (out (N, K, Ho, Wo),
-    padded input). Runs im2col and the GEMM batch by batch of images, so the columns are still in cache."""
-    n, c, h, wd = x.shape
-    k, _, f, _ = w.shape
-    span = d * (f - 1)
-    ho, wo = h + 2 * p - span, wd + 2 * p - span
-    xp = pad_rows(x, p, span)
-    wp = xp.shape[3]
-    w2 = _groups(w.reshape(k, -1), groups)
-    out = np.empty((n, k, ho, wo), dtype=x.dtype)
-    step = _group_size(c, f, ho, wp, x.itemsize)
-    windows = row_windows(xp, f, d, ho)
-    for i in range(0, n, step):
-        y = np.matmul(w2, _groups(row_cols(windows[i : i + step]), groups)).reshape(-1, k, ho, wp)[..., :wo]
-        if b is None:
-            out[i : i + step] = y
-        else:
-            np.add(y, b.reshape(1, k, 1, 1), out=out[i : i + step])
-    return out, xp
+def _bands(x: np.ndarray, f: int, s: int, p: int, d: int, groups: int, ho: int, wo: int):
+    """(a0, a1, columns) of x padded by P for bands of output rows a0 .. a1-1 covering all Ho: row_cols
+    when by_rows, else im2col."""
+    c, _, _, n = x.shape
+    if by_rows(f, d, groups):
+        step = _row_band(c, f, s, wo, n, x.itemsize)
+        for a0 in range(0, ho, step):
+            yield a0, min(a0 + step, ho), row_cols(x, f, s, p, a0, min(a0 + step, ho), wo)
+        return
+    xp, step = pad_hw(x, p), _band(c * f * f, wo, n, x.itemsize)
+    for a0 in range(0, ho, step):
+        yield a0, min(a0 + step, ho), im2col(xp, f, s, d, a0, min(a0 + step, ho), wo)
 
 
-def conv_forward(x, w, b, s: int, p: int, d: int, need_dx: bool = True, groups: int = 1):
-    """x (N, C, H, W), w (K, C/G, F, F), b (K,) or None (no bias) -> out (N, K, Ho, Wo), cache.
-    need_dx=False (the first layer) lets backward skip the input gradient."""
-    n, c, h, wd = x.shape
+def _weight_matrix(w: np.ndarray, d: int, groups: int) -> np.ndarray:
+    """The weight (K, C/G, F, F) as the GEMM's left matrix for the columns _bands gives: (K, F*C*F) in
+    row_cols' order, else (K, C/G*F*F) split into groups."""
     k, _, f, _ = w.shape
-    if s == 1:
-        out, xp = _conv_rows(x, w, b, p, d, groups)
-        return out, ("rows", x.shape, w, p, d, xp, need_dx, groups, b is not None)
+    if by_rows(f, d, groups):
+        return w.transpose(0, 2, 1, 3).reshape(k, -1)
+    return _groups(w.reshape(k, -1), groups)
+
+
+def conv_forward(x, w, b, s: int, p: int, d: int, need_dx: bool = True, groups: int = 1, epilogue=None):
+    """x (C, H, W, N), w (K, C/G, F, F), b (K,) or None (no bias) -> out (K, Ho, Wo, N), cache.
+    need_dx=False (the first layer) lets backward skip the input gradient. epilogue: None, or
+    layers.Context.epilogue, applied band by band."""
+    return convolve(x, w, b, s, p, d, groups, epilogue), (x, w, s, p, d, need_dx, groups, b is not None)
+
+
+def convolve(x, w, b, s: int, p: int, d: int, groups: int = 1, epilogue=None) -> np.ndarray:
+    """The convolution of conv_forward, without a cache: out (K, Ho, Wo, N)."""
+    c, h, wd, n = x.shape
+    k, _, f, _ = w.shape
     ho, wo = out_size(h, f, s, p, d), out_size(wd, f, s, p, d)
-    xp = pad_hw(x, p)
-    out = np.empty((n, k, ho, wo), dtype=x.dtype)
-    w2 = _groups(w.reshape(k, -1), groups)
-    step = _group_size(c, f, ho, wo, x.itemsize)
-    for i in range(0, n, step):
-        y = np.matmul(w2, _groups(im2col(xp[i : i + step], f, s, d, ho, wo), groups)).reshape(k, -1, ho, wo)
-        if b is None:
-            out[i : i + step] = y.transpose(1, 0, 2, 3)
+    out = np.empty((k, ho, wo, n), dtype=x.dtype)
+    flat, row = out.reshape(k, ho * wo * n), wo * n
+    per_row = flat.reshape(k, ho, row).transpose(1, 0, 2)  # (Ho, K, Wo*N): the by-row GEMMs' outputs
+    wm = _weight_matrix(w, d, groups)
+    band = epilogue(out) if epilogue else None
+    for a0, a1, cols in _bands(x, f, s, p, d, groups, ho, wo):
+        part = flat[:, a0 * row : a1 * row]
+        if cols.ndim == 3:
+            np.matmul(wm, cols, out=per_row[a0:a1])
         else:
-            np.add(y.transpose(1, 0, 2, 3), b.reshape(1, k, 1, 1), out=out[i : i + step])
-    return out, ("cols", x.shape, w, (s, p, d, ho, wo), xp, need_dx, groups, b is not None)
+            np.matmul(wm, _groups(cols, groups), out=_groups(part, groups))
+        del cols  # before the next band's columns are made
+        if b is not None:
+            part += b[:, None]
+        if band:
+            band(a0 * row, a1 * row)
+    return out
 
 
 def conv_backward(dout, cache):
-    """dout (N, K, Ho, Wo) -> dx (N, C, H, W) (None if the forward said need_dx=False), dw (K, C/G, F, F),
+    """dout (K, Ho, Wo, N) -> dx (C, H, W, N) (None if the forward said need_dx=False), dw (K, C/G, F, F),
     db (K,) (None without a bias)."""
-    db = dout.sum(axis=(0, 2, 3)) if cache[-1] else None
-    if cache[0] == "rows":
-        return (*_conv_rows_backward(dout, cache), db)
-    _, shape, w, (s, p, d, ho, wo), xp, need_dx, groups, _ = cache
-    n, c = shape[:2]
-    k, f = w.shape[0], w.shape[2]
-    w2 = _groups(w.reshape(k, -1), groups)
-    dw = np.zeros(w2.shape, dtype=dout.dtype)
-    dx = np.empty(shape, dtype=dout.dtype) if need_dx else None
-    step = _group_size(c, f, ho, wo, xp.itemsize)
-    for i in range(0, n, step):  # columns recomputed batch by batch, as in the forward
-        part = xp[i : i + step]
-        dy = _groups(dout[i : i + step].transpose(1, 0, 2, 3).reshape(k, -1), groups)
-        cols = im2col(part, f, s, d, ho, wo)
-        dw += np.matmul(dy, _groups(cols, groups).swapaxes(-1, -2))
-        if need_dx:
-            dcols = np.matmul(w2.swapaxes(-1, -2), dy).reshape(cols.shape)
-            dx[i : i + step] = col2im(dcols, (len(part),) + tuple(shape[1:]), f, s, d, p, ho, wo)
-    return dx, dw.reshape(w.shape), db
-
-
-def _conv_rows_backward(dout, cache):
-    """dw from the recomputed columns, batch by batch; dx = dout, padded by D(F-1) - P (or cropped,
-    when P is larger), convolved (in the same groups) with the flipped, transposed filters."""
-    _, shape, w, p, d, xp, need_dx, groups, _ = cache
-    n, k, ho, wo = dout.shape
-    c, cg, f = shape[1], w.shape[1], w.shape[2]
-    wp = xp.shape[3]
-    dw = np.zeros((c * f * f, k) if groups == 1 else (groups, cg * f * f, k // groups), dtype=dout.dtype)
-    step = _group_size(c, f, ho, wp, xp.itemsize)
-    windows = row_windows(xp, f, d, ho)
-    for i in range(0, n, step):
-        cols = row_cols(windows[i : i + step])
-        dy = np.zeros((len(cols), k, ho, wp), dtype=dout.dtype)
-        dy[..., :wo] = dout[i : i + step]  # junk columns get no gradient
-        dy = _groups(dy.reshape(len(cols), k, -1), groups).swapaxes(-1, -2)
-        dw += np.matmul(_groups(cols, groups), dy).sum(axis=0)
-    dw = np.ascontiguousarray(dw.swapaxes(-1, -2)).reshape(w.shape)
+    x, w, s, p, d, need_dx, groups, has_bias = cache
+    k, ho, wo, n = dout.shape
+    dout = np.ascontiguousarray(dout)
+    flat = dout.reshape(k, ho * wo * n)
+    db = flat.sum(axis=1) if has_bias else None
+    dw = _weight_grad(x, w, flat, s, p, d, groups, ho, wo)
     if not need_dx:
-        return None, dw
+        return None, dw, db
+    if s == 1:
+        return _conv_input_grad(dout, w, p, d, groups), dw, db
+    return _col2im_input_grad(flat, x.shape, w, s, p, d, groups, ho, wo), dw, db
+
+
+def _col2im_input_grad(flat, shape: tuple, w, s: int, p: int, d: int, groups: int, ho: int, wo: int) -> np.ndarray:
+    """dx (C, H, W, N) of a strided convolution from dout's rows flat (K, Ho*Wo*N): the columns' gradient,
+    band by band, added back under every filter tap."""
+    c, h, wd, n = shape
+    k, _, f, _ = w.shape
+    dxp = np.zeros((c, h + 2 * p, wd + 2 * p, n), dtype=flat.dtype)
+    wt = _groups(w.reshape(k, -1), groups).swapaxes(-1, -2)
+    step, row = _band(c * f * f, wo, n, flat.itemsize), wo * n
+    for a0 in range(0, ho, step):
+        a1 = min(a0 + step, ho)
+        dcols = np.matmul(wt, _groups(flat[:, a0 * row : a1 * row], groups)).reshape(c, f, f, a1 - a0, wo, n)
+        for i in range(f):
+            for j in range(f):
+                window(dxp, a0 * s + i * d, j * d, s, a1 - a0, wo)[...] += dcols[:, i, j]
+    return dxp[:, p : p + h, p : p + wd] if p else dxp
+
+
+def _weight_grad(x, w, flat, s: int, p: int, d: int, groups: int, ho: int, wo: int) -> np.ndarray:
+    """dw (K, C/G, F, F) from x (C, H, W, N) and dout's rows flat (K, Ho*Wo*N), the columns made again band
+    by band as in the forward (and let go before the input gradient makes its own)."""
+    k, _, f, _ = w.shape
+    row = wo * x.shape[3]
+    per_row = flat.reshape(k, ho, row).transpose(1, 0, 2)
+    dwm = np.zeros(_weight_matrix(w, d, groups).shape, dtype=flat.dtype)
+    for a0, a1, cols in _bands(x, f, s, p, d, groups, ho, wo):
+        if cols.ndim == 3:  # batched over as many rows as keep their (K, F*C*F) products within GROUP_BYTES
+            step = max(1, GROUP_BYTES // (dwm.size * dwm.itemsize))
+            for r0 in range(0, a1 - a0, step):
+                r1 = min(r0 + step, a1 - a0)
+                dwm += np.matmul(per_row[a0 + r0 : a0 + r1], cols[r0:r1].swapaxes(-1, -2)).sum(axis=0)
+        else:
+            dwm += np.matmul(_groups(flat[:, a0 * row : a1 * row], groups), _groups(cols, groups).swapaxes(-1, -2))
+        del cols  # before the next band's columns are made
+    return dwm.reshape(k, f, -1, f).transpose(0, 2, 1, 3).copy() if by_rows(f, d, groups) else dwm.reshape(w.shape)
+
+
+def _conv_input_grad(dout, w, p: int, d: int, groups: int):
+    """dx of a stride-1 convolution: dout, padded by D(F-1) - P (or cropped, when P is larger),
+    convolved (in the same groups) with the flipped, transposed filters."""
+    k, ho, wo, _ = dout.shape
+    _, cg, f, _ = w.shape
     span = d * (f - 1)
     crop = max(p - span, 0)
     if crop:
-        dout = dout[:, :, crop : ho - crop, crop : wo - crop]
+        dout = dout[:, crop : ho - crop, crop : wo - crop]
     kg = k // groups
     flipped = w.reshape(groups, kg, cg, f, f)[..., ::-1, ::-1].transpose(0, 2, 1, 3, 4)
-    dx, _ = _conv_rows(dout, np.ascontiguousarray(flipped).reshape(c, kg, f, f), None, max(span - p, 0), d, groups)
-    return dx, dw
+    return convolve(dout, np.ascontiguousarray(flipped).reshape(groups * cg, kg, f, f), None, 1, max(span - p, 0), d,
+                    groups)
 
 
-def maxpool_forward(x, f: int, s: int, p: int, ceil: bool = False):
-    """x (N, C, H, W) -> out (N, C, Ho, Wo), cache (the offset k = i*F + j of each window's first
-    maximum); padding never wins (it is -inf). ceil: Ho and Wo rounded up (see out_size)."""
-    if f == s == 2 and p == 0 and x.shape[2] % 2 == 0 and x.shape[3] % 2 == 0:
+def maxpool_forward(x, f: int, s: int, p: int, ceil: bool = False, keep_arg: bool = True):
+    """x (C, H, W, N) -> out (C, Ho, Wo, N), cache (the offset k = i*F + j of each window's first
+    maximum; None without keep_arg, when no backward follows); padding never wins (it is -inf).
+    ceil: Ho and Wo rounded up (see out_size)."""
+    if f == s == 2 and p == 0 and x.shape[1] % 2 == 0 and x.shape[2] % 2 == 0:
+        if not keep_arg:
+            top = np.maximum(x[:, 0::2, 0::2], x[:, 0::2, 1::2])
+            return np.maximum(top, np.maximum(x[:, 1::2, 0::2], x[:, 1::2, 1::2]), out=top), None
         return _maxpool_2x2(x)
     ho, wo, extra = pool_geometry(x.shape, f, s, p, ceil)
     xp = pad_hw(x, p, -np.inf, extra)
     out = window(xp, 0, 0, s, ho, wo).copy()
-    arg = np.zeros(out.shape, dtype=np.int16)
+    arg = np.zeros(out.shape, dtype=np.uint8 if f * f <= 256 else np.int16)
     for k in range(1, f * f):
         cand = window(xp, k // f, k % f, s, ho, wo)
         better = cand > out  # strict: ties keep the first maximum, as PyTorch does
@@ -228,7 +303,7 @@ def maxpool_forward(x, f: int, s: int, p: int, ceil: bool = False):
 
 def _maxpool_2x2(x):
     """The common 2x2 stride-2 pool: a tournament of the four window corners."""
-    a, b, c, e = x[:, :, 0::2, 0::2], x[:, :, 0::2, 1::2], x[:, :, 1::2, 0::2], x[:, :, 1::2, 1::2]
+    a, b, c, e = x[:, 0::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 0::2], x[:, 1::2, 1::2]
     top, bottom = np.maximum(a, b), np.maximum(c, e)
     right, lower_right = b > a, e > c
     low = bottom > top
@@ -240,10 +315,10 @@ def _maxpool_2x2(x):
 
 
 def maxpool_backward(dout, cache):
-    """dout (N, C, Ho, Wo) -> dx (N, C, H, W): each gradient goes to its window's maximum."""
+    """dout (C, Ho, Wo, N) -> dx (C, H, W, N): each gradient goes to its window's maximum."""
     shape, f, s, p, arg, padded = cache
-    n, c, h, w = shape
-    ho, wo = dout.shape[2:]
+    c, h, w, n = shape
+    ho, wo = dout.shape[1:3]
     if s == f and p == 0 and h == f * ho and w == f * wo:  # tiling windows: each input in one window
         dx = np.empty(shape, dtype=dout.dtype)
         for k in range(f * f):
@@ -252,17 +327,17 @@ def maxpool_backward(dout, cache):
     dxp = np.zeros(padded, dtype=dout.dtype)
     for k in range(f * f):
         window(dxp, k // f, k % f, s, ho, wo)[...] += np.where(arg == k, dout, 0)
-    return dxp[:, :, p : p + h, p : p + w] if dxp.shape != shape else dxp
+    return dxp[:, p : p + h, p : p + w] if dxp.shape != shape else dxp
 
 
 def avgpool_forward(x, f: int, s: int, p: int, ceil: bool = False):
-    """x (N, C, H, W) -> out (N, C, Ho, Wo); zero padding counts in the average (PyTorch's
+    """x (C, H, W, N) -> out (C, Ho, Wo, N); zero padding counts in the average (PyTorch's
     count_include_pad). ceil: Ho and Wo rounded up (see out_size); a window hanging past the padded
     input then averages only its part inside it, as PyTorch."""
     ho, wo, extra = pool_geometry(x.shape, f, s, p, ceil)
     xp = pad_hw(x, p, 0.0, extra)
-    out = np.zeros((x.shape[0], x.shape[1], ho, wo), dtype=x.dtype)
-    for k in range(f * f):
+    out = window(xp, 0, 0, s, ho, wo).copy()
+    for k in range(1, f * f):
         out += window(xp, k // f, k % f, s, ho, wo)
     divisor = _pool_divisor(x.shape, f, s, p, ho, wo, extra, x.dtype)
     out /= divisor
@@ -270,22 +345,27 @@ def avgpool_forward(x, f: int, s: int, p: int, ceil: bool = False):
 
 
 def _pool_divisor(shape, f: int, s: int, p: int, ho: int, wo: int, extra: tuple[int, int], dtype):
-    """F*F, or with windows hanging past the padded input (extra) the (Ho, Wo) array of the part of
+    """F*F, or with windows hanging past the padded input (extra) the (Ho, Wo, 1) array of the part of
     each window inside it."""
     if extra == (0, 0):
         return f * f
     inside = [np.minimum(np.arange(n) * s + f, size + 2 * p) - np.arange(n) * s
-              for n, size in ((ho, shape[2]), (wo, shape[3]))]
-    return np.outer(*inside).astype(dtype)
+              for n, size in ((ho, shape[1]), (wo, shape[2]))]
+    return np.outer(*inside).astype(dtype)[:, :, None]
 
 
 def avgpool_backward(dout, cache):
-    """dout (N, C, Ho, Wo) -> dx (N, C, H, W)."""
+    """dout (C, Ho, Wo, N) -> dx (C, H, W, N)."""
     shape, f, s, p, divisor, padded = cache
-    n, c, h, w = shape
-    ho, wo = dout.shape[2:]
-    dxp = np.zeros(padded, dtype=dout.dtype)
+    c, h, w, n = shape
+    ho, wo = dout.shape[1:3]
     share = dout / divisor
+    if s == f and p == 0 and h == f * ho and w == f * wo:  # tiling windows: each input in one window
+        dx = np.empty(shape, dtype=dout.dtype)
+        for k in range(f * f):
+            window(dx, k // f, k % f, s, ho, wo)[...] = share
+        return dx
+    dxp = np.zeros(padded, dtype=dout.dtype)
     for k in range(f * f):
         window(dxp, k // f, k % f, s, ho, wo)[...] += share
-    return dxp[:, :, p : p + h, p : p + w] if dxp.shape != shape else dxp
+    return dxp[:, p : p + h, p : p + w] if dxp.shape != shape else dxp

@@ -3,10 +3,14 @@ input volume (pure arithmetic, no arrays), its parameter shapes, its cost, and i
 backward. Everything else (shape inference, the inspector form, JSON validation, the engine)
 reads these declarations.
 
-Arrays are NCHW: a volume of width W, height H and depth D is (N, D, H, W). Layers after `fc`
-keep four axes: fc gives (N, units, 1, 1).
+Inside the engine a batch chunk of volumes is an array (D, H, W, N): depth, height, width, then the
+images ("batch last": see kernels.py for why). Everything outside the engine (inputs, outputs,
+gradients, snapshots) is (N, D, H, W); `to_engine` and `to_nchw` convert. Layers after `fc` keep four
+axes: fc gives (units, 1, 1, N).
 forward(hp, params, buffers, x, ctx) -> (out, cache); backward(hp, params, dout, cache) -> (dx, grads),
-dx None when ctx.input_grad was False.
+dx None when ctx.input_grad was False. A layer that couples the images of a batch (couples_batch) also
+splits its forward and backward at the whole batch's statistics, so the engine can run it on batch
+chunks in parallel: see BatchNorm.
 """
 from __future__ import annotations
 
@@ -18,6 +22,17 @@ import numpy as np
 
 from . import kernels
 from .recipe import Recipe, patch, window_rows
+
+
+def to_engine(x: np.ndarray) -> np.ndarray:
+    """(N, D, H, W) -> the engine's (D, H, W, N), contiguous."""
+    return np.ascontiguousarray(np.moveaxis(x, 0, -1))
+
+
+def to_nchw(parts: list[np.ndarray]) -> np.ndarray:
+    """Batch chunks (D, H, W, n) in the engine's layout -> one contiguous (N, D, H, W) array."""
+    return np.concatenate([np.moveaxis(a, -1, 0) for a in parts]) if len(parts) > 1 else np.ascontiguousarray(
+        np.moveaxis(parts[0], -1, 0))
 
 
 class Volume(NamedTuple):
@@ -139,12 +154,18 @@ class Hyper:
 
 @dataclass
 class Context:
-    """What a forward pass needs besides its input: training or evaluation, the dropout RNG, and
-    whether the backward pass will need the gradient of the layer's input (not for the first layer)."""
+    """What a forward pass needs besides its input: training or evaluation, the dropout RNG, whether
+    the backward pass will need the gradient of the layer's input (not for the first layer), whether
+    a backward pass may follow at all (when not, the cache may be None and what only backward needs is
+    skipped), and for a layer that takes_epilogue, the element-wise layer fused after it, if any:
+    epilogue(out) -> band, with band(c0, c1) applying that layer in place to columns c0 .. c1-1 of the
+    output's depth rows (D, H*W*N); the layer calls band over every column, each soon after writing it."""
 
     train: bool
     rng: np.random.Generator | None = None
     input_grad: bool = True
+    backward: bool = True
+    epilogue: Callable[[np.ndarray], Callable[[int, int], None]] | None = None
 
 
 @dataclass(frozen=True)
@@ -182,8 +203,16 @@ class LayerType:
     the whole batch; has_filters: its "weight" is a bank of filters (K, C, F, F) the filters view shows;
     keeps_volume: its output volume always equals its input volume (element-wise layers);
     rectifies: its output is exactly zero where a unit did not fire and such a unit passes no gradient
-    back (ReLU), so a unit that is zero for every image has stopped learning (training.health counts them).
-    formula: for an element-wise layer, what it does to a number, in words (the neuron explanation)."""
+    back (ReLU), so a unit that is zero for every image has stopped learning (training.health counts them);
+    formula: for an element-wise layer, what it does to a number, in words (the neuron explanation);
+    takes_epilogue: its forward applies Context.epilogue; affine_at_evaluation: at evaluation it is
+    out = scale * x + shift per depth (`affine`); absorbs_affine: `absorb` folds such a layer after it
+    into its parameters; pools_max: it keeps the largest number of each window, first one on ties;
+    commutes_with_max: an element-wise layer f with max(f(a), f(b)) = f(max(a, b)) whose gradient routed
+    to either of tied numbers is the same (ReLU: ties it makes are at 0, where its gradient is 0). The
+    engine fuses layers where the value between them is read by nothing else: an element-wise layer
+    with an `epilogue` runs in place on its producer's output, or after a max pool that reads it when
+    it commutes_with_max; at inference an affine layer folds into the producer that absorbs it."""
 
     name = ""          # the JSON "type"
     title = ""         # palette label
@@ -196,6 +225,14 @@ class LayerType:
     rectifies = False
     is_container = False
     formula = ""
+    takes_epilogue = False
+    affine_at_evaluation = False
+    absorbs_affine = False
+    pools_max = False
+    commutes_with_max = False
+    # An element-wise layer that can run in place on its producer's output defines
+    # epilogue(hp, out, backward) -> (band, cache): band as Context.epilogue's, cache as its forward's.
+    epilogue: Callable | None = None
 
     def resolve(self, given: dict) -> dict:
         """Hyperparameters with defaults filled in (values unchecked: see Hyper.check)."""
@@ -266,9 +303,9 @@ class LayerType:
         in evaluation mode. This default serves element-wise layers: the numbers at (i, j) of the depths
         depth_reach gives, through forward."""
         depths = self.depth_reach(hp, k, x.shape[0])
-        out, _ = self.forward(hp, params, buffers, x[None, :, i:i + 1, j:j + 1], Context(train=False))
+        out, _ = self.forward(hp, params, buffers, x[:, i:i + 1, j:j + 1, None], Context(train=False))  # (C, 1, 1, 1)
         return Recipe("map", x[depths.start:depths.stop, i, j].astype(np.float64), depths, range(i, i + 1),
-                      range(j, j + 1), float(out[0, k, 0, 0]), formula=self.formula,
+                      range(j, j + 1), float(out[k, 0, 0, 0]), formula=self.formula,
                       terms=self.terms(hp, params, buffers, k))
 
     def depth_reach(self, hp: dict, k: int, depth: int) -> range:
@@ -290,9 +327,9 @@ class LayerType:
         when the cache holds that array); model.memory sums them. Default: a copy of the input."""
         return vol.size * itemsize
 
-    def workspace_bytes(self, hp: dict, vol: Volume, out: Volume, itemsize: int) -> int:
-        """Bytes of scratch one batch chunk's forward or backward of this layer allocates beyond its
-        input, output and their gradients, whatever the batch size (model.memory adds the largest)."""
+    def workspace_bytes(self, hp: dict, vol: Volume, out: Volume, itemsize: int, images: int) -> int:
+        """Bytes of scratch the forward or backward of a batch chunk of `images` images allocates beyond
+        its input, output and their gradients (model.memory adds the largest)."""
         return 0
 
     def problem(self, hp: dict) -> tuple[str, dict] | None:
@@ -317,6 +354,14 @@ class LayerType:
         and buffer names."""
         raise NotImplementedError
 
+    def affine(self, hp, params, buffers) -> tuple[np.ndarray, np.ndarray]:
+        """(scale, shift) per depth of a layer affine_at_evaluation: out = scale * x + shift."""
+        raise NotImplementedError
+
+    def absorb(self, hp, params, scale, shift) -> dict[str, np.ndarray]:
+        """For a layer that absorbs_affine: parameters whose output is scale * (this output) + shift per depth."""
+        raise NotImplementedError
+
     def onnx_mapping(self, hp: dict, vol: Volume) -> OnnxMapping:
         """This layer on an input volume as ONNX operators in evaluation mode (batchnorm with its running
         statistics, dropout off), giving what forward(train=False) gives."""
@@ -335,7 +380,7 @@ FIT_HELP = ("when (W - F + 2P)/S + 1 is not whole: exact refuses it, crop drops 
 
 class Conv(LayerType):
     name, title, kind = "conv", "Conv", "conv"
-    has_filters, keeps_volume = True, False
+    has_filters, keeps_volume, takes_epilogue, absorbs_affine = True, False, True, True
     summary = "Slides learned filters over the input volume; each filter gives one depth slice of the output."
     hypers = (
         Hyper("filters", int, 16, 1, 4096, "number of filters K: the output depth"),
@@ -384,19 +429,10 @@ class Conv(LayerType):
         result = float((window * weights).sum() + (bias or 0.0))
         return Recipe("dot", window, depths, rows, cols, result, padded, weights, bias)
 
-    def cache_bytes(self, hp, vol, out, itemsize):
-        """The padded input: with stride 1 kernels.pad_rows' extra rows for the last taps' wrap."""
-        p, wp = hp["pad"], vol.width + 2 * hp["pad"]
-        span = hp["dilation"] * (hp["size"] - 1)
-        rows = vol.height + 2 * p + (-(-span // wp) if hp["stride"] == 1 else 0)
-        return vol.depth * rows * wp * itemsize
-
-    def workspace_bytes(self, hp, vol, out, itemsize):
-        """Two groups of im2col columns (as many images' as fit kernels.GROUP_BYTES, at least one): backward
-        still holds the weight gradient's last group while the input gradient's first is made."""
-        wp = out.width + hp["dilation"] * (hp["size"] - 1) if hp["stride"] == 1 else out.width
-        image = vol.depth * hp["size"] ** 2 * out.height * wp * itemsize
-        return 2 * max(1, kernels.GROUP_BYTES // image) * image
+    def workspace_bytes(self, hp, vol, out, itemsize, images):
+        """Its largest band of columns (kernels.conv_workspace)."""
+        return kernels.conv_workspace(vol.depth, vol.height, vol.width, hp["filters"], hp["size"], hp["stride"],
+                                      hp["pad"], hp["dilation"], hp["groups"], images, itemsize)
 
     def problem(self, hp):
         k, g = hp["filters"], hp["groups"]
@@ -421,6 +457,11 @@ class Conv(LayerType):
                           "stride": hp["stride"], "padding": hp["pad"], "dilation": hp["dilation"],
                           "groups": hp["groups"], "bias": hp["bias"]}
 
+    def absorb(self, hp, params, scale, shift):
+        bias = params["bias"] * scale + shift if hp["bias"] else shift
+        return {"weight": params["weight"] * scale.astype(params["weight"].dtype)[:, None, None, None],
+                "bias": bias.astype(params["weight"].dtype)}
+
     def onnx_mapping(self, hp, vol):
         f, s, p, d = hp["size"], hp["stride"], hp["pad"], hp["dilation"]
         return onnx_op("Conv", ("x", *self.param_shapes(hp, vol)), kernel_shape=[f, f], strides=[s, s], pads=[p] * 4,
@@ -428,7 +469,7 @@ class Conv(LayerType):
 
     def forward(self, hp, params, buffers, x, ctx):
         return kernels.conv_forward(x, params["weight"], params.get("bias"), hp["stride"], hp["pad"], hp["dilation"],
-                                    need_dx=ctx.input_grad, groups=hp["groups"])
+                                    need_dx=ctx.input_grad, groups=hp["groups"], epilogue=ctx.epilogue)
 
     def backward(self, hp, params, dout, cache):
         dx, dw, db = kernels.conv_backward(dout, cache)
@@ -493,11 +534,11 @@ class _Pool(LayerType):
 class MaxPool(_Pool):
     name, title = "maxpool", "Max pool"
     summary = "Keeps the largest value in each window, shrinking width and height; depth is unchanged."
+    pools_max = takes_epilogue = True
 
     def cache_bytes(self, hp, vol, out, itemsize):
-        """The window offset of each maximum: uint8 on the 2x2 stride-2 fast path, else int16."""
-        fast = hp["size"] == hp["stride"] == 2 and hp["pad"] == 0 and vol.width % 2 == vol.height % 2 == 0
-        return out.size * (1 if fast else 2)
+        """The window offset of each maximum: uint8 (int16 past 16x16 windows)."""
+        return out.size * (1 if hp["size"] ** 2 <= 256 else 2)
 
     def torch_module(self, hp, vol):
         return "MaxPool2d", self._torch_kwargs(hp)
@@ -507,7 +548,11 @@ class MaxPool(_Pool):
         return onnx_op("MaxPool", **self._onnx_attributes(hp, [p, p, p + rows, p + cols]))  # max ignores padding
 
     def forward(self, hp, params, buffers, x, ctx):
-        return kernels.maxpool_forward(x, hp["size"], hp["stride"], hp["pad"], ceil=hp["fit"] == "pad")
+        out, cache = kernels.maxpool_forward(x, hp["size"], hp["stride"], hp["pad"], ceil=hp["fit"] == "pad",
+                                             keep_arg=ctx.backward)
+        if ctx.epilogue:
+            ctx.epilogue(out)(0, _depth_rows(out).shape[1])
+        return out, cache
 
     def number(self, hp, params, buffers, x, k, i, j):
         """The largest number of the window (padding is -inf: it never wins; ties: the first)."""
@@ -580,7 +625,7 @@ class GlobalAvgPool(LayerType):
         return onnx_op("GlobalAveragePool")
 
     def forward(self, hp, params, buffers, x, ctx):
-        return x.mean(axis=(2, 3), keepdims=True), x.shape
+        return x.mean(axis=(1, 2), keepdims=True), x.shape
 
     def number(self, hp, params, buffers, x, k, i, j):
         """The mean of the whole depth slice k."""
@@ -590,7 +635,7 @@ class GlobalAvgPool(LayerType):
 
     def backward(self, hp, params, dout, cache):
         dx = np.empty(cache, dtype=dout.dtype)
-        dx[...] = dout / (cache[2] * cache[3])
+        dx[...] = dout / (cache[1] * cache[2])
         return dx, {}
 
 
@@ -659,13 +704,13 @@ class LRN(LayerType):
 
 
 def _depth_window_sum(a: np.ndarray, before: int, after: int) -> np.ndarray:
-    """(N, C, H, W) -> same shape: at depth c, the sum of a over depths c - before .. c + after that exist."""
-    c = a.shape[1]
+    """(C, H, W, N) -> same shape: at depth c, the sum of a over depths c - before .. c + after that exist."""
+    c = a.shape[0]
     out = a.copy()
     for k in range(1, min(before, c - 1) + 1):
-        out[:, k:] += a[:, : c - k]
+        out[k:] += a[: c - k]
     for k in range(1, min(after, c - 1) + 1):
-        out[:, : c - k] += a[:, k:]
+        out[: c - k] += a[k:]
     return out
 
 
@@ -674,6 +719,7 @@ class ReLU(LayerType):
     rectifies = True
     summary = "max(0, x) on every number: keeps positives, zeroes negatives."
     formula = "max(0, x)"
+    commutes_with_max = True
 
     def cache_bytes(self, hp, vol, out, itemsize):
         return vol.size  # the mask x > 0, one byte a number
@@ -685,7 +731,20 @@ class ReLU(LayerType):
         return onnx_op("Relu")
 
     def forward(self, hp, params, buffers, x, ctx):
-        return np.maximum(x, 0), x > 0
+        return np.maximum(x, 0), (x > 0 if ctx.backward else None)
+
+    def epilogue(self, hp, out, backward: bool = True):
+        rows = _depth_rows(out)
+        mask = np.empty(out.shape, dtype=bool) if backward else None
+        mask_rows = mask.reshape(rows.shape) if backward else None
+
+        def band(c0: int, c1: int) -> None:
+            part = rows[:, c0:c1]
+            if backward:
+                np.greater(part, 0, out=mask_rows[:, c0:c1])
+            np.maximum(part, 0, out=part)
+
+        return band, mask
 
     def backward(self, hp, params, dout, cache):
         return dout * cache, {}
@@ -791,6 +850,7 @@ class BatchNorm(LayerType):
     hypers = (Hyper("momentum", float, 0.1, 0.0, 1.0, "weight of the newest batch in the running statistics"),)
     eps = 1e-5
     couples_batch = True
+    takes_epilogue = affine_at_evaluation = True
     formula = "gamma * (x - mean) / sqrt(var + 1e-5) + beta (the running mean and variance at evaluation)"
 
     def terms(self, hp, params, buffers, k):
@@ -820,38 +880,99 @@ class BatchNorm(LayerType):
     def macs(self, hp, vol, out):
         return 2 * vol.size
 
-    def forward(self, hp, params, buffers, x, ctx):
-        axes = (0, 2, 3)
-        if ctx.train:
-            mean, var = x.mean(axis=axes), x.var(axis=axes)
-            count = x.size // x.shape[1]
-            m = hp["momentum"]
-            buffers["running_mean"] *= 1 - m
-            buffers["running_mean"] += m * mean
-            buffers["running_var"] *= 1 - m
-            buffers["running_var"] += m * var * (count / max(count - 1, 1))  # unbiased, as PyTorch
-        else:
-            mean, var = buffers["running_mean"], buffers["running_var"]
-        inv = (1.0 / np.sqrt(var + self.eps)).astype(x.dtype)
-        xhat = (x - mean.reshape(1, -1, 1, 1).astype(x.dtype)) * inv.reshape(1, -1, 1, 1)
-        out = xhat * params["weight"].reshape(1, -1, 1, 1) + params["bias"].reshape(1, -1, 1, 1)
-        return out, (xhat, inv, ctx.train)
+    # Statistics over the batch: the engine runs a batch's chunks in parallel, each giving its partial
+    # statistics, merged once for the whole batch (forward_merge, backward_merge) before each chunk
+    # goes on with the whole batch's (forward(..., stats), backward(..., sums)). Called on one array,
+    # forward and backward do all three on it.
 
-    def backward(self, hp, params, dout, cache):
-        xhat, inv, train = cache
-        axes = (0, 2, 3)
-        dgamma, dbeta = (dout * xhat).sum(axis=axes), dout.sum(axis=axes)
-        g = (params["weight"] * inv).reshape(1, -1, 1, 1)
-        if not train:
-            return dout * g, {"weight": dgamma, "bias": dbeta}
-        count = dout.size // dout.shape[1]
-        dx = g * (dout - (dbeta / count).reshape(1, -1, 1, 1) - xhat * (dgamma / count).reshape(1, -1, 1, 1))
-        return dx, {"weight": dgamma, "bias": dbeta}
+    def forward_partial(self, hp, x):
+        """One chunk's share of the batch statistics: (count, mean per depth, sum of squared deviations)."""
+        rows = _depth_rows(x)
+        mean = rows.mean(axis=1)
+        dev = rows - mean[:, None]
+        return rows.shape[1], mean, np.einsum("ij,ij->i", dev, dev)
+
+    def forward_merge(self, hp, buffers, partials):
+        """The whole batch's (mean, 1/sqrt(var + eps)) per depth, in float64, from its chunks' forward_partial
+        (Chan, Golub and LeVeque's pairwise update); updates the running statistics once, as PyTorch
+        (the running variance unbiased)."""
+        counts = np.array([p[0] for p in partials], dtype=np.float64)
+        count = counts.sum()
+        means = np.array([p[1] for p in partials], dtype=np.float64)
+        mean = counts @ means / count
+        var = (np.sum([p[2] for p in partials], axis=0, dtype=np.float64) + counts @ (means - mean) ** 2) / count
+        m = hp["momentum"]
+        buffers["running_mean"] *= 1 - m
+        buffers["running_mean"] += m * mean
+        buffers["running_var"] *= 1 - m
+        buffers["running_var"] += m * var * (count / max(count - 1, 1))
+        return mean, 1.0 / np.sqrt(var + self.eps)
+
+    def forward(self, hp, params, buffers, x, ctx, stats=None):
+        """x (C, H, W, N) -> (out, cache). Training normalises with the batch's statistics: stats, the whole
+        batch's forward_merge when x is one chunk of it, else x's own; evaluation with the running ones."""
+        if not ctx.train:
+            stats = buffers["running_mean"].astype(np.float64), 1.0 / np.sqrt(buffers["running_var"] + np.float64(self.eps))
+        elif stats is None:
+            stats = self.forward_merge(hp, buffers, [self.forward_partial(hp, x)])
+        mean, inv = stats
+        scale = params["weight"] * inv
+        shift = (params["bias"] - mean * scale).astype(x.dtype)[:, None]
+        scale = scale.astype(x.dtype)[:, None]
+        rows = _depth_rows(x)
+        out = rows * scale  # whole rows: bands of a few thousand columns were slower (numpy's per-call cost)
+        out += shift
+        out = out.reshape(x.shape)
+        if ctx.epilogue:
+            ctx.epilogue(out)(0, rows.shape[1])
+        return out, (x, mean.astype(x.dtype), inv.astype(x.dtype), ctx.train)  # float32 like PyTorch's saved statistics
+
+    def affine(self, hp, params, buffers):
+        scale = params["weight"] / np.sqrt(buffers["running_var"] + np.float64(self.eps))
+        return scale, params["bias"] - buffers["running_mean"] * scale
+
+    def backward_partial(self, hp, params, dout, cache):
+        """One chunk's (count, sum of dout * xhat, sum of dout) per depth: its share of the weight and bias
+        gradients."""
+        x, mean, inv, _ = cache
+        rows, drows = _depth_rows(x), _depth_rows(dout)
+        dbeta = drows.sum(axis=1)
+        return rows.shape[1], (np.einsum("ij,ij->i", drows, rows) - mean * dbeta) * inv, dbeta
+
+    def backward_merge(self, hp, partials):
+        """The chunks' backward_partial -> (the whole batch's sums for backward, the parameter gradients)."""
+        count = sum(p[0] for p in partials)
+        dgamma, dbeta = np.sum([p[1] for p in partials], axis=0), np.sum([p[2] for p in partials], axis=0)
+        dtype = partials[0][2].dtype
+        return (count, dgamma, dbeta), {"weight": dgamma.astype(dtype), "bias": dbeta.astype(dtype)}
+
+    def backward(self, hp, params, dout, cache, sums=None):
+        """dout (C, H, W, N) -> (dx, grads). sums: the whole batch's backward_merge when this is one chunk of
+        it; the parameter gradients are then the merge's, and grads is empty."""
+        x, mean, inv, train = cache
+        grads = {}
+        if sums is None:
+            sums, grads = self.backward_merge(hp, [self.backward_partial(hp, params, dout, cache)])
+        count, dgamma, dbeta = sums
+        g = params["weight"] * inv
+        drows = _depth_rows(dout)
+        dx = drows * g.astype(dout.dtype)[:, None]
+        if train:  # dx = g * (dout - dbeta/M - xhat * dgamma/M), xhat = (x - mean) * inv
+            dev = _depth_rows(x) - mean.astype(x.dtype)[:, None]
+            dev *= (-g * inv * dgamma / count).astype(x.dtype)[:, None]
+            dx += dev
+            dx -= (g * dbeta / count).astype(x.dtype)[:, None]
+        return dx.reshape(dout.shape), grads
+
+
+def _depth_rows(x: np.ndarray) -> np.ndarray:
+    """(C, H, W, N) as (C, H*W*N): one row per depth slice (a view when x is contiguous)."""
+    return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
 
 class FC(LayerType):
     name, title, kind = "fc", "FC", "dense"
-    keeps_volume = False
+    keeps_volume, takes_epilogue, absorbs_affine = False, True, True
     summary = "Fully connected: every output unit sees the whole input volume (flattened depth, height, width)."
     hypers = (Hyper("units", int, 10, 1, 65536, "number of output units"),)
 
@@ -888,6 +1009,10 @@ class FC(LayerType):
     def torch_module(self, hp, vol):
         return "FlattenLinear", {"in_features": vol.size, "out_features": hp["units"]}
 
+    def absorb(self, hp, params, scale, shift):
+        dtype = params["weight"].dtype
+        return {"weight": params["weight"] * scale.astype(dtype)[:, None], "bias": (params["bias"] * scale + shift).astype(dtype)}
+
     def onnx_mapping(self, hp, vol):
         return OnnxMapping((OnnxNode("Flatten", attributes={"axis": 1}, output="flat"),
                             OnnxNode("Gemm", ("flat", "weight", "bias"), {"transB": 1}, output="units"),
@@ -895,14 +1020,18 @@ class FC(LayerType):
                            {"axes": np.array([2, 3])})
 
     def forward(self, hp, params, buffers, x, ctx):
-        x2 = x.reshape(len(x), math.prod(x.shape[1:]))  # not -1: that fails on an empty batch
-        out = x2 @ params["weight"].T + params["bias"]
-        return out.reshape(out.shape + (1, 1)), (x2, x.shape)
+        x2 = x.reshape(math.prod(x.shape[:3]), x.shape[3])  # (D*H*W, N): the weight's column order
+        out = params["weight"] @ x2
+        out += params["bias"][:, None]
+        out = out.reshape(out.shape[:1] + (1, 1) + out.shape[1:])
+        if ctx.epilogue:
+            ctx.epilogue(out)(0, out.shape[3])
+        return out, (x2, x.shape)
 
     def backward(self, hp, params, dout, cache):
         x2, shape = cache
-        d2 = dout.reshape(len(dout), math.prod(dout.shape[1:]))
-        return (d2 @ params["weight"]).reshape(shape), {"weight": d2.T @ x2, "bias": d2.sum(axis=0)}
+        d2 = dout.reshape(dout.shape[0], dout.shape[3])
+        return (params["weight"].T @ d2).reshape(shape), {"weight": d2 @ x2.T, "bias": d2.sum(axis=1)}
 
 
 class Softmax(LayerType):
@@ -924,12 +1053,13 @@ class Softmax(LayerType):
                             OnnxNode("Softmax", ("scores",), {"axis": 1})))  # (N, classes)
 
     def forward(self, hp, params, buffers, x, ctx):
-        p = softmax(x)  # over depth at each position: a 1x1xC volume, or a class-score map (see plan.compile_plan)
+        e = np.exp(x - x.max(axis=0, keepdims=True))  # over depth at each position: a 1x1xC volume, or a
+        p = e / e.sum(axis=0, keepdims=True)  # class-score map (see plan.compile_plan)
         return p, p
 
     def backward(self, hp, params, dout, cache):
         p = cache
-        return p * (dout - (dout * p).sum(axis=1, keepdims=True)), {}
+        return p * (dout - (dout * p).sum(axis=0, keepdims=True)), {}
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -978,6 +1108,8 @@ class ContainerType:
     is_container = True
     has_filters = False
     couples_batch = False
+    takes_epilogue = False  # merge_forward applies an epilogue (see Context)
+    absorbs_affine = False
     rectifies = False
     lane_fields: tuple[str, ...] = ()
     lane_list = ""
@@ -999,8 +1131,9 @@ class ContainerType:
         """The output volume for the lanes' output volumes; MergeError when they do not fit together."""
         raise NotImplementedError
 
-    def merge_forward(self, xs: list[np.ndarray]):
-        """The lanes' outputs (N, D_i, H, W) -> (merged output, cache)."""
+    def merge_forward(self, xs: list[np.ndarray], epilogue=None):
+        """The lanes' outputs (D_i, H, W, N) -> (merged output, cache); epilogue as Context.epilogue, for
+        a container that takes_epilogue."""
         raise NotImplementedError
 
     def merge_backward(self, dout: np.ndarray, cache) -> list[np.ndarray]:
@@ -1025,6 +1158,7 @@ class Residual(ContainerType):
     summary = "Adds its body's output to its input (through the shortcut, if any): the block of ResNets."
     lane_fields = ("body", "shortcut")
     min_lanes = max_lanes = 2
+    takes_epilogue = True
 
     def merge_volume(self, volumes):
         body, shortcut = volumes
@@ -1033,9 +1167,12 @@ class Residual(ContainerType):
                              f"to be added", volumes)
         return body
 
-    def merge_forward(self, xs):
+    def merge_forward(self, xs, epilogue=None):
         body, shortcut = xs
-        return body + shortcut, None
+        out = body + shortcut
+        if epilogue:
+            epilogue(out)(0, _depth_rows(out).shape[1])
+        return out, None
 
     def merge_backward(self, dout, cache):
         return [dout, dout]
@@ -1063,11 +1200,11 @@ class Concat(ContainerType):
                              volumes)
         return Volume(volumes[0].width, volumes[0].height, sum(v.depth for v in volumes))
 
-    def merge_forward(self, xs):
-        return np.concatenate(xs, axis=1), [x.shape[1] for x in xs]
+    def merge_forward(self, xs, epilogue=None):
+        return np.concatenate(xs, axis=0), [x.shape[0] for x in xs]
 
     def merge_backward(self, dout, cache):
-        return np.split(dout, np.cumsum(cache)[:-1], axis=1)
+        return np.split(dout, np.cumsum(cache)[:-1], axis=0)
 
     def merge_number(self, xs, k, i, j):
         lane, first = 0, 0

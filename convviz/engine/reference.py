@@ -1,9 +1,15 @@
-"""Naive loop kernels: slow, obviously right, the test oracle for `kernels.py` (same signatures)."""
+"""Naive loop kernels on (N, C, H, W): slow, obviously right, the test oracle for `kernels.py` (same
+signatures, on the engine's layout)."""
 from __future__ import annotations
 
 import numpy as np
 
-from .kernels import out_size, pad_hw
+from .kernels import out_size
+
+
+def pad_hw(x, p: int):
+    """(N, C, H, W) zero-padded by p on both spatial axes."""
+    return np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
 
 
 def conv_forward(x, w, b, s: int, p: int, d: int, groups: int = 1):

@@ -2,8 +2,8 @@
 
 NumPy's BLAS runs single-threaded (set explicitly: oversubscribing two cores made an im2col
 engine 3x slower); instead Network splits each batch into one chunk per core and runs the
-chunks through whole runs of layers in a small thread pool (NumPy releases the GIL in GEMMs
-and copies). glibc's malloc hands multi-megabyte arrays back to the kernel on every free, so
+chunks through runs of layers in parallel, the first in the calling thread and the others in a
+small thread pool (NumPy releases the GIL in GEMMs and copies). glibc's malloc hands multi-megabyte arrays back to the kernel on every free, so
 each training step page-faulted them in again (2,500 faults, a fifth of the step's time): the
 engine asks it to keep freed memory for reuse instead.
 """
@@ -40,6 +40,7 @@ def _configured_workers() -> int:
 
 WORKERS = _configured_workers()
 MIN_CHUNK = 4  # below this many images per chunk, splitting costs more than it saves
+CHUNK_BYTES = 1 << 22  # a chunk's largest activation: more images per chunk than that add cache misses
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters (malloc.h)
 
@@ -59,7 +60,7 @@ def keep_freed_memory() -> bool:
 
 threadpool_limits(limits=1, user_api="blas")
 KEEPS_FREED_MEMORY = keep_freed_memory()
-_pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="convviz-engine") if WORKERS > 1 else None
+_pool = ThreadPoolExecutor(max_workers=WORKERS - 1, thread_name_prefix="convviz-engine") if WORKERS > 1 else None
 
 
 def blas_threads() -> int:
@@ -78,15 +79,45 @@ def limit_workers(count: int):
         WORKERS = saved
 
 
-def batch_chunks(n: int) -> list[slice]:
-    """Split range(n) into up to WORKERS contiguous slices of at least MIN_CHUNK items."""
+def chunk_images(image_bytes: int) -> int:
+    """The most images a chunk should hold when each image's largest activation takes image_bytes."""
+    return max(MIN_CHUNK, CHUNK_BYTES // max(1, image_bytes))
+
+
+def batch_chunks(n: int, most: int | None = None) -> list[slice]:
+    """Split range(n) into contiguous slices of at least MIN_CHUNK items: one per worker, or when that
+    puts more than `most` in one, a multiple of the workers' count (see run_chunks)."""
     parts = max(1, min(WORKERS, n // MIN_CHUNK))
+    if most and n > parts * most:
+        parts = max(1, min(-(-n // (most * WORKERS)) * WORKERS, n // MIN_CHUNK))
     bounds = [n * k // parts for k in range(parts + 1)]
     return [slice(bounds[k], bounds[k + 1]) for k in range(parts)]
 
 
+def chunk_groups(count: int) -> int:
+    """How many threads run `count` chunks: chunk k runs in group k % chunk_groups(count), each group's
+    chunks in turn, in order."""
+    return 1 if _pool is None else max(1, min(count, WORKERS))
+
+
 def run_chunks(fn: Callable[[Any], T], chunks: Sequence) -> list[T]:
-    """fn(chunk) for every chunk (any items), in parallel when there are several; results in order."""
-    if len(chunks) == 1 or _pool is None:
+    """fn(chunk) for every chunk (any items), in parallel when there are several: each group of
+    chunk_groups in one thread (the first in the calling thread, the others in the pool); results in
+    the chunks' order."""
+    groups = chunk_groups(len(chunks))
+    if groups == 1:
         return [fn(c) for c in chunks]
-    return list(_pool.map(fn, chunks))
+
+    def run_group(g: int) -> list[T]:
+        return [fn(c) for c in chunks[g::groups]]
+
+    others = [_pool.submit(run_group, g) for g in range(1, groups)]
+    try:
+        first = run_group(0)
+    finally:
+        for future in others:  # wait for them all before anything propagates
+            future.exception()
+    results: list = [None] * len(chunks)
+    for g, part in enumerate([first] + [future.result() for future in others]):
+        results[g::groups] = part
+    return results

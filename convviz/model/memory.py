@@ -85,8 +85,8 @@ def estimate(arch_or_plan, batch: int, optimizer: str = "sgd", momentum: float =
     inputs = plan.nodes[0].volume.size * (ITEMSIZE + 2)  # the normalised batch and its uint8 images
     transients = max((2 * n.volume.size + 2 * sum(v.size for v in n.in_volumes) for n in trained), default=0)
     chunks = len(batch_chunks(batch))
-    scratch = max((n.op.workspace_bytes(n.hp, n.in_volumes[0], n.volume, ITEMSIZE) for n in trained
-                   if not n.is_merge), default=0)
+    scratch = max((n.op.workspace_bytes(n.hp, n.in_volumes[0], n.volume, ITEMSIZE, -(-batch // chunks))
+                   for n in trained if not n.is_merge), default=0)
     backward = MemoryEstimate(batch, "the end of backward", **fixed, gradients=p * (chunks + (chunks > 1)),
                               activations=batch * (caches + inputs),
                               workspace=batch * transients * ITEMSIZE + chunks * scratch)

@@ -1,10 +1,23 @@
-"""Centred finite differences in float64: the gradient checker the layer tests share."""
+"""Centred finite differences in float64: the gradient checker the layer tests share, and layer calls
+on (N, D, H, W) arrays (the engine's layers work on (D, H, W, N))."""
 import numpy as np
 
 from convviz.engine import LAYER_TYPES, Volume
-from convviz.engine.layers import Context
+from convviz.engine.layers import Context, to_engine, to_nchw
 
 H = 1e-6
+
+
+def forward(t, hp, params, buffers, x, ctx):
+    """Layer t's forward on x (N, D, H, W) -> (out (N, D', H', W'), cache)."""
+    out, cache = t.forward(hp, params, buffers, to_engine(x), ctx)
+    return to_nchw([out]), cache
+
+
+def backward(t, hp, params, dout, cache):
+    """Layer t's backward for dout (N, D', H', W') -> (dx (N, D, H, W) or None, grads)."""
+    dx, grads = t.backward(hp, params, to_engine(dout), cache)
+    return (None if dx is None else to_nchw([dx])), grads
 
 
 def numeric_gradient(f, a: np.ndarray) -> np.ndarray:
@@ -52,15 +65,15 @@ def check_layer(name, given, shape, train=True, seed=0, x=None, buffers=None, rn
     def ctx():
         return Context(train=train, rng=np.random.default_rng(rng_seed) if rng_seed is not None else None)
 
-    out, cache = t.forward(hp, params, buffers, x, ctx())
+    out, cache = forward(t, hp, params, buffers, x, ctx())
     assert out.shape == (n, out_vol.depth, out_vol.height, out_vol.width)
     assert out.dtype == np.float64
     g = rng.standard_normal(out.shape)
-    dx, grads = t.backward(hp, params, g, cache)
+    dx, grads = backward(t, hp, params, g, cache)
     assert set(grads) == set(params)
 
     def loss():
-        y, _ = t.forward(hp, params, buffers, x, ctx())
+        y, _ = forward(t, hp, params, buffers, x, ctx())
         return float((y * g).sum())
 
     assert_close(dx, numeric_gradient(loss, x), f"{name} dx")

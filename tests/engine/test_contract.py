@@ -13,7 +13,7 @@ from convviz.engine import CONTAINER_TYPES, LAYER_TYPES, Volume
 from convviz.engine.layers import Context
 from convviz.paths import RESOURCES
 
-from .gradcheck import check_layer, distinct_values
+from .gradcheck import backward, check_layer, distinct_values, forward
 
 KINDS = {"conv", "pool", "activation", "regularizer", "dense", "classifier"}
 
@@ -114,7 +114,7 @@ def test_pytorch_module_gives_the_same_numbers(name):
                 if p.ndim >= 2:
                     assert torch.nn.init._calculate_fan_in_and_fan_out(state[key])[0] == t.fan_in(hp, vol)
             x = distinct_values(rng, shape)
-            out, cache = t.forward(hp, params, buffers, x.copy(), Context(train=train))
+            out, cache = forward(t, hp, params, buffers, x.copy(), Context(train=train))
             xt = torch.tensor(x, requires_grad=True)
             module.train(train)
             yt = module(xt)
@@ -124,7 +124,7 @@ def test_pytorch_module_gives_the_same_numbers(name):
             np.testing.assert_allclose(out.reshape(yt.shape), yt.detach().numpy(), rtol=1e-10, atol=1e-12,
                                        err_msg=f"{where}: output")
             g = rng.standard_normal(out.shape)
-            dx, grads = t.backward(hp, params, g, cache)
+            dx, grads = backward(t, hp, params, g, cache)
             yt.backward(torch.tensor(g).reshape(yt.shape))
             np.testing.assert_allclose(dx, xt.grad.numpy(), rtol=1e-9, atol=1e-12, err_msg=f"{where}: input gradient")
             named = dict(module.named_parameters())

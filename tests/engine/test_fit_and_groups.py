@@ -9,6 +9,8 @@ import pytest
 from convviz.engine import LAYER_TYPES, Volume, VolumeError, spatial_out
 from convviz.engine.layers import Context
 
+from .gradcheck import backward, forward
+
 
 def test_exact_still_refuses_what_is_not_whole_and_crop_and_pad_round():
     with pytest.raises(VolumeError, match=r"\(32 - 3 \+ 2\)/2 \+ 1 = 16.5 is not a whole number"):
@@ -86,8 +88,8 @@ def test_the_crop_warning_counts_the_rows_the_conv_never_reads(given, height):
     rng = np.random.default_rng(0)
     params = t.init_params(hp, vol, rng, np.float64)
     x = rng.standard_normal((1, 1, height, 8))
-    out, cache = t.forward(hp, params, {}, x, Context(train=True))
-    dx, _ = t.backward(hp, params, np.ones_like(out), cache)
+    out, cache = forward(t, hp, params, {}, x, Context(train=True))
+    dx, _ = backward(t, hp, params, np.ones_like(out), cache)
     read = np.flatnonzero(np.abs(dx[0, 0]).sum(axis=1))
     never = height - 1 - read[-1]
     found = re.findall(r"the last (\d+) input rows?", " ".join(t.warnings(hp, vol)))

@@ -5,7 +5,7 @@ import pytest
 from convviz.engine import LAYER_TYPES
 from convviz.engine.layers import Context, softmax_cross_entropy
 
-from .gradcheck import assert_close, check_layer, distinct_values, numeric_gradient
+from .gradcheck import assert_close, backward, check_layer, distinct_values, forward, numeric_gradient
 
 
 @pytest.mark.parametrize("given, shape", [
@@ -74,11 +74,11 @@ def test_dropout_with_a_fixed_mask():
     out, dx = check_layer("dropout", {"rate": 0.4}, shape, rng_seed=7)
     x = np.random.default_rng(0).standard_normal(shape)
     t = LAYER_TYPES["dropout"]
-    kept, _ = t.forward(t.resolve({"rate": 0.4}), {}, {}, x, Context(train=True, rng=np.random.default_rng(7)))
+    kept, _ = forward(t, t.resolve({"rate": 0.4}), {}, {}, x, Context(train=True, rng=np.random.default_rng(7)))
     dropped = kept == 0
     assert 0.2 < dropped.mean() < 0.6
     np.testing.assert_allclose(kept[~dropped], x[~dropped] / 0.6)
-    evaluated, _ = t.forward(t.resolve({"rate": 0.4}), {}, {}, x, Context(train=False))
+    evaluated, _ = forward(t, t.resolve({"rate": 0.4}), {}, {}, x, Context(train=False))
     np.testing.assert_array_equal(evaluated, x)
 
 
@@ -101,7 +101,7 @@ def test_batchnorm_normalises_and_tracks_running_statistics():
     x = rng.normal(3.0, 2.0, (8, 2, 3, 3))
     params = {"weight": np.ones(2), "bias": np.zeros(2)}
     buffers = {"running_mean": np.zeros(2), "running_var": np.ones(2)}
-    out, _ = t.forward(hp, params, buffers, x, Context(train=True))
+    out, _ = forward(t, hp, params, buffers, x, Context(train=True))
     np.testing.assert_allclose(out.mean(axis=(0, 2, 3)), 0, atol=1e-12)
     np.testing.assert_allclose(out.var(axis=(0, 2, 3)), 1, rtol=1e-4)
     np.testing.assert_allclose(buffers["running_mean"], 0.1 * x.mean(axis=(0, 2, 3)))
@@ -126,8 +126,8 @@ def test_gradient_check_can_fail():
     """The checker catches a wrong backward (here: ReLU's gradient scaled by 2)."""
     t = LAYER_TYPES["relu"]
     x = distinct_values(np.random.default_rng(6), (2, 2, 2, 2))
-    out, cache = t.forward({}, {}, {}, x, Context(train=True))
+    out, cache = forward(t, {}, {}, {}, x, Context(train=True))
     g = np.ones_like(out)
-    wrong = 2 * t.backward({}, {}, g, cache)[0]
+    wrong = 2 * backward(t, {}, {}, g, cache)[0]
     with pytest.raises(AssertionError):
-        assert_close(wrong, numeric_gradient(lambda: float(t.forward({}, {}, {}, x, Context(True))[0].sum()), x), "relu")
+        assert_close(wrong, numeric_gradient(lambda: float(forward(t, {}, {}, {}, x, Context(True))[0].sum()), x), "relu")

@@ -1,8 +1,19 @@
-"""The fast kernels equal the naive reference loops, forward and backward, in float32 and float64."""
+"""The fast kernels equal the naive reference loops, forward and backward, in float32 and float64. The
+kernels work on the engine's (D, H, W, N), the reference on (N, D, H, W): `fast` converts."""
 import numpy as np
 import pytest
 
 from convviz.engine import kernels, reference
+from convviz.engine.layers import to_engine, to_nchw
+
+
+def fast(name, *args, **kwargs):
+    """kernels.<name> on (N, D, H, W) arrays: the first argument converted in, the volume it gives (the
+    output, or the input gradient) converted out."""
+    result = getattr(kernels, name)(to_engine(args[0]), *args[1:], **kwargs)
+    if isinstance(result, tuple):
+        return (None if result[0] is None else to_nchw([result[0]]),) + result[1:]
+    return to_nchw([result])
 
 CONV_CASES = [  # (N, C, H, W), (K, F), stride, pad, dilation[, groups, bias]
     ((2, 3, 8, 8), (4, 3), 1, 1, 1),
@@ -29,21 +40,23 @@ CONV_CASES = [  # (N, C, H, W), (K, F), stride, pad, dilation[, groups, bias]
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", CONV_CASES, ids=str)
-@pytest.mark.parametrize("group_bytes", [kernels.GROUP_BYTES, 1], ids=["one-group", "group-per-image"])
-def test_conv_matches_reference(case, dtype, group_bytes, monkeypatch):
+@pytest.mark.parametrize("band_bytes", [None, 1], ids=["one-band", "band-per-row"])
+def test_conv_matches_reference(case, dtype, band_bytes, monkeypatch):
     shape, (k, f), s, p, d, groups, bias = (case + (1, True))[:7]
-    monkeypatch.setattr(kernels, "GROUP_BYTES", group_bytes)
+    if band_bytes:
+        monkeypatch.setattr(kernels, "GROUP_BYTES", band_bytes)
+        monkeypatch.setattr(kernels, "ROW_BYTES", band_bytes)
     rng = np.random.default_rng(0)
     x = rng.standard_normal(shape).astype(dtype)
     w = rng.standard_normal((k, shape[1] // groups, f, f)).astype(dtype)
     b = rng.standard_normal(k).astype(dtype) if bias else None
-    fast, fcache = kernels.conv_forward(x, w, b, s, p, d, groups=groups)
+    got_out, fcache = fast("conv_forward", x, w, b, s, p, d, groups=groups)
     slow, scache = reference.conv_forward(x, w, b, s, p, d, groups=groups)
     tol = 1e-4 if dtype == np.float32 else 1e-10
-    assert fast.dtype == dtype and fast.shape == slow.shape
-    np.testing.assert_allclose(fast, slow, rtol=tol, atol=tol)
-    dout = rng.standard_normal(fast.shape).astype(dtype)
-    got, want = kernels.conv_backward(dout, fcache), reference.conv_backward(dout, scache)
+    assert got_out.dtype == dtype and got_out.shape == slow.shape
+    np.testing.assert_allclose(got_out, slow, rtol=tol, atol=tol)
+    dout = rng.standard_normal(got_out.shape).astype(dtype)
+    got, want = fast("conv_backward", dout, fcache), reference.conv_backward(dout, scache)
     assert (got[2] is None) == (want[2] is None) == (not bias)
     for a, e in zip(got, want):
         if e is not None:
@@ -86,12 +99,12 @@ def test_pools_match_reference(kind, case):
     shape, f, s, p, ceil = (case + (False,))[:5]
     rng = np.random.default_rng(1)
     x = rng.standard_normal(shape).astype(np.float32)
-    fast, fcache = getattr(kernels, f"{kind}_forward")(x, f, s, p, ceil)
+    got_out, fcache = fast(f"{kind}_forward", x, f, s, p, ceil)
     slow, scache = getattr(reference, f"{kind}_forward")(x, f, s, p, ceil)
-    assert fast.shape == slow.shape
-    np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-7)
-    dout = rng.standard_normal(fast.shape).astype(np.float32)
-    got = getattr(kernels, f"{kind}_backward")(dout, fcache)
+    assert got_out.shape == slow.shape
+    np.testing.assert_allclose(got_out, slow, rtol=1e-5, atol=1e-7)
+    dout = rng.standard_normal(got_out.shape).astype(np.float32)
+    got = fast(f"{kind}_backward", dout, fcache)
     assert got.dtype == np.float32 and got.shape == x.shape
     np.testing.assert_allclose(got, getattr(reference, f"{kind}_backward")(dout, scache), rtol=1e-5, atol=1e-6)
 
@@ -101,10 +114,10 @@ def test_maxpool_ties_send_the_gradient_to_the_first_maximum(f, s):
     """After a ReLU many windows are all zeros: the gradient goes to the first one only, as PyTorch."""
     x = np.zeros((1, 2, 5, 5) if f == 3 else (1, 2, 6, 6), np.float32)  # sizes the windows fit exactly
     x[0, 1, 1, 1] = 1.0
-    out, fcache = kernels.maxpool_forward(x, f, s, 0)
+    out, fcache = fast("maxpool_forward", x, f, s, 0)
     dout = np.arange(1, out.size + 1, dtype=np.float32).reshape(out.shape)
     _, scache = reference.maxpool_forward(x, f, s, 0)
-    np.testing.assert_array_equal(kernels.maxpool_backward(dout, fcache), reference.maxpool_backward(dout, scache))
+    np.testing.assert_array_equal(fast("maxpool_backward", dout, fcache), reference.maxpool_backward(dout, scache))
 
 
 @pytest.mark.parametrize("size, f, s, p, want", [

