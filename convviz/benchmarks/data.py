@@ -14,6 +14,7 @@ import numpy as np
 from ..data import Normalizer, augment, find_cifar10, load_cifar10, minibatches, split_validation
 from ..engine import Network, make_optimizer
 from ..paths import SAMPLE
+from ..units import size_bytes
 from .engine import convnetjs_net
 
 BATCH = 64
@@ -94,14 +95,14 @@ def run(quick: bool = False) -> None:
     print(f"data: {folder} ({found.how if found else 'the shared sample'}), median of {reps} reps; "
           f"one ConvNetJS training step at batch {BATCH}: {step * 1e3:.1f} ms")
     fit, epoch, steps = _prepare_figures(data.train_images, reps)
-    _report(f"{n_train:,} training + {n_test:,} test images ({data.train_images.nbytes / 1e6:.1f} MB of uint8 "
+    _report(f"{n_train:,} training + {n_test:,} test images ({size_bytes(data.train_images.nbytes)} of uint8 "
             "training images)", load, fit, epoch, steps, step)
     if quick or n_train >= FULL_TRAIN:
         return
     full = np.resize(data.train_images, (FULL_TRAIN, *data.train_images.shape[1:]))
     full_load = load * (FULL_TRAIN + FULL_TEST) / (n_train + n_test)
     fit, epoch, steps = _prepare_figures(full, reps=3)
-    _report(f"scaled to the full set: {FULL_TRAIN:,} + {FULL_TEST:,} images ({full.nbytes / 1e6:.0f} MB; "
+    _report(f"scaled to the full set: {FULL_TRAIN:,} + {FULL_TEST:,} images ({size_bytes(full.nbytes)}; "
             "load extrapolated per image, the rest measured on tiled images)", full_load, fit, epoch, steps, step)
 
 

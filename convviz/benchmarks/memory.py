@@ -31,7 +31,7 @@ def peak_bytes() -> int:
 
 
 def wide_fc():
-    """32x32x3 -> fc 65,536 -> fc 10 -> softmax: 201 million float32 weights (805 MB) in its first layer."""
+    """32x32x3 -> fc 65,536 -> fc 10 -> softmax: 201 million float32 weights (768 MiB) in its first layer."""
     from ..engine import Volume
     from ..model.spec import Architecture, LayerSpec
 
@@ -71,7 +71,7 @@ def measure(name: str, batch: int) -> dict:
 
 
 def run(quick: bool = False) -> None:
-    from ..model.units import size_bytes
+    from ..units import size_bytes
     from ..model.presets import preset_names
 
     cases = [c for c in (QUICK_CASES if quick else CASES) if c[0] in preset_names()]

@@ -27,6 +27,7 @@ from typing import Callable
 from .cifar import PY_DIR, PY_FILES, dataset_folder
 from .errors import DownloadCancelled, DownloadError
 from .locate import app_data_dir
+from ..units import size_bytes
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 MD5 = "c58f30108f718f92721af3b95e74349a"
@@ -96,7 +97,7 @@ def _extract_or_keep(archive: Path, dest: Path, url: str) -> Path:
         target = _extract(archive, dest, url)
     except _DiskError as e:
         raise DownloadError(f"cannot extract CIFAR-10 into {dest} ({e}). The downloaded archive is kept in "
-                            f"{archive}: free some space (about 180 MB) and run the download again; it will "
+                            f"{archive}: free some space (about 180 MiB) and run the download again; it will "
                             "not be fetched again.") from None
     except DownloadError:
         archive.unlink(missing_ok=True)  # not CIFAR-10 after all: of no further use
@@ -106,7 +107,7 @@ def _extract_or_keep(archive: Path, dest: Path, url: str) -> Path:
 
 
 def _size(path: Path) -> str:
-    return f"{path.stat().st_size / 1e6:.1f} MB" if path.exists() else "0 MB"
+    return size_bytes(path.stat().st_size) if path.exists() else "0 B"
 
 
 def _wait(seconds: float, cancel: threading.Event | None) -> None:
@@ -196,7 +197,7 @@ def _check_cancel(cancel, done: int, part: Path, chunk: bytes = b"", f=None) -> 
         return
     if chunk and f is not None:
         f.write(chunk)
-    raise DownloadCancelled(f"download cancelled; {done / 1e6:.1f} MB kept in {part} to resume")
+    raise DownloadCancelled(f"download cancelled; {size_bytes(done)} kept in {part} to resume")
 
 
 @contextmanager
@@ -345,13 +346,13 @@ class TerminalProgress:
     def __call__(self, p: Progress) -> None:
         if self.finished:
             return
-        rate = f"{p.rate / 1e6:.1f} MB/s"
+        rate = f"{size_bytes(int(p.rate))}/s"
         if p.total:
             filled = int(self.width * min(p.done / p.total, 1.0))
             line = (f"[{'#' * filled}{'.' * (self.width - filled)}] {100 * p.done / p.total:5.1f}% "
-                    f"{p.done / 1e6:.1f}/{p.total / 1e6:.1f} MB {rate}")
+                    f"{size_bytes(p.done)} / {size_bytes(p.total)} {rate}")
         else:
-            line = f"{p.done / 1e6:.1f} MB {rate}"
+            line = f"{size_bytes(p.done)} {rate}"
         print(f"\r{line}   ", end="", file=sys.stderr, flush=True)
         if p.total is not None and p.done >= p.total:
             self.finished = True

@@ -92,9 +92,11 @@ def spatial_out(axis: str, size: int, f: int, s: int, p: int, d: int = 1, fit: s
 
 def _unseen(size: int, f: int, s: int, p: int, d: int = 1) -> int:
     """How many of the last input rows (or columns) of size no window reaches when the output length
-    is rounded down (fit "crop"); 0 when only padding is dropped."""
-    last_end = (kernels.out_size(size, f, s, p, d) - 1) * s + d * (f - 1) + 1  # in padded coordinates
-    return max(p + size - last_end, 0)
+    is rounded down (fit "crop"), beyond the gap a stride wider than the filter leaves after every
+    window anyway (a 1x1 stride-2 conv skips every other row by design); 0 when only padding is dropped."""
+    span = d * (f - 1) + 1
+    last_end = (kernels.out_size(size, f, s, p, d) - 1) * s + span  # in padded coordinates
+    return max(p + size - last_end - max(s - span, 0), 0)
 
 
 def _crop_warnings(hp: dict, vol: Volume, d: int = 1) -> list[str]:

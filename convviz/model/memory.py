@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from ..engine.machine import available_memory
 from ..engine.plan import Plan, compile_plan
 from ..engine.threads import batch_chunks
-from .units import size_bytes
+from ..units import size_bytes
 
 ITEMSIZE = 4  # float32
 WARN_FRACTION = 0.8  # warn when training would take more than this share of the memory available

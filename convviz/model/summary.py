@@ -11,7 +11,7 @@ from .inference import BYTES_PER_NUMBER, BlockInfo, Inference, Problem, infer
 from .presets import resolve_net
 from .sharing import parameter_sharing
 from .spec import Architecture
-from .units import size_bytes
+from ..units import size_bytes
 
 COLUMNS = ("block", "type", "hyperparameters", "output", "params", "without sharing", "mult-adds", "memory",
            "receptive field")

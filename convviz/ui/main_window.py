@@ -23,7 +23,7 @@ from ..model import Architecture, infer
 from ..model.io import ArchitectureFileError, load_architecture, save_architecture
 from ..model.presets import load_preset, preset_groups, preset_names
 from ..model.summary import summary_table
-from ..model.units import size_bytes
+from ..units import size_bytes
 from ..training.resume import describe_run, discard_run, interrupted_runs
 from .builder import BuilderDocument, BuilderWidget
 from .builder.document import INPUT

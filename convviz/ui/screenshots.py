@@ -19,6 +19,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..units import size_bytes
+
 TRAIN_IMAGES, TEST_IMAGES = 4000, 1000  # of the sample: a run of under a minute that already learns something
 WINDOW = (1280, 800)
 CONFIDENT = 0.6  # the activations shown are those of the first test image classified right at least this surely
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         QSettings.setDefaultFormat(QSettings.Format.IniFormat)
         QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, home)
         for path in take(args.folder, data, args.epochs):
-            print(f"{path} ({path.stat().st_size / 1024:.0f} KB)")
+            print(f"{path} ({size_bytes(path.stat().st_size)})")
         app.processEvents()
     return 0
 

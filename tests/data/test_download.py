@@ -324,7 +324,7 @@ def test_download_command_shows_progress_and_succeeds(server, archive, tmp_path,
     monkeypatch.setenv("CONVVIZ_CIFAR_MD5", archive[1])
     assert download_command(str(tmp_path)) == 0
     out, err = capsys.readouterr()
-    assert "100.0%" in err and "MB/s" in err and "Checking the md5 and extracting" in err
+    assert "100.0%" in err and "iB/s" in err and "Checking the md5 and extracting" in err
     assert str(tmp_path / "cifar-10-batches-py") in out
     assert download_command(str(tmp_path)) == 0
     assert "already in" in capsys.readouterr().out

@@ -13,7 +13,7 @@ from convviz.engine.plan import compile_plan
 from convviz.model import memory
 from convviz.model.memory import available_memory, estimate, largest_batch, memory_problem, state_shapes
 from convviz.model.presets import load_preset
-from convviz.model.units import size_bytes
+from convviz.units import size_bytes
 from convviz.model.spec import Architecture, LayerSpec
 
 MB = 1_000_000

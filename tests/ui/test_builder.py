@@ -350,12 +350,3 @@ def test_clicking_a_volume_in_the_drawing_selects_its_block(window, qtbot):
     assert drawing.selected == (2,)
     window.builder.select((1,))                                       # ReLU: listed under conv 0's volume
     assert drawing.selected == (1,) and (1,) in [b for b in drawing.boxes if not b.operator][1].listed
-
-
-def test_counts_and_sizes_read_without_exponents():
-    from convviz.ui.builder.style import count, size_bytes
-
-    assert [count(n) for n in (9_999, 12_345, 999_499, 999_600, 12_345_678, 999_999_999)] == \
-        ["9,999", "12.3k", "999k", "1M", "12.3M", "1G"]
-    assert [size_bytes(n) for n in (1023, 1536, 200 * 1024, 1000 * 1024, (1 << 20) - 1)] == \
-        ["1023 B", "1.5 KiB", "200 KiB", "0.977 MiB", "1 MiB"]

@@ -17,7 +17,7 @@ from ...engine.layers import BLOCK_TYPES, CONTAINER_TYPES
 from ...engine.tree import Path
 from ...model.inference import CLASSES_HYPER, INPUT_HYPERS
 from ...model.names import block_names, lane_title, name_of
-from ...model.units import count, size_bytes
+from ...units import count, size_bytes
 from ..lessons.sharing import sharing_html
 from .document import INPUT, BuilderDocument
 from .style import ERROR, FAULT_BACKGROUNDS, WARNING, icon

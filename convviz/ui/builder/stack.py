@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemD
 from ...engine.layers import BLOCK_TYPES, CONTAINER_TYPES
 from ...engine.tree import Path
 from ...model.names import lane_title
-from ...model.units import count
+from ...units import count
 from .document import INPUT, BuilderDocument
 from .style import ERROR, WARNING, icon, kind_colour
 

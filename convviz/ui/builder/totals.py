@@ -5,7 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel
 
-from .style import ERROR, WARNING, count, size_bytes
+from ...units import count, size_bytes
+from .style import ERROR, WARNING
 
 
 def training_blocker(inference) -> str | None:

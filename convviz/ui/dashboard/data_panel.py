@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QPro
 from ...data import DownloadCancelled, ImageFolder, LoadCancelled, find_cifar10, load_data, searched_locations
 from ...data.images import depth_problem
 from ...engine import Volume
-from ...model.units import size_bytes
+from ...units import size_bytes
 from ..worker import Background, JobWorker, describe_error
 from .style import BAD_CSS, GOOD_CSS, TEXT_DIM
 
@@ -253,7 +253,7 @@ class DataPanel(QGroupBox):
         self.progress.setVisible(False)       # the message above says what happened: no stale bar,
         self.progress_text.setVisible(False)  # percentage or "cancelling…" stays behind
         if isinstance(error, (DownloadCancelled, LoadCancelled)):
-            text = str(error)  # "download cancelled; 1.0 MB kept in ... to resume"
+            text = str(error)  # "download cancelled; 1 MiB kept in ... to resume"
             self._say(text[:1].upper() + text[1:] + ".", TEXT_DIM)
             return
         title = "Download failed" if self._kind == "download" else "Cannot load the data"
