@@ -77,6 +77,11 @@ def take(folder, data=None, epochs: int = 5) -> list[Path]:
             window.document.undo_stack.undo()
             if data is not None:
                 paths += _train_tab(window, folder, data, epochs, spin)
+            window.tabs.setCurrentWidget(window.builder)
+            window.load_preset("resnet20")
+            window.builder.select((9,))  # the first residual block with a projection shortcut
+            spin(lambda: False, 0.2)
+            paths.append(save(window, folder / "builder-resnet20.png"))
         finally:
             window.dashboard.shutdown()
             window.close()

@@ -9,7 +9,7 @@ def test_the_screenshots_are_taken_window_sized_and_small(tmp_path, started_thre
     data = load_sample(train=300, test=100)
     paths = take(tmp_path / "shots", data, epochs=1)
     assert [p.name for p in paths] == ["builder.png", "builder-fix.png", "train.png", "filters.png",
-                                       "activations.png", "confusion.png"]
+                                       "activations.png", "confusion.png", "builder-resnet20.png"]
     for path in paths:
         with Image.open(path) as picture:
             assert picture.size == WINDOW and picture.mode == "P"
