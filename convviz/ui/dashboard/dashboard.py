@@ -37,7 +37,9 @@ from .settings import SettingsPanel, remembered
 from .style import BAD_CSS, GOOD_CSS, GROUP_CSS, TEXT_DIM, configure_pyqtgraph
 
 REFRESH_MS = 500  # the status and the visible view redraw at most twice a second ...
-VIEW_SECONDS = {FiltersView: 1.0, ActivationsView: 1.0}  # ... the picture views at most once
+PICTURE_SECONDS = {FiltersView: 1.0, ActivationsView: 1.0}  # ... the picture views at most once
+# ... and Health (four plots, ~40 curves: a core's fifth at twice a second) every 2 s, two samples a time
+VIEW_SECONDS = {**PICTURE_SECONDS, HealthView: 2.0}
 STATE_COLOURS = {RunState.TRAINING: GOOD_CSS, RunState.DIVERGED: BAD_CSS, RunState.FAILED: BAD_CSS}
 
 
@@ -151,7 +153,7 @@ class TrainDashboard(QWidget):
         self._autosave_problems: list[str] = []  # appended in the worker thread, read at each epoch
         # snapshots per second: as often as the picture views redraw, no more (each costs the training
         # thread a forward and backward pass of the probe: 3% of a ResNet-20 step)
-        self.snapshot_rate = 1.0 / min(VIEW_SECONDS.values())
+        self.snapshot_rate = 1.0 / min(PICTURE_SECONDS.values())
 
         self.banner = Banner()
         self.data_panel = DataPanel()
