@@ -695,7 +695,8 @@ class TrainDashboard(QWidget):
         if view is None or not (force or self.isVisible()):
             return
         now = time.monotonic()
-        if force or now - self._drawn_at.get(view, 0.0) >= VIEW_SECONDS.get(type(view), 0.0):
+        due = VIEW_SECONDS.get(type(view), 0.0) - REFRESH_MS / 2000  # the timer jitters: half a tick early, not one late
+        if force or now - self._drawn_at.get(view, 0.0) >= due:
             self._drawn_at[view] = now
             view.refresh(force=force)
 
