@@ -293,6 +293,7 @@ class CurvesView(QWidget):
             self.train_item.setData(epochs, np.asarray(self.train_acc))
             self.val_item.setData(epochs, np.asarray(self.val_acc), connect="finite")
             self.test_item.setData(epochs, np.asarray(self.test_acc), connect="finite")
+        self.plots.scene().prepareForPaint()  # the ranges follow the new data now: one paint, not a second after
         if self.losses:
             text = f"step {self.steps[-1]}: loss {_loss(self.losses[-1])} (smoothed {_loss(self.smoothed[-1])})"
             if self.epochs:

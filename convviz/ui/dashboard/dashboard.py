@@ -37,7 +37,9 @@ from .settings import SettingsPanel, remembered
 from .style import BAD_CSS, GOOD_CSS, GROUP_CSS, TEXT_DIM, configure_pyqtgraph
 
 REFRESH_MS = 500  # the status and the visible view redraw at most twice a second ...
-VIEW_SECONDS = {FiltersView: 1.0, ActivationsView: 1.0}  # ... the picture views at most once
+PICTURE_SECONDS = {FiltersView: 1.0, ActivationsView: 1.0}  # ... the picture views at most once
+# ... and Health (four plots, ~40 curves: a core's fifth at twice a second) every 2 s, two samples a time
+VIEW_SECONDS = {**PICTURE_SECONDS, HealthView: 2.0}
 STATE_COLOURS = {RunState.TRAINING: GOOD_CSS, RunState.DIVERGED: BAD_CSS, RunState.FAILED: BAD_CSS}
 
 
@@ -151,7 +153,7 @@ class TrainDashboard(QWidget):
         self._autosave_problems: list[str] = []  # appended in the worker thread, read at each epoch
         # snapshots per second: as often as the picture views redraw, no more (each costs the training
         # thread a forward and backward pass of the probe: 3% of a ResNet-20 step)
-        self.snapshot_rate = 1.0 / min(VIEW_SECONDS.values())
+        self.snapshot_rate = 1.0 / min(PICTURE_SECONDS.values())
 
         self.banner = Banner()
         self.data_panel = DataPanel()
@@ -693,7 +695,8 @@ class TrainDashboard(QWidget):
         if view is None or not (force or self.isVisible()):
             return
         now = time.monotonic()
-        if force or now - self._drawn_at.get(view, 0.0) >= VIEW_SECONDS.get(type(view), 0.0):
+        due = VIEW_SECONDS.get(type(view), 0.0) - REFRESH_MS / 2000  # the timer jitters: half a tick early, not one late
+        if force or now - self._drawn_at.get(view, 0.0) >= due:
             self._drawn_at[view] = now
             view.refresh(force=force)
 

@@ -132,9 +132,7 @@ class HealthView(QWidget):
         for plot in (self.weight_plot, self.grad_plot):
             plot.setLabel("bottom", "step")
         for plot in (self.ratio_plot, self.fired_plot, self.weight_plot, self.grad_plot):
-            plot.setClipToView(True)
-            plot.setDownsampling(auto=True, mode="peak")
-            plot.setMinimumSize(200, 150)
+            plot.setMinimumSize(200, 150)  # no clipToView or downsampling: refresh() thins to MAX_POINTS, cheaper
         self.weight_bands_item = _Bands(self.weight_plot.getPlotItem(), INFO)
         self.grad_bands_item = _Bands(self.grad_plot.getPlotItem(), ACCENT)
         self._ratio_items: dict[str, pg.PlotDataItem] = {}
@@ -249,6 +247,8 @@ class HealthView(QWidget):
             title = self.layer.currentText()
             self.weight_plot.setTitle(f"Weights of {title}" if title else "Weights")
             self.grad_plot.setTitle(f"Gradients of {title}" if title else "Gradients")
+        for plot in (self.ratio_plot, self.fired_plot, self.weight_plot, self.grad_plot):
+            plot.scene().prepareForPaint()  # the ranges follow the new data now: one paint, not a second after
         e = self.latest
         if e is not None:
             self.summary.setText(f"Health at step {e.step:,} ({len(self.steps)} samples)")
