@@ -303,6 +303,13 @@ def test_builder_and_train_tabs_fit_1280x800(window, qtbot, small_data):
     assert dash.banner.mapTo(dash, QPoint(0, dash.banner.height())).y() < dash.views.mapTo(dash, QPoint(0, 0)).y()
     assert dash.banner.width() <= dash.width()
 
+    explain = window.explain
+    explain.method.setCurrentIndex(explain.method.findData("gradcam"))  # its options widen the side column
+    for tab in (explain, window.lessons.slide):
+        window.tabs.setCurrentWidget(tab)
+        qtbot.wait(20)
+        assert not horizontal_scroll_bars(window), tab
+
 
 # ---- 6. presets grouped ----
 def test_presets_menu_is_grouped(window):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (QFileDialog, QFrame, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QMessageBox,
-                               QPushButton, QScrollArea, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+                               QPushButton, QSplitter, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from ...model import infer
 from ...model.names import layer_titles
@@ -34,7 +34,7 @@ from .predictions import PredictionsView
 from .probe import ProbeJobs
 from .sanity_panel import SanityPanel
 from .settings import SettingsPanel, remembered
-from .style import BAD_CSS, GOOD_CSS, GROUP_CSS, TEXT_DIM, configure_pyqtgraph
+from .style import BAD_CSS, GOOD_CSS, GROUP_CSS, TEXT_DIM, configure_pyqtgraph, side_scroll
 
 REFRESH_MS = 500  # the status and the visible view redraw at most twice a second ...
 PICTURE_SECONDS = {FiltersView: 1.0, ActivationsView: 1.0}  # ... the picture views at most once
@@ -198,14 +198,7 @@ class TrainDashboard(QWidget):
         for w in (controls, self.data_panel, self.settings, self.sanity):
             side_layout.addWidget(w)
         side_layout.addStretch(1)
-        self.side_scroll = QScrollArea()
-        self.side_scroll.setWidgetResizable(True)
-        self.side_scroll.setFrameShape(QFrame.Shape.NoFrame)
-        self.side_scroll.setWidget(side)
-        self.side_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        # as wide as the column needs beside a vertical scroll bar: it never needs a horizontal one
-        self.side_scroll.setMinimumWidth(side.minimumSizeHint().width()
-                                         + self.side_scroll.verticalScrollBar().sizeHint().width())
+        self.side_scroll = side_scroll(side)
 
         status = QFrame()
         status.setObjectName("runStatus")

@@ -1,7 +1,9 @@
-"""Colours and the small style sheet the dashboard shares with its views."""
+"""Colours, the small style sheet and the side column the dashboard shares with its views and the other tabs."""
 from __future__ import annotations
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QScrollArea, QWidget
 
 ACCENT = (255, 170, 60)
 INFO = (90, 160, 255)
@@ -26,3 +28,15 @@ QGroupBox { font-weight: bold; border: 1px solid palette(mid); border-radius: 6p
             padding: 6px 4px 4px 4px; }
 QGroupBox::title { subcontrol-origin: margin; left: 8px; padding: 0 4px; }
 """
+
+
+def side_scroll(column: QWidget) -> QScrollArea:
+    """A frameless scroll area holding a tab's side column, as wide as the column needs beside a
+    vertical scroll bar: it never needs a horizontal one."""
+    scroll = QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setWidget(column)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    scroll.setMinimumWidth(column.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+    return scroll

@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFileDialog, QFormLayout, QGroupBox,
-                               QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QScrollArea,
+                               QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton,
                                QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from ...data.images import read_image
@@ -29,7 +29,7 @@ from ...interpret.subject import Cancelled, Subject, conv_nodes, fit_normalizer
 from ...engine.plan import compile_plan
 from ...model.memory import state_shapes
 from ...training import TrainConfig, checkpoint
-from ..dashboard.style import BAD_CSS, GOOD_CSS, GROUP_CSS, TEXT_DIM, configure_pyqtgraph
+from ..dashboard.style import BAD_CSS, GOOD_CSS, GROUP_CSS, TEXT_DIM, configure_pyqtgraph, side_scroll
 from ..dashboard.thumbs import pixmap_of
 from ..worker import Background, JobWorker, describe_error
 from .views import ResultView
@@ -183,10 +183,7 @@ class ExplainTab(QWidget):
         for w in (network_box, image_box, method_box):
             side_layout.addWidget(w)
         side_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(side)
-        scroll.setMinimumWidth(260)
+        scroll = side_scroll(side)
         self.view = ResultView()
         self.view.imageClicked.connect(self.open_test_image)
         splitter = QSplitter()

@@ -15,7 +15,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal, Slot
 from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QProgressBar, QPushButton, QRadioButton, QScrollArea, QSpinBox, QSplitter,
+                               QProgressBar, QPushButton, QRadioButton, QSpinBox, QSplitter,
                                QVBoxLayout, QWidget)
 
 from ...data.images import read_image
@@ -23,7 +23,7 @@ from ...engine import Volume
 from ...interpret.render import CLASS_COLOURS, heat_colours, rgb
 from ...interpret.slide import Slide, mosaic, slide
 from ...interpret.subject import Cancelled, Subject
-from ..dashboard.style import BAD_CSS, GROUP_CSS, configure_pyqtgraph
+from ..dashboard.style import BAD_CSS, GROUP_CSS, configure_pyqtgraph, side_scroll
 from ..worker import Background, JobWorker
 
 PICTURES = "Pictures (*.png *.jpg *.jpeg *.bmp *.gif *.webp *.tif *.tiff);;All files (*)"
@@ -117,10 +117,7 @@ class SlideView(QWidget):
         column = QVBoxLayout(side)
         column.addWidget(box)
         column.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(side)
-        scroll.setMinimumWidth(280)
+        scroll = side_scroll(side)
 
         self.caption = QLabel("The class scores of every window position appear here.")
         self.caption.setWordWrap(True)
