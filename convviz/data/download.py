@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
+from ..units import size_bytes
 from .cifar import PY_DIR, PY_FILES, dataset_folder
 from .errors import DownloadCancelled, DownloadError
 from .locate import app_data_dir
-from ..units import size_bytes
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 MD5 = "c58f30108f718f92721af3b95e74349a"

@@ -6,12 +6,12 @@ import json
 import sys
 
 from ..engine.layers import CONTAINER_TYPES
+from ..units import size_bytes
 from . import memory
 from .inference import BYTES_PER_NUMBER, BlockInfo, Inference, Problem, infer
 from .presets import resolve_net
 from .sharing import parameter_sharing
 from .spec import Architecture
-from ..units import size_bytes
 
 COLUMNS = ("block", "type", "hyperparameters", "output", "params", "without sharing", "mult-adds", "memory",
            "receptive field")

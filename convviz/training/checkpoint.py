@@ -26,8 +26,8 @@ from ..engine.plan import compile_plan
 from ..engine.tree import walk
 from ..model.io import parse_architecture
 from ..model.memory import memory_problem, state_shapes
-from ..units import size_bytes
 from ..model.spec import Architecture
+from ..units import size_bytes
 from .config import LIVE_HYPER, TrainConfig, hyper_problem
 
 FORMAT = "convviz-checkpoint"
