@@ -133,7 +133,7 @@ def _blas() -> str:
 
 
 def peak_step_memory(side: str, net_name: str, batch: int, steps: int = 3) -> float:
-    """MB the peak resident size of this process grows by over `steps` training steps of net_name on
+    """MiB the peak resident size of this process grows by over `steps` training steps of net_name on
     side "ours" or "torch", from its size once the network, optimizer and batch exist. Meant for a
     fresh process (see _memory): the peak is the process's."""
     arch = NETS[net_name]()
@@ -146,14 +146,14 @@ def peak_step_memory(side: str, net_name: str, batch: int, steps: int = 3) -> fl
 
         torch.set_num_threads(TORCH_THREADS)
         step, _ = _torch_steps(torch, arch, net, x, y)
-    before = _status_mb("VmRSS")
+    before = _status_mib("VmRSS")
     for _ in range(steps):
         step()
-    return _status_mb("VmHWM") - before
+    return _status_mib("VmHWM") - before
 
 
-def _status_mb(field: str) -> float:
-    """A size from /proc/self/status in MB: VmRSS (resident now), VmHWM (the peak of this program's
+def _status_mib(field: str) -> float:
+    """A size from /proc/self/status in MiB: VmRSS (resident now), VmHWM (the peak of this program's
     memory; getrusage's peak would carry over from the process that started it)."""
     with open("/proc/self/status") as f:
         for line in f:
@@ -216,7 +216,7 @@ def run(quick: bool = False) -> None:
     finally:
         if torch is not None:
             torch.set_num_threads(TORCH_THREADS)
-    print(f"  peak memory of a training step, MB over the process before it ({TORCH_THREADS} threads each, fresh "
+    print(f"  peak memory of a training step, MiB over the process before it ({TORCH_THREADS} threads each, fresh "
           f"processes; load {_load()}):")
     for name in NETS:
         cells = []
