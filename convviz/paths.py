@@ -7,14 +7,23 @@ has no such folder and reads resources/ beside the package.
 """
 from __future__ import annotations
 
+import os
 from importlib.resources import files
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parents[1]  # the repository, when running from a checkout
-# the CIFAR-10 sample beside the project (tests, benchmarks, screenshots), or beside a folder above it
-# (a git worktree in a subfolder); where there is none, the place it would be
-SAMPLE = next((p / "shared" / "cifar10-sample" for p in PROJECT.parents if (p / "shared" / "cifar10-sample").is_dir()),
-              PROJECT.parent / "shared" / "cifar10-sample")
+
+
+def sample_beside(folder: Path) -> Path | None:
+    """The CIFAR-10 sample (tests, benchmarks, screenshots) beside folder or beside a folder above it
+    (a git worktree in a subfolder), or None."""
+    return next((p / "shared" / "cifar10-sample" for p in (folder, *folder.parents)
+                 if (p / "shared" / "cifar10-sample").is_dir()), None)
+
+
+# $CONVVIZ_SAMPLE, else the sample beside the project; where there is none, the place it would be
+SAMPLE = Path(os.environ["CONVVIZ_SAMPLE"]) if os.environ.get("CONVVIZ_SAMPLE") else \
+    sample_beside(PROJECT.parent) or PROJECT.parent / "shared" / "cifar10-sample"
 PARTS = {"presets": "presets/*.json", "icons": "icons/*.svg", "style sheet": "style.qss"}  # what resources/ holds
 
 

@@ -1,8 +1,28 @@
 import os
+import subprocess
+from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from pathlib import Path  # noqa: E402
+
+def _sample_of_origin() -> None:
+    """A clone made elsewhere (git clone . /tmp/x) uses the sample beside the checkout it was cloned
+    from: paths.SAMPLE, before any other module imports it, and $CONVVIZ_SAMPLE for test subprocesses."""
+    from convviz import paths
+    from convviz.paths import sample_beside
+
+    root = Path(__file__).resolve().parents[1]
+    if os.environ.get("CONVVIZ_SAMPLE") or sample_beside(root.parent):
+        return
+    origin = subprocess.run(["git", "-C", str(root), "config", "--get", "remote.origin.url"],
+                            capture_output=True, text=True).stdout.strip()
+    found = sample_beside(Path(origin).resolve().parent) if origin and Path(origin).is_dir() else None
+    if found:
+        os.environ["CONVVIZ_SAMPLE"] = str(found)
+        paths.SAMPLE = found
+
+
+_sample_of_origin()
 
 import pytest  # noqa: E402
 
