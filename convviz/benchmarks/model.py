@@ -22,15 +22,15 @@ def hundred_blocks(broken: bool = False) -> Architecture:
     """32x32x3 -> 33 conv/batchnorm/relu triples (pad 1, so the volume stays 32x32) -> fc 10 -> softmax:
     100 blocks. broken: a misspelt hyperparameter in every tenth block, and the last conv a stride-2
     3x3 one on 32x32, which is not whole (so fixes are searched)."""
+    triples = range(0, BLOCKS - 2, 3)  # where each conv/batchnorm/relu triple starts
     layers = []
-    while len(layers) < BLOCKS - 2:
+    for _ in triples:
         layers += [LayerSpec("conv", {"filters": 16, "size": 3, "pad": 1}), LayerSpec("batchnorm"), LayerSpec("relu")]
     layers = layers[:BLOCKS - 2] + [LayerSpec("fc", {"units": 10}), LayerSpec("softmax")]
     if broken:
         for i in range(0, BLOCKS - 2, 10):
             layers[i].params["strdie"] = 1
-        last_conv = max(i for i, layer in enumerate(layers) if layer.type == "conv")
-        layers[last_conv].params.update(stride=2, pad=0)
+        layers[triples[-1]].params.update(stride=2, pad=0)  # the last triple's conv
     return Architecture(Volume(32, 32, 3), layers)
 
 
