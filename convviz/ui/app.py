@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from ..paths import RESOURCES, missing_resources
 
 STYLE_SHEET = RESOURCES / "style.qss"
+_collector = None  # pyqtgraph's GarbageCollector, once collect_garbage_in_gui_thread() has run
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
@@ -17,7 +18,20 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName("ConvViz")
     app.setOrganizationName("ConvViz")
     apply_style(app)
+    collect_garbage_in_gui_thread()
     return app
+
+
+def collect_garbage_in_gui_thread() -> None:
+    """Run Python's cycle collector on a timer in the GUI thread only (pyqtgraph's GarbageCollector), once
+    a QApplication exists. Left automatic, it runs in whichever thread allocates: a worker that frees an
+    old widget caught in a reference cycle deletes it in the worker's thread, which deadlocks against the
+    GUI thread (seen: a QMenu freed by the data-loading thread)."""
+    global _collector
+    if _collector is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _collector = GarbageCollector(interval=1.0)
 
 
 def apply_style(app: QApplication) -> None:

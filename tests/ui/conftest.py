@@ -9,6 +9,7 @@ from PySide6.QtCore import QSettings
 
 from convviz.data import load_cifar10
 from convviz.ui import worker as worker_module
+from convviz.ui.app import collect_garbage_in_gui_thread
 
 
 @pytest.fixture(autouse=True)
@@ -20,6 +21,7 @@ def temporary_settings(tmp_path, qapp, monkeypatch):
     qapp.setApplicationName("ConvVizTests")
     QSettings.setDefaultFormat(QSettings.IniFormat)
     QSettings.setPath(QSettings.IniFormat, QSettings.UserScope, str(tmp_path / "settings"))
+    collect_garbage_in_gui_thread()  # as the app does: widgets of earlier tests are never freed by a worker
     yield tmp_path / "settings"
 
 

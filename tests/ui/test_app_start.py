@@ -29,3 +29,25 @@ def test_main_without_resources_says_what_is_missing_in_a_window_and_exits_1(tmp
     (title, text), = shown
     assert title == "ConvViz cannot start" and "no presets, no icons, no style sheet" in text and "Reinstall" in text
     assert text in capsys.readouterr().err
+
+
+def test_reference_cycles_are_freed_in_the_gui_thread_only(qtbot):
+    """A worker thread that makes garbage never frees it itself (it could be an old widget, and Qt
+    deadlocks when a widget is deleted outside the GUI thread): the GUI thread's timer does."""
+    import threading
+
+    freed_in = []
+
+    class Cycle:
+        def __init__(self):
+            self.me = self
+
+        def __del__(self):
+            freed_in.append(threading.current_thread())
+
+    worker = threading.Thread(target=lambda: [Cycle() for _ in range(5_000)])  # 7 times gen 0's threshold
+    worker.start()
+    worker.join()
+    assert freed_in == []
+    qtbot.waitUntil(lambda: len(freed_in) == 5_000, timeout=5_000)
+    assert set(freed_in) == {threading.main_thread()}
