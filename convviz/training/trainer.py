@@ -1,10 +1,11 @@
 """The training loop as a generator of events, steered from another thread.
 
 `Trainer.run()` yields a StepEvent after every optimiser step, a SnapshotEvent at most
-`config.snapshot_rate` times a second (wall time), an EpochEvent after each epoch's evaluation,
-a HealthEvent at most as often as watch_health() asked (after the step it measured), a DivergedEvent
-if the loss leaves its normal range (see LossRange), and a FinishedEvent last. Between steps it
-honours pause(), resume(), set_hyper(), set_probe() and watch_health(), which any thread may call;
+`config.snapshot_rate` times a second (wall time; watch_snapshots() changes it), an EpochEvent after
+each epoch's evaluation, a HealthEvent at most as often as watch_health() asked (after the step it
+measured), a DivergedEvent if the loss leaves its normal range (see LossRange), and a FinishedEvent
+last. Between steps it honours pause(), resume(), set_hyper(), set_probe(), watch_snapshots() and
+watch_health(), which any thread may call;
 stop() also takes effect between two layers of a long step (Network.interrupt), which is then
 dropped as if it had never begun.
 
@@ -150,6 +151,7 @@ class Trainer:
         self._probe: int | np.ndarray | None = None
         self._health: HealthMonitor | None = None
         self._health_event: HealthEvent | None = None  # measured by the latest step, not yet yielded
+        self._last_snapshot = -math.inf  # time.perf_counter() of the latest step that took a snapshot
 
     # ---- controls (any thread) ----
     def pause(self) -> None:
@@ -200,6 +202,15 @@ class Trainer:
         with self._wake:
             self._probe = probe
 
+    def watch_snapshots(self, rate: float) -> None:
+        """Yield a SnapshotEvent at most rate times a second (0: none; config.snapshot_rate keeps it), the
+        first after the next step (a view that was hidden shows the probe as it is now)."""
+        if not rate >= 0:
+            raise ValueError(f"snapshots must be 0 or more per second, got {rate}")
+        with self._wake:
+            self.config.snapshot_rate = float(rate)
+            self._last_snapshot = -math.inf
+
     def watch_health(self, rate: float) -> None:
         """Yield a HealthEvent (training.health) at most rate times a second (inf: after every step; 0: none),
         from the next step on."""
@@ -216,7 +227,6 @@ class Trainer:
         """Generator of events, to be consumed in one (worker) thread; see the module docstring.
         It may be called again after it finished, to continue (e.g. with more epochs)."""
         cfg = self.config
-        last_snapshot = -math.inf
         recent = deque(maxlen=SPEED_WINDOW)  # (images, seconds) of the latest steps
         run_images, run_seconds = 0, 0.0
         try:
@@ -253,8 +263,11 @@ class Trainer:
                     break
                 event, images, labels = outcome
                 snapshot = None
-                if cfg.snapshot_rate > 0 and started - last_snapshot >= 1.0 / cfg.snapshot_rate:
-                    last_snapshot = started
+                with self._wake:  # watch_snapshots() may change both from another thread
+                    snapshot_due = cfg.snapshot_rate > 0 and started - self._last_snapshot >= 1.0 / cfg.snapshot_rate
+                    if snapshot_due:
+                        self._last_snapshot = started
+                if snapshot_due:
                     try:
                         snapshot = self._snapshot(images[0], int(labels[0]))
                     except Interrupted:

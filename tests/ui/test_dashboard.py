@@ -103,16 +103,50 @@ def test_training_updates_curves_filters_and_views(qtbot, dashboard):
     assert not dash.messages
 
 
-def test_hidden_views_are_not_drawn_until_shown(qtbot, dashboard):
+def test_hidden_picture_views_cost_the_run_nothing_and_show_the_last_step_when_opened(qtbot, dashboard):
+    """No snapshot is taken while the filters and activations are hidden (each is a forward and backward
+    pass in the training thread); opening them after the run shows the weights of its last step."""
     dash = dashboard
     dash.settings.max_steps.setValue(3)
     dash.views.setCurrentWidget(dash.curves)
+    taken = []
+    dash.filters.set_snapshot = lambda snapshot, show=dash.filters.set_snapshot: (taken.append(snapshot.step),
+                                                                                 show(snapshot))
     with qtbot.waitSignal(dash.runFinished, timeout=WAIT):
         dash.start()
-    assert dash.filters.filters and dash.filters.image_of("0") is None  # data arrived, nothing drawn
-    assert dash.activations.snapshot is not None and dash.activations.image_of("0") is None
+    assert taken == [] and dash.filters.image_of("0") is None
     dash.views.setCurrentWidget(dash.filters)
-    assert dash.filters.image_of("0") is not None
+    qtbot.waitUntil(lambda: taken == [3], timeout=WAIT)
+    qtbot.waitUntil(lambda: dash.filters.image_of("0") is not None, timeout=WAIT)
+    assert np.array_equal(dash.filters.filters["0"], dash.trainer.net.params["0.weight"])
+    dash.views.setCurrentWidget(dash.curves)
+    dash.views.setCurrentWidget(dash.activations)  # the views have the last step: nothing to compute
+    assert taken == [3] and not dash.probe_jobs.busy()
+
+
+def test_a_picture_view_opened_during_a_run_gets_snapshots_from_then_on(qtbot, dashboard):
+    dash = dashboard
+    dash.snapshot_rate = 1000.0  # a snapshot after every step while a picture view is shown
+    dash.settings.epochs.setValue(50)
+    dash.views.setCurrentWidget(dash.curves)
+    taken = []
+    dash.filters.set_snapshot = lambda snapshot: taken.append(snapshot.step)
+    dash.start()
+    qtbot.waitUntil(lambda: dash.trainer is not None and dash.trainer.step >= 3, timeout=WAIT)
+    assert taken == []
+    dash.views.setCurrentWidget(dash.filters)
+    qtbot.waitUntil(lambda: len(taken) >= 2, timeout=WAIT)
+    assert taken[0] > 3 and taken == sorted(taken)
+    dash.views.setCurrentWidget(dash.predictions)
+    step = dash.trainer.step
+    qtbot.waitUntil(lambda: dash.trainer.step >= step + 2, timeout=WAIT)
+    qtbot.wait(100)  # the snapshots taken before the change arrive
+    seen, step = len(taken), dash.trainer.step
+    qtbot.waitUntil(lambda: dash.trainer.step >= step + 3, timeout=WAIT)
+    qtbot.wait(100)
+    assert len(taken) == seen
+    with qtbot.waitSignal(dash.runFinished, timeout=WAIT):
+        dash.stop()
 
 
 def test_probe_picker_chooses_the_activations_image(qtbot, dashboard, small_data):
