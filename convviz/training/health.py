@@ -37,7 +37,7 @@ TOO_LOW = 1e-5         # below: it may be too low
 DEAD_SHARE = 0.5       # a ReLU with at least this share of units that never fire gets a hint
 FIRING_WINDOW = 10     # sampled batches a unit must have been silent in to count as never firing
 HINT_SAMPLES = 5
-MAX_VALUES = 65_536
+MAX_VALUES = 16_384  # a percentile from this many values is off by under 1% in rank (two standard errors)
 
 
 def scientific(x: float) -> str:

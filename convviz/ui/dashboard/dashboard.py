@@ -36,10 +36,11 @@ from .sanity_panel import SanityPanel
 from .settings import SettingsPanel, remembered
 from .style import BAD_CSS, GOOD_CSS, GROUP_CSS, TEXT_DIM, configure_pyqtgraph, side_scroll
 
-REFRESH_MS = 500  # the status and the visible view redraw at most twice a second ...
+REFRESH_MS = 500  # the status and the other views redraw at most twice a second ...
 PICTURE_SECONDS = {FiltersView: 1.0, ActivationsView: 1.0}  # ... the picture views at most once
-# ... and Health (four plots, ~40 curves: a core's fifth at twice a second) every 2 s, two samples a time
-VIEW_SECONDS = {**PICTURE_SECONDS, HealthView: 2.0}
+# ... the curves once (four plots: each redraw costs ~20 ms of the GUI thread, which on two cores stalls
+# the training threads), and Health (four plots, ~40 curves: ~90 ms) every 2 s, when a new sample is in
+VIEW_SECONDS = {**PICTURE_SECONDS, CurvesView: 1.0, HealthView: 2.0}
 STATE_COLOURS = {RunState.TRAINING: GOOD_CSS, RunState.DIVERGED: BAD_CSS, RunState.FAILED: BAD_CSS}
 
 
@@ -693,7 +694,6 @@ class TrainDashboard(QWidget):
         self._run.wait()  # the worker has quit its thread: returns at once
         self._run = None
         self._pause_requested = self._paused = False
-        self._watch_snapshots()  # the picture views show the last step's weights
         if self.run_path is not None:  # the run ended here: nothing to resume at the next start
             discard_run(self.run_path)
             self.run_path = None
