@@ -39,8 +39,8 @@ from .style import BAD_CSS, GOOD_CSS, GROUP_CSS, TEXT_DIM, configure_pyqtgraph, 
 REFRESH_MS = 500  # the status and the other views redraw at most twice a second ...
 PICTURE_SECONDS = {FiltersView: 1.0, ActivationsView: 1.0}  # ... the picture views at most once
 # ... the curves once (four plots: each redraw costs ~20 ms of the GUI thread, which on two cores stalls
-# the training threads), and Health (four plots, ~40 curves: ~90 ms) every 2 s, when a new sample is in
-VIEW_SECONDS = {**PICTURE_SECONDS, CurvesView: 1.0, HealthView: 2.0}
+# the training threads), and Health (four plots, ~40 curves: ~90 ms) every 3 s, when a new sample is in
+VIEW_SECONDS = {**PICTURE_SECONDS, CurvesView: 1.0, HealthView: 3.0}
 STATE_COLOURS = {RunState.TRAINING: GOOD_CSS, RunState.DIVERGED: BAD_CSS, RunState.FAILED: BAD_CSS}
 
 

@@ -78,7 +78,7 @@ class HealthView(QWidget):
     samples per second the dashboard asks a run for (Trainer.watch_health): one per redraw of the view
     (each costs ResNet-20's training thread ~40 ms)."""
 
-    rate = 0.5
+    rate = 1 / 3
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -95,7 +95,7 @@ class HealthView(QWidget):
         self._dirty = False
         self._drawn_layer = None
 
-        self.summary = QLabel("Press Start to train; each layer's health appears here every two seconds.")
+        self.summary = QLabel("Press Start to train; each layer's health appears here every three seconds.")
         self.summary.setStyleSheet(f"color: {TEXT_DIM};")
         self.layer = QComboBox()
         self.layer.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
