@@ -187,7 +187,7 @@ def _compare(dash: TrainDashboard, name: str, data, steps: int, rounds: int) -> 
         cycle = view is None
         if not cycle:
             dash.views.setCurrentWidget(getattr(dash, view))
-        spin(lambda: not dash.probe_jobs.busy(), 60)  # the view's picture of the last run
+        spin(lambda: not dash.probe_jobs.busy(), 60)  # the view opened computes its picture of the last run
         headless, gui, gaps, gui_shares = [], [], [], []
         for round_index in range(2 * rounds):  # ABBA order: neither side always goes first
             if round_index % 4 in (0, 3):
@@ -197,7 +197,6 @@ def _compare(dash: TrainDashboard, name: str, data, steps: int, rounds: int) -> 
                 gui.append(wall)
                 gaps.extend(round_gaps)
                 gui_shares.append(gui_share)
-                spin(lambda: not dash.probe_jobs.busy(), 60)
         head_wall, gui_wall = statistics.median(headless), statistics.median(gui)
         p50, p95 = np.percentile(gaps, [50, 95])
         label = f"every view, {TAB_SECONDS:g} s each" if cycle else f"{view} held"
