@@ -11,6 +11,7 @@ import pytest
 from convviz.data import load_cifar10
 from convviz.model import Architecture, LayerSpec
 from convviz.training import HealthEvent, TrainConfig, Trainer
+from convviz.ui.dashboard.dashboard import VIEW_SECONDS
 from convviz.ui.dashboard.health import HealthView
 from convviz.ui.dashboard.sanity_panel import SanityPanel
 from convviz.ui.dashboard.style import configure_pyqtgraph
@@ -157,7 +158,7 @@ def dashboard(qtbot, small_data, started_threads):
 
 def test_the_dashboard_shows_health_while_training_and_runs_the_checks(qtbot, dashboard, monkeypatch):
     dash = dashboard
-    monkeypatch.setattr(HealthView, "rate", 1e9)  # a sample after every step
+    monkeypatch.setitem(VIEW_SECONDS, HealthView, 1e-9)  # a sample after every step (one per redraw)
     dash.views.setCurrentWidget(dash.health)
     with qtbot.waitSignal(dash.runFinished, timeout=WAIT):
         dash.start()

@@ -469,7 +469,7 @@ class TrainDashboard(QWidget):
         self._steps_at_save = 0
         self._pause_requested = self._paused = False
         self._autosave_problems = []
-        rate = self.health.rate
+        rate = 1.0 / VIEW_SECONDS[HealthView]  # a health sample per redraw of Health (ResNet-20: ~40 ms each)
         worker = TrainingWorker(lambda: _watching_health(make(), rate),  # health from the run's first step
                                 after_epoch=self._resume_file_writer())
         worker.ready.connect(self._on_ready)

@@ -74,11 +74,7 @@ class _Bands:
 
 class HealthView(QWidget):
     """Keeps every HealthEvent of the run (add_health); refresh() draws when visible and changed.
-    Plot items are made once per network (when the first event names its layers). rate: the health
-    samples per second the dashboard asks a run for (Trainer.watch_health): one per redraw of the view
-    (each costs ResNet-20's training thread ~40 ms)."""
-
-    rate = 1 / 3
+    Plot items are made once per network (when the first event names its layers)."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
