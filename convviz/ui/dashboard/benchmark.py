@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer
-from PySide6.QtWidgets import QApplication
 
 from ...data import find_cifar10, load_cifar10
 from ...model import infer
 from ...model.presets import load_preset
 from ...paths import SAMPLE
+from ..app import make_application
 from ...training import FinishedEvent, StepEvent, TrainConfig, Trainer
 from .dashboard import TrainDashboard
 from .settings import default_lr
@@ -208,7 +209,7 @@ def _compare(dash: TrainDashboard, name: str, data, steps: int, rounds: int) -> 
 
 def run(quick: bool = False, nets: tuple[str, ...] | None = None) -> None:
     """Compare every net of NETS (or only those named), then (with all nets) take the screenshots."""
-    app = QApplication.instance() or QApplication([])
+    app = make_application([sys.argv[0]])  # as the app sets up its threads
     data = _data()
     if data is None:
         print("ui dashboard: skipped (no CIFAR-10 found; run `convviz download`)")
