@@ -328,8 +328,8 @@ class TrainDashboard(QWidget):
         self.data_panel.set_data(data)
 
     def set_architecture(self, arch, inference=None) -> None:
-        """The network to train from the next Start (a run in progress keeps its own)."""
-        self.arch = arch.copy()
+        """The network to train from the next Start (a run in progress keeps its own; Start copies it)."""
+        self.arch = arch
         self.inference = inference if inference is not None else infer(self.arch)
         self.data_panel.set_input(self.arch.input)  # an image folder is read again to fit it
         self._update_controls()
