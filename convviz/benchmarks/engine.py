@@ -26,6 +26,8 @@ from ..model.presets import load_preset
 
 BATCHES = (64, 128)
 TORCH_THREADS = 2
+SETTLE_SECONDS = 0.05  # idle before each timed call: PyTorch's OpenMP threads spin for milliseconds after
+# each of its calls, and timed straight after one a ConvViz step ran with one of two cores taken
 
 
 def _arch(*layers: tuple) -> Architecture:
@@ -74,6 +76,7 @@ def _measure(arch, batch: int, reps: int, torch, train_only: bool = False, clock
     times = {k: [] for k in sides}
     for _ in range(reps):
         for k, fn in sides.items():
+            time.sleep(SETTLE_SECONDS)
             start = clock()
             fn()
             times[k].append(clock() - start)
