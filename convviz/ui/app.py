@@ -10,7 +10,6 @@ from ..paths import RESOURCES, missing_resources
 
 STYLE_SHEET = RESOURCES / "style.qss"
 _collector = None  # pyqtgraph's GarbageCollector, once collect_garbage_in_gui_thread() has run
-GIL_SWITCH_SECONDS = 0.0005  # see hand_gil_back_quickly
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
@@ -20,16 +19,7 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName("ConvViz")
     apply_style(app)
     collect_garbage_in_gui_thread()
-    hand_gil_back_quickly()
     return app
-
-
-def hand_gil_back_quickly() -> None:
-    """Make a thread that wants the GIL wait at most GIL_SWITCH_SECONDS for it (Python's default: 5 ms).
-    The training threads need the GIL for a moment between NumPy calls; while the GUI thread runs Python
-    (a redraw, 20-40 ms), each of those moments waited out the whole interval, and ResNet-20's two
-    batch-split threads, which meet 44 times a step, lost 10-20% of their speed to it."""
-    sys.setswitchinterval(GIL_SWITCH_SECONDS)
 
 
 def collect_garbage_in_gui_thread() -> None:
