@@ -51,4 +51,3 @@ def test_reference_cycles_are_freed_in_the_gui_thread_only(qtbot):
     assert freed_in == []
     qtbot.waitUntil(lambda: len(freed_in) == 5_000, timeout=5_000)
     assert set(freed_in) == {threading.main_thread()}
-

@@ -25,8 +25,8 @@ from ...data import find_cifar10, load_cifar10
 from ...model import infer
 from ...model.presets import load_preset
 from ...paths import SAMPLE
-from ..app import make_application
 from ...training import FinishedEvent, StepEvent, TrainConfig, Trainer
+from ..app import make_application
 from .dashboard import TrainDashboard
 from .settings import default_lr
 
@@ -212,7 +212,7 @@ def _compare(dash: TrainDashboard, name: str, data, steps: int, rounds: int) -> 
 
 def run(quick: bool = False, nets: tuple[str, ...] | None = None) -> None:
     """Compare every net of NETS (or only those named), then (with all nets) take the screenshots."""
-    app = make_application([sys.argv[0]])  # as the app sets up its threads
+    app = make_application([sys.argv[0]])  # as the app runs: garbage collected in the GUI thread only
     data = _data()
     if data is None:
         print("ui dashboard: skipped (no CIFAR-10 found; run `convviz download`)")
