@@ -733,7 +733,9 @@ class ReLU(LayerType):
         return onnx_op("Relu")
 
     def forward(self, hp, params, buffers, x, ctx):
-        return np.maximum(x, 0), (x > 0 if ctx.backward else None)
+        out = np.empty(x.shape, dtype=x.dtype)  # contiguous, so its depth rows are a view
+        kernels.relu(_depth_rows(x), _depth_rows(out))
+        return out, (x > 0 if ctx.backward else None)
 
     def epilogue(self, hp, out, backward: bool = True):
         rows = _depth_rows(out)
@@ -744,7 +746,7 @@ class ReLU(LayerType):
             part = rows[:, c0:c1]
             if backward:
                 np.greater(part, 0, out=mask_rows[:, c0:c1])
-            np.maximum(part, 0, out=part)
+            kernels.relu(part, part)
 
         return band, mask
 

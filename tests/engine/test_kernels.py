@@ -127,3 +127,17 @@ def test_ceil_out_size_is_pytorchs(size, f, s, p, want):
     """Rounded up, except a last window that would start in the right padding: (5 + 2 - 3)/3 + 1 = 2.33
     rounds up to 3, but the third window would start at 6 >= 5 + 1, so 2."""
     assert kernels.out_size(size, f, s, p, ceil=True) == want
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_is_max_with_zero_in_place_on_bands_of_any_length(dtype):
+    rng = np.random.default_rng(3)
+    rows = rng.standard_normal((4, 50)).astype(dtype)
+    want = np.maximum(rows, 0)
+    for c0, c1 in ((0, 7), (7, 50), (0, 50)):  # a short band, then longer ones: the zero row must grow
+        part = rows[:, c0:c1]
+        assert kernels.relu(part, part) is part
+        np.testing.assert_array_equal(rows[:, c0:c1], want[:, c0:c1])
+    out = np.full((4, 50), np.nan, dtype=dtype)
+    kernels.relu(rng.standard_normal((4, 50)).astype(dtype) - 9, out)
+    np.testing.assert_array_equal(out, 0)
