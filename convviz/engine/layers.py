@@ -892,9 +892,9 @@ class BatchNorm(LayerType):
     def forward_partial(self, hp, x):
         """One chunk's share of the batch statistics: (count, mean per depth, sum of squared deviations)."""
         rows = _depth_rows(x)
-        mean = rows.mean(axis=1)
+        mean = kernels.row_sums(rows) / rows.shape[1]
         dev = rows - mean[:, None]
-        return rows.shape[1], mean, np.einsum("ij,ij->i", dev, dev)
+        return rows.shape[1], mean, kernels.row_dots(dev, dev)
 
     def forward_merge(self, hp, buffers, partials):
         """The whole batch's (mean, 1/sqrt(var + eps)) per depth, in float64, from its chunks' forward_partial
@@ -940,8 +940,8 @@ class BatchNorm(LayerType):
         gradients."""
         x, mean, inv, _ = cache
         rows, drows = _depth_rows(x), _depth_rows(dout)
-        dbeta = drows.sum(axis=1)
-        return rows.shape[1], (np.einsum("ij,ij->i", drows, rows) - mean * dbeta) * inv, dbeta
+        dbeta = kernels.row_sums(drows)
+        return rows.shape[1], (kernels.row_dots(drows, rows) - mean * dbeta) * inv, dbeta
 
     def backward_merge(self, hp, partials):
         """The chunks' backward_partial -> (the whole batch's sums for backward, the parameter gradients)."""

@@ -141,3 +141,14 @@ def test_relu_is_max_with_zero_in_place_on_bands_of_any_length(dtype):
     out = np.full((4, 50), np.nan, dtype=dtype)
     kernels.relu(rng.standard_normal((4, 50)).astype(dtype) - 9, out)
     np.testing.assert_array_equal(out, 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_sums_and_row_dots_match_numpy_on_strided_rows(dtype):
+    rng = np.random.default_rng(4)
+    a, b = (rng.standard_normal((5, 300)).astype(dtype) for _ in range(2))
+    for width in (300, 40):  # the second reuses the longer row of ones
+        np.testing.assert_allclose(kernels.row_sums(a[:, :width]), a[:, :width].astype(np.float64).sum(axis=1), rtol=1e-5,
+                                   atol=1e-5)
+        np.testing.assert_allclose(kernels.row_dots(a[:, :width], b[:, :width]),
+                                   (a[:, :width].astype(np.float64) * b[:, :width]).sum(axis=1), rtol=1e-5, atol=1e-5)
