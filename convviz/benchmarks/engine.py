@@ -28,6 +28,8 @@ BATCHES = (64, 128)
 TORCH_THREADS = 2
 SETTLE_SECONDS = 0.05  # idle before each timed call: PyTorch's OpenMP threads spin for milliseconds after
 # each of its calls, and timed straight after one a ConvViz step ran with one of two cores taken
+ROW_SECONDS = 6.0  # a row's reps go on past the minimum until the sides have run about this long: a fast
+# net's 15 reps took under a second, so one slow stretch of a shared machine decided its figures
 
 
 def _arch(*layers: tuple) -> Architecture:
@@ -58,9 +60,11 @@ def resnet20() -> Architecture:
 NETS = {"ConvNetJS": convnetjs_net, "small VGG": small_vgg, "ResNet-20": resnet20}
 
 
-def _measure(arch, batch: int, reps: int, torch, train_only: bool = False, clock=time.perf_counter) -> dict:
-    """Images/s of each side, best and median over reps that alternate the sides, timed by clock:
-    {side: (best, median)}. The best is the least disturbed by other processes on a shared machine."""
+def _measure(arch, batch: int, reps: int, torch, train_only: bool = False, clock=time.perf_counter,
+             seconds: float = ROW_SECONDS) -> dict:
+    """Images/s of each side, best and median over rounds that alternate the sides, timed by clock:
+    {side: (best, median)}. At least reps rounds, more while the sides have run less than `seconds`
+    (wall time) in all. The best is the least disturbed by other processes on a shared machine."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
     y = rng.integers(0, 10, batch)
@@ -74,12 +78,14 @@ def _measure(arch, batch: int, reps: int, torch, train_only: bool = False, clock
     for fn in sides.values():  # warm up
         fn()
     times = {k: [] for k in sides}
-    for _ in range(reps):
+    ran = 0.0
+    while len(times["ours train"]) < reps or ran < seconds:
         for k, fn in sides.items():
             time.sleep(SETTLE_SECONDS)
-            start = clock()
+            start, wall = clock(), time.perf_counter()
             fn()
             times[k].append(clock() - start)
+            ran += time.perf_counter() - wall
     return {k: (batch / min(v), batch / statistics.median(v)) for k, v in times.items()}
 
 
@@ -188,9 +194,9 @@ def run(quick: bool = False) -> None:
         torch.set_num_threads(TORCH_THREADS)
     except ImportError:
         torch = None
-    reps = 5 if quick else 15
-    print(f"engine: images/s, best of {reps} interleaved reps (ratio of medians in brackets); load average {_load()} "
-          f"on {os.cpu_count()} cores")
+    reps, seconds = (5, 0.0) if quick else (15, ROW_SECONDS)
+    print(f"engine: images/s, best of at least {reps} interleaved reps, more until the sides have run "
+          f"{seconds:g} s a row (ratio of medians in brackets); load average {_load()} on {os.cpu_count()} cores")
     print(f"  NumPy BLAS: {_blas()}")
     print(f"  ConvViz: {threads.WORKERS} batch-split worker thread(s), NumPy BLAS threads {threads.blas_threads()}, "
           f"freed memory {'kept for reuse' if threads.KEEPS_FREED_MEMORY else 'returned to the OS (not glibc)'}")
@@ -203,7 +209,7 @@ def run(quick: bool = False) -> None:
     two_cores = {}
     for name, make in NETS.items():
         for batch in BATCHES:
-            r = _measure(make(), batch, reps, torch)
+            r = _measure(make(), batch, reps, torch, seconds=seconds)
             two_cores.setdefault(name, r)
             print(f"  {name:<10} {batch:>5}{_ratio(r, 'train')}  {_ratio(r, 'infer')}", flush=True)
     print(f"  one thread each (ConvViz without the batch split, PyTorch with 1 thread), images per CPU second; load "
@@ -214,7 +220,7 @@ def run(quick: bool = False) -> None:
     try:
         with threads.limit_workers(1):
             for name, make in NETS.items():
-                single[name] = r = _measure(make(), BATCHES[0], reps, torch, clock=time.thread_time)
+                single[name] = r = _measure(make(), BATCHES[0], reps, torch, clock=time.thread_time, seconds=seconds)
                 print(f"  {name:<10} {BATCHES[0]:>5}{_ratio(r, 'train')}  {_ratio(r, 'infer')}", flush=True)
     finally:
         if torch is not None:
