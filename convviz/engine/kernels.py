@@ -18,6 +18,8 @@ contiguous, so:
   a fast path for 2x2 stride 2.
 - a fused element-wise layer (layers.Context.epilogue) runs on each band of a convolution's output
   as soon as the GEMM has written it.
+- relu, row_sums and row_dots stand in for NumPy calls 3 to 5 times slower than need be (maximum
+  against the scalar 0, sums along rows, einsum): maximum against a row of zeros, BLAS products.
 `reference.py` holds the naive NCHW loops these are tested against (tests convert the layouts).
 
 Shapes: x (C, H, W, N); conv weight (K, C/G, F, F) (PyTorch's); outputs (K, Ho, Wo, N) with
