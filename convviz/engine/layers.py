@@ -770,7 +770,7 @@ class LeakyReLU(LayerType):
         return onnx_op("LeakyRelu", alpha=hp["slope"])
 
     def forward(self, hp, params, buffers, x, ctx):
-        scale = np.where(x > 0, 1, hp["slope"]).astype(x.dtype)
+        scale = np.maximum((x > 0).astype(x.dtype), x.dtype.type(hp["slope"]))  # 1 or slope (np.where: 5x slower)
         return x * scale, scale
 
     def backward(self, hp, params, dout, cache):
