@@ -49,17 +49,23 @@ class SnapshotEvent:
     the network's plan. activations[key] is that node's output for the probe, (D, H, W) (the last, the
     softmax's, is the class probabilities); gradients[key] is d loss / d activations[key], same shape,
     except the softmax's, which is d loss / d logits (the softmax's input), the usual way to show the
-    classifier's error signal."""
+    classifier's error signal. A snapshot taken without the probe (Trainer.watch_snapshots(rate,
+    probe=False), while only the filters are shown) has the filters only: has_probe is False, the
+    probe's fields None and activations and gradients empty."""
 
     step: int
     epoch: int
     filters: dict[str, np.ndarray]      # node key -> (K, C, F, F)
     probe_index: int | None             # index in the test set, or None for a training image or a picture of the user's
-    probe_image: np.ndarray             # uint8 (D, H, W), as the network saw it before normalisation
+    probe_image: np.ndarray | None      # uint8 (D, H, W), as the network saw it before normalisation
     probe_label: int | None             # None for a picture of the user's: the gradients are the predicted class's
     activations: dict[str, np.ndarray]
     gradients: dict[str, np.ndarray]
-    probabilities: np.ndarray           # (C,)
+    probabilities: np.ndarray | None    # (C,)
+
+    @property
+    def has_probe(self) -> bool:
+        return self.probe_image is not None
 
 
 

@@ -54,6 +54,22 @@ def test_snapshots_are_bounded_by_wall_time(tiny_arch, small_data, tiny_config):
     assert not any(isinstance(e, SnapshotEvent) for e in none)
 
 
+def test_snapshots_without_the_probe_carry_the_filters_only(tiny_arch, small_data, tiny_config):
+    trainer = Trainer(tiny_arch, small_data, dataclasses.replace(tiny_config, max_steps=4))
+    trainer.watch_snapshots(1e9, probe=False)
+    snaps = []
+    for event in trainer.run():
+        if isinstance(event, SnapshotEvent):
+            snaps.append(event)
+            if event.step == 2:
+                trainer.watch_snapshots(1e9)                       # the probe again from the next step
+    assert [(s.step, s.has_probe) for s in snaps] == [(1, False), (2, False), (3, True), (4, True)]
+    plain = snaps[0]
+    assert plain.probe_image is None and plain.activations == plain.gradients == {} and plain.probabilities is None
+    assert list(plain.filters) == ["0"] and not np.array_equal(plain.filters["0"], snaps[1].filters["0"])
+    assert list(snaps[2].activations) == [n.key for n in trainer.net.nodes[1:]]
+
+
 def test_probe_can_be_a_test_image(tiny_arch, small_data, tiny_config):
     trainer = Trainer(tiny_arch, small_data, dataclasses.replace(tiny_config, snapshot_rate=1e9, max_steps=2))
     trainer.set_probe(5)

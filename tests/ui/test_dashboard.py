@@ -50,11 +50,12 @@ def test_training_updates_curves_filters_and_views(qtbot, dashboard):
     dash.snapshot_rate = 1000.0  # a snapshot after every step
     assert dash.start_button.isEnabled(), dash.reason.text()
     dash.views.setCurrentWidget(dash.filters)
-    pictures, threads = [], set()
+    pictures, threads, probes = [], set(), set()
     show = dash.filters.set_snapshot
 
     def record(snapshot):
         threads.add(QThread.currentThread() is QApplication.instance().thread())
+        probes.add(snapshot.has_probe)
         show(snapshot)
         dash.refresh_views(force=True)
         pictures.append(dash.filters.image_of("0"))
@@ -65,6 +66,7 @@ def test_training_updates_curves_filters_and_views(qtbot, dashboard):
     assert finished.args == ["completed"]
     assert len(pictures) >= 2
     assert threads == {True}, "a worker event reached the views outside the GUI thread"
+    assert probes == {False}, "with only the filters shown, the run passed the probe through the network too"
     before, after = pictures[0], pictures[-1]
     assert before.shape == after.shape == (2 * 3 + 1, 3 * 3 + 2, 4)  # 4 RGB 3x3 tiles, 2 rows of 3, 1-px gaps
     assert not np.array_equal(before, after), "the filters did not change while training"
@@ -77,8 +79,9 @@ def test_training_updates_curves_filters_and_views(qtbot, dashboard):
     assert dash.curves.epochs == [1] and 0 <= dash.curves.test_acc[0] <= 100
     assert dash.status["step"].text().startswith(f"{steps_per_epoch} ")
 
-    dash.views.setCurrentWidget(dash.activations)
+    dash.views.setCurrentWidget(dash.activations)  # the probe passes through the final weights now
     acts = dash.activations
+    qtbot.waitUntil(lambda: acts.image_of("0") is not None, timeout=WAIT)
     first = acts.image_of("0")
     assert first.ndim == 3 and first.shape[2] == 4  # a mosaic of the 4 depth slices of conv 0
     probabilities = acts.image_of(str(len(tiny_arch().layers) - 1))

@@ -54,10 +54,11 @@ def test_resnet20_trains_and_its_filters_change_under_container_headings(qtbot, 
 
     window.resize(1280, 800)
     assert window.grab().save(str(shots / "resnet20-training-filters.png"))
-    dash.views.setCurrentWidget(dash.activations)
+    dash.views.setCurrentWidget(dash.activations)  # the probe passes through the final weights now
+    acts = dash.activations
+    qtbot.waitUntil(lambda: acts.snapshot is not None, timeout=WAIT)
     dash.refresh_views(force=True)
     assert window.grab().save(str(shots / "resnet20-training-activations.png"))
-    acts = dash.activations
     keys = list(acts.snapshot.activations)
     assert keys == list(acts.titles) and "3" in keys and "3.body.4" in keys   # leaves and merges, in plan order
     assert all(acts.image_of(k) is not None for k in keys)

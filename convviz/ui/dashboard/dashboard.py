@@ -41,6 +41,7 @@ PICTURE_SECONDS = {FiltersView: 1.0, ActivationsView: 1.0}  # ... the picture vi
 # ... the curves once (four plots: each redraw costs ~20 ms of the GUI thread, which on two cores stalls
 # the training threads), and Health (four plots, ~40 curves: ~90 ms) every 3 s, when a new sample is in
 VIEW_SECONDS = {**PICTURE_SECONDS, CurvesView: 1.0, HealthView: 3.0}
+PROBE_VIEWS = (ActivationsView,)  # the picture views that show the probe: for the others, snapshots skip it
 STATE_COLOURS = {RunState.TRAINING: GOOD_CSS, RunState.DIVERGED: BAD_CSS, RunState.FAILED: BAD_CSS}
 
 
@@ -53,8 +54,11 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def _watching_health(trainer, rate: float):
-    trainer.watch_health(rate)
+def _watching(trainer, health_rate: float, snapshot_rate: float, probe: bool):
+    """trainer, yielding health samples and snapshots from its first step (see Trainer.watch_health and
+    watch_snapshots)."""
+    trainer.watch_health(health_rate)
+    trainer.watch_snapshots(snapshot_rate, probe)
     return trainer
 
 
@@ -153,9 +157,10 @@ class TrainDashboard(QWidget):
         self._first_step = 1            # the first step of the current run
         self._autosave_problems: list[str] = []  # appended in the worker thread, read at each epoch
         # snapshots per second while a picture view is shown (none otherwise): as often as it redraws, no
-        # more (each costs the training thread a forward and backward pass of the probe: 26 ms for ResNet-20)
+        # more (one for a PROBE_VIEWS view costs the training thread a forward and backward pass of the
+        # probe, 22 ms for ResNet-20; one of the filters alone, 0.1 ms)
         self.snapshot_rate = 1.0 / min(PICTURE_SECONDS.values())
-        self._snapshot_step: int | None = None  # the step of the latest snapshot shown or asked for
+        self._snapshot_step: int | None = None  # the step of the latest probe snapshot shown or asked for
 
         self.banner = Banner()
         self.data_panel = DataPanel()
@@ -469,8 +474,9 @@ class TrainDashboard(QWidget):
         self._steps_at_save = 0
         self._pause_requested = self._paused = False
         self._autosave_problems = []
-        rate = 1.0 / VIEW_SECONDS[HealthView]  # a health sample per redraw of Health (ResNet-20: ~40 ms each)
-        worker = TrainingWorker(lambda: _watching_health(make(), rate),  # health from the run's first step
+        health = 1.0 / VIEW_SECONDS[HealthView]  # a health sample per redraw of Health (ResNet-20: ~40 ms each)
+        snapshots, probe = config.snapshot_rate, self._snapshots_probe()
+        worker = TrainingWorker(lambda: _watching(make(), health, snapshots, probe),
                                 after_epoch=self._resume_file_writer())
         worker.ready.connect(self._on_ready)
         worker.paused.connect(self._on_paused)
@@ -632,6 +638,10 @@ class TrainDashboard(QWidget):
         """Snapshots per second a run should take now: snapshot_rate while a picture view is shown, else 0."""
         return self.snapshot_rate if type(self.views.currentWidget()) in PICTURE_SECONDS and self.isVisible() else 0.0
 
+    def _snapshots_probe(self) -> bool:
+        """Whether the run's snapshots should pass the probe through the network: the view shown shows it."""
+        return type(self.views.currentWidget()) in PROBE_VIEWS
+
     def _watch_snapshots(self) -> None:
         """Tell the run how many snapshots to take now (the view shown changed, or the tab); a trainer that
         is not running passes its probe through its network now if the picture views are behind it."""
@@ -639,7 +649,7 @@ class TrainDashboard(QWidget):
         if trainer is None:
             return
         if self.running():
-            trainer.watch_snapshots(rate)
+            trainer.watch_snapshots(rate, self._snapshots_probe())
         elif rate > 0 and self._snapshot_step != trainer.step:
             self._snapshot_step = trainer.step
             self.probe_jobs.snapshot_of(trainer)
@@ -647,9 +657,10 @@ class TrainDashboard(QWidget):
 
     @Slot(object)
     def _on_snapshot(self, snapshot) -> None:
-        self._snapshot_step = snapshot.step
         self.filters.set_snapshot(snapshot)
-        self.activations.set_snapshot(snapshot)
+        if snapshot.has_probe:
+            self._snapshot_step = snapshot.step
+            self.activations.set_snapshot(snapshot)
 
     @Slot(object)
     def _on_epoch(self, event) -> None:
