@@ -130,7 +130,8 @@ def test_top_images_are_the_strongest_responses(trained, sample):
     images = sample.test_images[:50]
     values, where = features.filter_maxima(subject, images, node, batch=16)
     out = subject.net.run(subject.normalise(images), stop=node + 1).output
-    np.testing.assert_allclose(values, out.max(axis=(2, 3)), rtol=1e-6)
+    # batches of 16 against one of 50: float32 sums in another order, off by a few units of the last place
+    np.testing.assert_allclose(values, out.max(axis=(2, 3)), rtol=1e-5, atol=1e-6 * np.abs(out).max())
     top = features.top_images(subject.net, node, values, where, 3, count=5)
     assert [t.index for t in top] == list(np.argsort(-out[:, 3].max(axis=(1, 2)), kind="stable")[:5])
     r, c = divmod(int(where[top[0].index, 3]), out.shape[3])
