@@ -1,7 +1,8 @@
 """Engine speed: training (forward + backward + SGD step) and inference images/s of the ConvNetJS
 CIFAR-10 net, a small VGG and ResNet-20 at batch 64 and 128, and, when torch imports, PyTorch CPU's
 figures for the same nets in the same process, interleaved rep by rep, with the ratio ConvViz/PyTorch;
-the same on one thread each in CPU time (what other processes on the machine change least); and the
+training again with steps back to back, as a run takes them, the sides in turn for a second and a half
+each; the same on one thread each in CPU time (what other processes on the machine change least); and the
 peak memory of a training step on each side, each measured in a fresh process.
 
 It prints the load average and the BLAS kernel NumPy runs (threadpoolctl): these machines pin
@@ -28,6 +29,7 @@ BATCHES = (64, 128)
 TORCH_THREADS = 2
 SETTLE_SECONDS = 0.05  # idle before each timed call: PyTorch's OpenMP threads spin for milliseconds after
 # each of its calls, and timed straight after one a ConvViz step ran with one of two cores taken
+BLOCK_SECONDS = 1.5  # sustained training: each side trains back to back for this long, in turn
 ROW_SECONDS = 6.0  # a row's reps go on past the minimum until the sides have run about this long: a fast
 # net's 15 reps took under a second, so one slow stretch of a shared machine decided its figures
 
@@ -87,6 +89,31 @@ def _measure(arch, batch: int, reps: int, torch, train_only: bool = False, clock
             times[k].append(clock() - start)
             ran += time.perf_counter() - wall
     return {k: (batch / min(v), batch / statistics.median(v)) for k, v in times.items()}
+
+
+def _sustained(arch, batch: int, blocks: int, torch) -> dict:
+    """Training images/s with steps back to back, as a run takes them: each side trains for BLOCK_SECONDS
+    in turn (the order alternating), after one untimed step that wakes its threads. {side: (best, median)}
+    over blocks. The reps of _measure start each step after SETTLE_SECONDS of idle, which costs a side
+    whose threads sleep when idle (ConvViz's) the time to wake them on every step."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
+    y = rng.integers(0, 10, batch)
+    ours, net = _our_step(arch, x, y)
+    sides = {"ours train": ours}
+    if torch is not None:
+        sides["torch train"] = _torch_steps(torch, arch, net, x, y)[0]
+    rates = {k: [] for k in sides}
+    for b in range(blocks):
+        for k in sorted(sides, reverse=b % 2 == 1):
+            time.sleep(SETTLE_SECONDS)
+            sides[k]()
+            steps, start = 0, time.perf_counter()
+            while time.perf_counter() - start < BLOCK_SECONDS:
+                sides[k]()
+                steps += 1
+            rates[k].append(steps * batch / (time.perf_counter() - start))
+    return {k: (max(v), statistics.median(v)) for k, v in rates.items()}
 
 
 def _our_step(arch, x, y):
@@ -212,6 +239,12 @@ def run(quick: bool = False) -> None:
             r = _measure(make(), batch, reps, torch, seconds=seconds)
             two_cores.setdefault(name, r)
             print(f"  {name:<10} {batch:>5}{_ratio(r, 'train')}  {_ratio(r, 'infer')}", flush=True)
+    blocks = 2 if quick else 6
+    print(f"  sustained training, steps back to back as a run takes them, each side {BLOCK_SECONDS:g} s in turn, "
+          f"{blocks} times (images/s of the best block, ratio of medians in brackets); load {_load()}:")
+    for name, make in NETS.items():
+        for batch in BATCHES:
+            print(f"  {name:<10} {batch:>5}{_ratio(_sustained(make(), batch, blocks, torch), 'train')}", flush=True)
     print(f"  one thread each (ConvViz without the batch split, PyTorch with 1 thread), images per CPU second; load "
           f"{_load()}:")
     if torch is not None:
