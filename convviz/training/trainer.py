@@ -392,7 +392,9 @@ class Trainer:
                 for n in self.net.nodes if n.op is not None and n.op.has_filters}
 
     def _filters_snapshot(self) -> SnapshotEvent:
-        return SnapshotEvent(self.step, self.epoch, self._filters(), None, None, None, {}, {}, None)
+        """A snapshot of the filters only (has_probe False)."""
+        return SnapshotEvent(self.step, self.epoch, self._filters(), probe_index=None, probe_image=None,
+                             probe_label=None, activations={}, gradients={}, probabilities=None)
 
     def _snapshot(self, train_image: np.ndarray | None, train_label: int | None) -> SnapshotEvent:
         probe = self._probe
