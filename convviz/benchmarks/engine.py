@@ -67,9 +67,7 @@ def _measure(arch, batch: int, reps: int, torch, train_only: bool = False, clock
     """Images/s of each side, best and median over rounds that alternate the sides, timed by clock:
     {side: (best, median)}. At least reps rounds, more while the sides have run less than `seconds`
     (wall time) in all. The best is the least disturbed by other processes on a shared machine."""
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
-    y = rng.integers(0, 10, batch)
+    x, y = _batch(batch)
     ours_train, net = _our_step(arch, x, y)
     sides = {"ours train": ours_train, "ours infer": lambda: net.forward(x)}
     if torch is not None:
@@ -96,9 +94,7 @@ def _sustained(arch, batch: int, blocks: int, torch) -> dict:
     in turn (the order alternating), after one untimed step that wakes its threads. {side: (best, median)}
     over blocks. The reps of _measure start each step after SETTLE_SECONDS of idle, which costs a side
     whose threads sleep when idle (ConvViz's) the time to wake them on every step."""
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
-    y = rng.integers(0, 10, batch)
+    x, y = _batch(batch)
     ours, net = _our_step(arch, x, y)
     sides = {"ours train": ours}
     if torch is not None:
@@ -114,6 +110,12 @@ def _sustained(arch, batch: int, blocks: int, torch) -> dict:
                 steps += 1
             rates[k].append(steps * batch / (time.perf_counter() - start))
     return {k: (max(v), statistics.median(v)) for k, v in rates.items()}
+
+
+def _batch(batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """The same random batch for every measurement: images (batch, 3, 32, 32) float32, labels (batch,)."""
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((batch, 3, 32, 32)).astype(np.float32), rng.integers(0, 10, batch)
 
 
 def _our_step(arch, x, y):
@@ -173,9 +175,7 @@ def peak_step_memory(side: str, net_name: str, batch: int, steps: int = 3) -> fl
     side "ours" or "torch", from its size once the network, optimizer and batch exist. Meant for a
     fresh process (see _memory): the peak is the process's."""
     arch = NETS[net_name]()
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
-    y = rng.integers(0, 10, batch)
+    x, y = _batch(batch)
     step, net = _our_step(arch, x, y)
     if side == "torch":
         import torch
