@@ -207,7 +207,8 @@ class LayerType:
     rectifies: its output is exactly zero where a unit did not fire and such a unit passes no gradient
     back (ReLU), so a unit that is zero for every image has stopped learning (training.health counts them);
     formula: for an element-wise layer, what it does to a number, in words (the neuron explanation);
-    takes_epilogue: its forward applies Context.epilogue; affine_at_evaluation: at evaluation it is
+    takes_epilogue: its forward applies Context.epilogue (in place: its output is always a new array of
+    its own); affine_at_evaluation: at evaluation it is
     out = scale * x + shift per depth (`affine`); absorbs_affine: `absorb` folds such a layer after it
     into its parameters; pools_max: it keeps the largest number of each window, first one on ties;
     commutes_with_max: an element-wise layer f with max(f(a), f(b)) = f(max(a, b)) whose gradient routed
@@ -1113,6 +1114,7 @@ class ContainerType:
     has_filters = False
     couples_batch = False
     takes_epilogue = False  # merge_forward applies an epilogue (see Context)
+    merges_in_place = False  # merge_forward(xs, reuse=True) writes its result into xs[0]
     absorbs_affine = False
     rectifies = False
     lane_fields: tuple[str, ...] = ()
@@ -1135,9 +1137,10 @@ class ContainerType:
         """The output volume for the lanes' output volumes; MergeError when they do not fit together."""
         raise NotImplementedError
 
-    def merge_forward(self, xs: list[np.ndarray], epilogue=None):
+    def merge_forward(self, xs: list[np.ndarray], epilogue=None, reuse: bool = False):
         """The lanes' outputs (D_i, H, W, N) -> (merged output, cache); epilogue as Context.epilogue, for
-        a container that takes_epilogue."""
+        a container that takes_epilogue; reuse: xs[0] is the pass's to overwrite, for a container that
+        merges_in_place."""
         raise NotImplementedError
 
     def merge_backward(self, dout: np.ndarray, cache) -> list[np.ndarray]:
@@ -1162,7 +1165,7 @@ class Residual(ContainerType):
     summary = "Adds its body's output to its input (through the shortcut, if any): the block of ResNets."
     lane_fields = ("body", "shortcut")
     min_lanes = max_lanes = 2
-    takes_epilogue = True
+    takes_epilogue = merges_in_place = True
 
     def merge_volume(self, volumes):
         body, shortcut = volumes
@@ -1171,9 +1174,9 @@ class Residual(ContainerType):
                              f"to be added", volumes)
         return body
 
-    def merge_forward(self, xs, epilogue=None):
+    def merge_forward(self, xs, epilogue=None, reuse=False):
         body, shortcut = xs
-        out = body + shortcut
+        out = np.add(body, shortcut, out=body if reuse else None)
         if epilogue:
             epilogue(out)(0, _depth_rows(out).shape[1])
         return out, None
@@ -1204,7 +1207,7 @@ class Concat(ContainerType):
                              volumes)
         return Volume(volumes[0].width, volumes[0].height, sum(v.depth for v in volumes))
 
-    def merge_forward(self, xs, epilogue=None):
+    def merge_forward(self, xs, epilogue=None, reuse=False):
         return np.concatenate(xs, axis=0), [x.shape[0] for x in xs]
 
     def merge_backward(self, dout, cache):

@@ -17,7 +17,7 @@ input), their gradients add up. Inputs, outputs and gradients outside the engine
 Where the value between two nodes is read by nothing else and not asked for, they run as one
 (_fusions): a ReLU in place on the output of the conv, batchnorm, fc or residual sum before it, and in
 an evaluation no backward follows (forward, run(record=False)) batchnorm folded into the conv or fc
-before it.
+before it and a residual's sum written into its body's output.
 """
 from __future__ import annotations
 
@@ -40,11 +40,13 @@ class Fusions:
     """How a pass runs nodes as one. chains: head -> the nodes fused after it (affine nodes folded into
     its parameters, then an element-wise node run in place on its output); moved: max pool -> the ReLU
     before it, run on the pool's output instead (relu(max) = max(relu)); members: the nodes that do not
-    run on their own (chain members and moved ReLUs)."""
+    run on their own (chain members and moved ReLUs); reuse: merges that write their result into their
+    first lane's output (a residual sum at evaluation, see _fusions)."""
 
     chains: dict[int, tuple[int, ...]]
     moved: dict[int, int]
     members: frozenset
+    reuse: frozenset
 
 
 class Interrupted(Exception):
@@ -167,16 +169,23 @@ class Network:
         (ReLU) runs in place on the output of the node before it (a conv's band by band; the head
         takes_epilogue), or, when it commutes_with_max and a max pool reads it, on that pool's output
         (a quarter of the numbers). Each link needs the value between the two read by nothing else and
-        not asked for (keep, the pass's output). Worked out once per (stop, keep, fold)."""
+        not asked for (keep, the pass's output). With fold, a merge that merges_in_place writes into its
+        first lane's output when that value is read by nothing else, not asked for, and made by a node that
+        takes_epilogue (a new array of its own; no cache holds it without a backward). Worked out once per
+        (stop, keep, fold)."""
         key = (stop, keep, fold)
         if key in self._fusion_plans:
             return self._fusion_plans[key]
         nodes, chains, moved = self.plan.nodes, {}, {}
 
-        def sole_reader(i: int) -> Node | None:
+        def only_reader(i: int) -> Node | None:
             readers = self._readers[i]
             ok = len(readers) == 1 and readers[0] < stop and i not in keep and i != stop - 1
-            return nodes[readers[0]] if ok and not nodes[readers[0]].is_merge else None
+            return nodes[readers[0]] if ok else None
+
+        def sole_reader(i: int) -> Node | None:
+            reader = only_reader(i)
+            return reader if reader is not None and not reader.is_merge else None
 
         for node in nodes[1:stop]:
             pool = sole_reader(node.id) if not node.is_merge and node.op.commutes_with_max else None
@@ -195,7 +204,10 @@ class Network:
             if chain:
                 chains[head.id] = tuple(chain)
                 members.update(chain)
-        self._fusion_plans[key] = plan = Fusions(chains, moved, frozenset(members))
+        reuse = frozenset(node.id for node in nodes[1:stop] if fold and node.is_merge and node.op.merges_in_place
+                          and only_reader(node.inputs[0]) is node and nodes[node.inputs[0]].op is not None
+                          and nodes[node.inputs[0]].op.takes_epilogue)
+        self._fusion_plans[key] = plan = Fusions(chains, moved, frozenset(members), reuse)
         return plan
 
     def _folded(self, chains: dict[int, tuple[int, ...]]) -> dict[int, dict]:
@@ -213,13 +225,13 @@ class Network:
         return folded
 
     def _forward_node(self, node: Node, values: dict, ctx: Context, input_grad: bool, stats=None, params=None,
-                      epilogue=None, source: int | None = None):
+                      epilogue=None, source: int | None = None, reuse: bool = False):
         """Run one node on the values of its inputs -> (output, cache); stats: the whole batch's for a
         coupled node; params: in place of its own (folded); epilogue: see Context; source: the node whose
-        value to read in place of its input's (a max pool reading what the ReLU moved after it read)."""
+        value to read in place of its input's (a max pool reading what the ReLU moved after it read);
+        reuse: a merge may write into its first input's value (Fusions.reuse)."""
         if node.is_merge:
-            xs = [values[i] for i in node.inputs]
-            return node.op.merge_forward(xs, epilogue) if epilogue else node.op.merge_forward(xs)
+            return node.op.merge_forward([values[i] for i in node.inputs], epilogue, reuse)
         source = node.inputs[0] if source is None else source
         ctx = Context(ctx.train, ctx.rng, input_grad=input_grad or source != 0, backward=ctx.backward,
                       epilogue=epilogue)
@@ -268,7 +280,7 @@ class Network:
 
             source = nodes[moved[i]].inputs[0] if i in moved else None
             out, span_caches[i] = self._forward_node(nodes[i], vals, ctxs[k], input_grad, stats.get(i),
-                                                     folded.get(i), epilogue, source)
+                                                     folded.get(i), epilogue, source, i in fusions.reuse)
             for j in chain:
                 span_caches[j] = held.get("cache") if j == chain[-1] else None
             if i in moved:

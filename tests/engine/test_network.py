@@ -426,6 +426,12 @@ def test_fused_layers_give_the_numbers_of_the_layers_run_one_by_one():
                      "3": ["relu"], "8": ["batchnorm", "relu"], "11": ["batchnorm", "relu"], "14": ["relu"]}
     assert {net.nodes[m].key: net.nodes[r].key for m, r in fusions.moved.items()} == {"7": "6"}
     assert sorted(folded) == sorted(h for h, c in chains.items() if net.nodes[c[0]].op.name == "batchnorm")
+    body_end = net.plan.node("3.body.4").id  # the residual adds into its body's output, at evaluation only
+    assert [net.nodes[m].key for m in fusions.reuse] == ["3"]
+    assert not net._fusions(net.plan.logits + 1, frozenset(), fold=False).reuse
+    assert not net._fusions(net.plan.logits + 1, frozenset({body_end}), fold=True).reuse
+    kept = net.run(x, keep={body_end}, record=False).outputs[body_end]
+    np.testing.assert_allclose(kept, net.run(x, keep="all").outputs[body_end], rtol=1e-12)
     relu = net.plan.node("6").id
     pooled = net.run(x, keep={relu}).outputs[relu]  # the ReLU before the max pool: windows all 0 (ties) exist
     assert (pooled[:, :, :-1, :-1] + pooled[:, :, 1:, :-1] + pooled[:, :, :-1, 1:] + pooled[:, :, 1:, 1:] == 0).sum() > 10
