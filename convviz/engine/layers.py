@@ -24,9 +24,18 @@ from . import kernels
 from .recipe import Recipe, patch, window_rows
 
 
+TRANSPOSE_IMAGES = 8  # to_engine copies this many images at a time
+
+
 def to_engine(x: np.ndarray) -> np.ndarray:
-    """(N, D, H, W) -> the engine's (D, H, W, N), contiguous."""
-    return np.ascontiguousarray(np.moveaxis(x, 0, -1))
+    """(N, D, H, W) -> the engine's (D, H, W, N), contiguous. Copied TRANSPOSE_IMAGES images at a time:
+    NumPy's transposing copy of a whole batch at once was 2.7 times slower (each write strode the batch)."""
+    n = len(x)
+    images = x.reshape(n, math.prod(x.shape[1:]))
+    out = np.empty((images.shape[1], n), dtype=x.dtype)
+    for i in range(0, n, TRANSPOSE_IMAGES):
+        out[:, i : i + TRANSPOSE_IMAGES] = images[i : i + TRANSPOSE_IMAGES].T
+    return out.reshape(x.shape[1:] + (n,))
 
 
 def to_nchw(parts: list[np.ndarray]) -> np.ndarray:

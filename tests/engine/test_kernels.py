@@ -152,3 +152,13 @@ def test_row_sums_and_row_dots_match_numpy_on_strided_rows(dtype):
                                    atol=1e-5)
         np.testing.assert_allclose(kernels.row_dots(a[:, :width], b[:, :width]),
                                    (a[:, :width].astype(np.float64) * b[:, :width]).sum(axis=1), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(64, 3, 32, 32), (13, 10, 1, 1), (7, 2, 3, 5), (1, 1, 1, 1), (0, 3, 4, 4)])
+def test_to_engine_moves_the_batch_axis_last_copied_in_blocks_of_images(shape):
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    out = to_engine(x)
+    assert out.flags.c_contiguous
+    np.testing.assert_array_equal(out, np.moveaxis(x, 0, -1))
+    strided = np.random.default_rng(1).standard_normal((20, 3, 8, 8))[::2, :, 1:7]  # not contiguous
+    np.testing.assert_array_equal(to_engine(strided), np.moveaxis(strided, 0, -1))
