@@ -178,14 +178,12 @@ class Network:
             return self._fusion_plans[key]
         nodes, chains, moved = self.plan.nodes, {}, {}
 
-        def only_reader(i: int) -> Node | None:
+        def sole_reader(i: int, merge: bool = False) -> Node | None:
+            """The one node that reads value i, when nothing else does and i is not asked for; a merge
+            only with merge=True."""
             readers = self._readers[i]
             ok = len(readers) == 1 and readers[0] < stop and i not in keep and i != stop - 1
-            return nodes[readers[0]] if ok else None
-
-        def sole_reader(i: int) -> Node | None:
-            reader = only_reader(i)
-            return reader if reader is not None and not reader.is_merge else None
+            return nodes[readers[0]] if ok and (merge or not nodes[readers[0]].is_merge) else None
 
         for node in nodes[1:stop]:
             pool = sole_reader(node.id) if not node.is_merge and node.op.commutes_with_max else None
@@ -204,9 +202,14 @@ class Network:
             if chain:
                 chains[head.id] = tuple(chain)
                 members.update(chain)
-        reuse = frozenset(node.id for node in nodes[1:stop] if fold and node.is_merge and node.op.merges_in_place
-                          and only_reader(node.inputs[0]) is node and nodes[node.inputs[0]].op is not None
-                          and nodes[node.inputs[0]].op.takes_epilogue)
+
+        def writable_first_lane(merge: Node) -> bool:
+            """Whether merge's first lane's value is read by nothing else and made by a node that takes_epilogue."""
+            first = nodes[merge.inputs[0]]
+            return sole_reader(first.id, merge=True) is merge and first.op is not None and first.op.takes_epilogue
+
+        reuse = frozenset(node.id for node in nodes[1:stop]
+                          if fold and node.is_merge and node.op.merges_in_place and writable_first_lane(node))
         self._fusion_plans[key] = plan = Fusions(chains, moved, frozenset(members), reuse)
         return plan
 
