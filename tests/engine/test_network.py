@@ -401,8 +401,8 @@ def test_fused_layers_give_the_numbers_of_the_layers_run_one_by_one():
     """Where the value between two layers is read by nothing else, the engine fuses them: a ReLU runs in
     place on the output of the conv, batchnorm, fc or residual before it, or after the max pool that
     reads it (on a quarter of the numbers: windows all at or below 0 tie there, where ReLU's gradient is
-    0), and at inference batchnorm folds into the conv or fc before it. Asking for every output
-    (keep="all") runs the layers one by one."""
+    0), and at inference batchnorm folds into the conv or fc before it and a residual adds its shortcut
+    into its body's output. Asking for every output (keep="all") runs the layers one by one."""
     L = LayerSpec
     block = L("residual", {}, [[L("conv", {"filters": 4, "size": 3, "pad": 1}), L("batchnorm"), L("relu"),
                                 L("conv", {"filters": 4, "size": 3, "pad": 1, "bias": False}), L("batchnorm")], []])
